@@ -1,0 +1,68 @@
+"""nox sessions: the test suite once per backend, and lint.
+
+``nox`` with no arguments runs what CI runs: ``lint`` and ``tests`` on every
+backend.  The ``cupy`` session needs a CUDA GPU and skips, saying so, elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]
+
+# What each backend session installs beside `xdnn[test-core]`.
+BACKEND_REQUIREMENTS = {
+    "numpy": [],
+    "array_api_strict": ["array-api-strict>=2.3"],
+    "torch": ["torch==2.13.0"],
+}
+
+
+def cuda_gpu_present() -> bool:
+    """True when `nvidia-smi -L` lists at least one GPU."""
+    executable = shutil.which("nvidia-smi")
+    if executable is None:
+        return False
+    try:
+        listing = subprocess.run([executable, "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return listing.returncode == 0 and "GPU" in listing.stdout
+
+
+def cupy_requirement() -> str:
+    """`xdnn[cuda13]` when the driver reports CUDA 13, else `xdnn[cuda12]`."""
+    try:
+        output = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        output = ""
+    return ".[cuda13]" if "CUDA Version: 13" in output else ".[cuda12]"
+
+
+@nox.session
+@nox.parametrize("backend", BACKENDS)
+def tests(session: nox.Session, backend: str) -> None:
+    """Run the whole pytest suite on one backend (cupy only where a CUDA GPU is present)."""
+    if backend == "cupy":
+        if not cuda_gpu_present():
+            session.skip("no CUDA GPU on this machine (nvidia-smi lists none): the cupy tests run only on a GPU host")
+        session.install(cupy_requirement())
+    else:
+        session.install(*BACKEND_REQUIREMENTS[backend])
+    session.install("-e", ".[test-core]")
+    session.run("pytest", "--backend", backend, *session.posargs, env={"XDNN_BACKEND": backend})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the package, tests, examples, benchmarks and this file."""
+    session.install("ruff>=0.6")
+    folders = [folder for folder in ("xdnn", "tests", "bench", "examples") if os.path.isdir(folder)]
+    session.run("ruff", "check", *folders, "noxfile.py")

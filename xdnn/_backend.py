@@ -1,0 +1,194 @@
+"""Backend registry: the only module that knows backend names.
+
+A *backend* is an Array API library plus the device xdnn allocates on.  The
+active backend is chosen, in order of precedence, by
+
+1. :func:`use_backend` (a context manager) or :func:`set_backend`;
+2. the environment variable ``XDNN_BACKEND``;
+3. ``"auto"``: CuPy when it imports and a CUDA device is present, else NumPy.
+
+Optional libraries (CuPy, PyTorch, array-api-strict) are imported lazily, the
+first time a backend that needs them is resolved, so ``import xdnn`` stays
+cheap on a CPU-only machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import importlib
+import os
+from typing import Any, Iterator
+
+BACKEND_NAMES = ("auto", "numpy", "cupy", "torch", "array_api_strict")
+ENVIRONMENT_VARIABLE = "XDNN_BACKEND"
+
+_INSTALL_HINTS = {
+    "numpy": "pip install numpy",
+    "cupy": 'pip install "xdnn[cuda12]" (CUDA 12) or pip install "xdnn[cuda13]" (CUDA 13)',
+    "torch": 'pip install "torch==2.13.0" (or pip install "xdnn[test]")',
+    "array_api_strict": 'pip install array-api-strict (or pip install "xdnn[test]")',
+}
+
+
+class BackendError(RuntimeError):
+    """A backend was asked for that is unknown, not installed or unusable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Backend:
+    """A resolved backend: its name, Array API namespace ``xp`` and default device."""
+
+    name: str
+    xp: Any
+    device: Any
+
+    def __repr__(self) -> str:
+        return f"Backend(name={self.name!r}, device={self.device!r})"
+
+
+_explicit_choice: contextvars.ContextVar[str | None] = contextvars.ContextVar("xdnn_backend", default=None)
+_resolved_cache: dict[str, Backend] = {}
+
+
+def validate_backend_name(name: str) -> str:
+    """Return ``name`` normalised (lower case, ``-`` as ``_``) or raise ``ValueError``."""
+    if not isinstance(name, str):
+        raise TypeError(f"backend name must be a string, got {type(name).__name__}")
+    normalised = name.strip().lower().replace("-", "_")
+    if normalised not in BACKEND_NAMES:
+        raise ValueError(f"unknown backend {name!r}; valid backends are: {', '.join(BACKEND_NAMES)}")
+    return normalised
+
+
+def _import_optional(module_name: str, backend_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        raise BackendError(
+            f"backend {backend_name!r} is not installed ({error}); install it with: {_INSTALL_HINTS[backend_name]}"
+        ) from error
+
+
+def cuda_device_count() -> int:
+    """Number of CUDA devices CuPy can see; 0 when CuPy or CUDA is missing."""
+    try:
+        import cupy
+    except Exception:  # ImportError, or a CUDA library that fails to load
+        return 0
+    try:
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:
+        return 0
+
+
+def _build_backend(name: str) -> Backend:
+    if name == "numpy":
+        import array_api_compat.numpy as xp
+
+        return Backend("numpy", xp, "cpu")
+    if name == "cupy":
+        cupy = _import_optional("cupy", "cupy")
+        if cuda_device_count() == 0:
+            raise BackendError(
+                "backend 'cupy' is installed but no CUDA device is available; "
+                "use backend 'numpy' (or 'auto') on this machine"
+            )
+        import array_api_compat.cupy as xp
+
+        return Backend("cupy", xp, cupy.cuda.Device())
+    if name == "torch":
+        torch = _import_optional("torch", "torch")
+        import array_api_compat.torch as xp
+
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return Backend("torch", xp, device)
+    if name == "array_api_strict":
+        xp = _import_optional("array_api_strict", "array_api_strict")
+        return Backend("array_api_strict", xp, xp.Device("CPU_DEVICE"))
+    raise AssertionError(name)  # pragma: no cover - names are validated first
+
+
+def _resolve_auto() -> str:
+    return "cupy" if cuda_device_count() > 0 else "numpy"
+
+
+def resolve_backend(name: str) -> Backend:
+    """Return the :class:`Backend` for ``name`` (``"auto"`` included), importing it if needed."""
+    name = validate_backend_name(name)
+    if name == "auto":
+        name = _resolve_auto()
+    backend = _resolved_cache.get(name)
+    if backend is None:
+        backend = _build_backend(name)
+        _resolved_cache[name] = backend
+    return backend
+
+
+def _requested_name() -> str:
+    explicit = _explicit_choice.get()
+    if explicit is not None:
+        return explicit
+    from_environment = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    if from_environment:
+        try:
+            return validate_backend_name(from_environment)
+        except ValueError as error:
+            raise ValueError(f"{ENVIRONMENT_VARIABLE}: {error}") from None
+    return "auto"
+
+
+def active_backend() -> Backend:
+    """The :class:`Backend` new host data is moved to."""
+    return resolve_backend(_requested_name())
+
+
+def get_backend() -> str:
+    """Name of the active backend, with ``"auto"`` resolved (e.g. ``"numpy"``).
+
+    >>> import xdnn
+    >>> with xdnn.use_backend("numpy"):
+    ...     xdnn.get_backend()
+    'numpy'
+    """
+    return active_backend().name
+
+
+def set_backend(name: str) -> None:
+    """Make ``name`` the active backend for this thread/context.
+
+    ``name`` is one of ``auto``, ``numpy``, ``cupy``, ``torch``, ``array_api_strict``.
+    The backend is imported immediately, so a missing library is reported here
+    (with the command that installs it) rather than in the middle of training.
+    """
+    name = validate_backend_name(name)
+    resolve_backend(name)
+    _explicit_choice.set(name)
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[Backend]:
+    """Context manager that activates ``name`` and restores the previous choice on exit.
+
+    >>> import xdnn
+    >>> with xdnn.use_backend("numpy") as backend:
+    ...     backend.name
+    'numpy'
+    """
+    name = validate_backend_name(name)
+    backend = resolve_backend(name)
+    token = _explicit_choice.set(name)
+    try:
+        yield backend
+    finally:
+        _explicit_choice.reset(token)
+
+
+def backend_of_namespace(xp: Any) -> str:
+    """Backend name of an Array API namespace module (``"other"`` when unknown)."""
+    module_name = getattr(xp, "__name__", "")
+    for name in ("numpy", "cupy", "torch", "array_api_strict"):
+        if module_name == name or module_name.endswith("." + name) or module_name.startswith(name + "."):
+            return name
+    return "other"

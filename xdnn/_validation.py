@@ -1,0 +1,48 @@
+"""Input checks shared by the public APIs: each raises a ``ValueError`` naming the problem.
+
+Checks run at the API boundary, before any state changes.  Checks that need a
+value from the device (``isfinite``) cost one synchronisation per call, never
+one per training step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Array = Any
+
+
+def check_rank(array: Array, rank: int, name: str) -> None:
+    """Raise unless ``array.ndim == rank``."""
+    if array.ndim != rank:
+        raise ValueError(f"{name} must be {rank}-D, got an array of shape {tuple(array.shape)}")
+
+
+def check_not_empty(array: Array, name: str) -> None:
+    """Raise for an array with a zero-length axis."""
+    if any(size == 0 for size in array.shape):
+        raise ValueError(f"{name} is empty (shape {tuple(array.shape)}); need at least one sample and feature")
+
+
+def check_finite(array: Array, name: str, *, xp: Any) -> None:
+    """Raise if ``array`` holds NaN or inf (one device read)."""
+    if not xp.isdtype(array.dtype, ("real floating", "complex floating")):
+        return
+    if not bool(xp.all(xp.isfinite(array))):
+        bad = "NaN" if bool(xp.any(xp.isnan(array))) else "inf"
+        raise ValueError(f"{name} contains {bad} values; remove or impute them before training")
+
+
+def check_binary_targets(Y: Array, name: str, *, xp: Any) -> None:
+    """Raise unless every entry of ``Y`` lies in ``[0, 1]`` (labels or probabilities)."""
+    if not bool(xp.all((Y >= 0) & (Y <= 1))):
+        raise ValueError(f"{name} must hold binary labels 0/1 (or probabilities in [0, 1]) for a sigmoid output")
+
+
+def check_same_samples(first: Array, second: Array, names: tuple[str, str], *, axis: int) -> None:
+    """Raise unless both arrays have the same number of samples along ``axis``."""
+    if first.shape[axis] != second.shape[axis]:
+        raise ValueError(
+            f"{names[0]} and {names[1]} have different numbers of samples: "
+            f"{names[0]} has shape {tuple(first.shape)}, {names[1]} has shape {tuple(second.shape)}"
+        )

@@ -1,0 +1,462 @@
+"""The tutorial's step-by-step L-layer network, on any Array API backend.
+
+Port a "deep neural network from scratch" notebook by changing its import::
+
+    from xdnn.functional import (initialize_parameters_deep, L_model_forward,
+                                 compute_cost, L_model_backward, update_parameters)
+
+Names, argument order and data layout are the tutorial's: ``X`` is
+``(n_features, m)``, ``Y`` is ``(1, m)``, ``W[l]`` is ``(n[l], n[l-1])``, ``b[l]`` is
+``(n[l], 1)``; ``linear_cache = (A_prev, W, b)``, ``activation_cache = Z`` and
+``cache = (linear_cache, activation_cache)``; parameter and gradient dictionaries
+use the keys ``W1, b1, ...`` and ``dA0, dW1, db1, ...``.
+
+Every function resolves the array namespace once from its inputs: arrays of a
+backend (CuPy, PyTorch, array-api-strict) keep the computation there; lists and
+NumPy arrays are moved once to the active backend (:func:`xdnn.set_backend`).
+The math itself lives in :mod:`xdnn.activations`, :mod:`xdnn.linear` and
+:mod:`xdnn.losses`, shared with :class:`xdnn.Network`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from xdnn import _validation
+from xdnn import activations as _activations
+from xdnn import initializers as _initializers
+from xdnn import linear as _linear
+from xdnn import losses as _losses
+from xdnn._namespace import ArrayContext, array_context, resolve_dtype
+
+Array = Any
+Parameters = dict[str, Array]
+
+__all__ = [
+    "sigmoid",
+    "relu",
+    "tanh",
+    "sigmoid_backward",
+    "relu_backward",
+    "tanh_backward",
+    "initialize_parameters",
+    "initialize_parameters_deep",
+    "linear_forward",
+    "linear_activation_forward",
+    "L_model_forward",
+    "compute_cost",
+    "linear_backward",
+    "linear_activation_backward",
+    "L_model_backward",
+    "update_parameters",
+    "L_layer_model",
+    "predict",
+]
+
+
+# --- boundary helpers -------------------------------------------------------------------------
+
+
+def _floating_dtype(arrays: Sequence[Array], xp: Any) -> Any:
+    for array in arrays:
+        if xp.isdtype(array.dtype, "real floating"):
+            return array.dtype
+    return xp.float64
+
+
+def _prepare(*values: Any) -> tuple[ArrayContext, list[Array]]:
+    """Resolve the namespace once; move host data; give non-float arrays the float dtype in use."""
+    context = array_context(*values)
+    arrays = [context.asarray(value) for value in values]
+    dtype = _floating_dtype(arrays, context.xp)
+    arrays = [
+        array if context.xp.isdtype(array.dtype, "real floating") else context.xp.astype(array, dtype)
+        for array in arrays
+    ]
+    return context, arrays
+
+
+def _prepare_parameters(parameters: Mapping[str, Array], *others: Any) -> tuple[ArrayContext, Parameters, list[Array]]:
+    if not isinstance(parameters, Mapping):
+        raise TypeError(f"parameters must be a dict with keys W1, b1, ..., got {type(parameters).__name__}")
+    names = list(parameters)
+    context, arrays = _prepare(*others, *(parameters[name] for name in names))
+    moved = dict(zip(names, arrays[len(others) :], strict=True))
+    return context, moved, arrays[: len(others)]
+
+
+def _number_of_layers(parameters: Mapping[str, Array]) -> int:
+    layers = 0
+    while f"W{layers + 1}" in parameters:
+        layers += 1
+    if layers == 0 or any(f"b{layer}" not in parameters for layer in range(1, layers + 1)):
+        raise ValueError(f"parameters must hold W1, b1, ..., WL, bL; got keys {sorted(parameters)}")
+    return layers
+
+
+# --- the tutorial's dnn_utils: activation helpers that return caches ----------------------------
+
+
+def sigmoid(Z: Array) -> tuple[Array, Array]:
+    """``A = 1/(1 + exp(-Z))`` (overflow-free); returns ``(A, cache=Z)``."""
+    context, (Z,) = _prepare(Z)
+    return _activations.sigmoid(Z, xp=context.xp), Z
+
+
+def relu(Z: Array) -> tuple[Array, Array]:
+    """``A = max(0, Z)``; returns ``(A, cache=Z)``."""
+    context, (Z,) = _prepare(Z)
+    return _activations.relu(Z, xp=context.xp), Z
+
+
+def tanh(Z: Array) -> tuple[Array, Array]:
+    """``A = tanh(Z)``; returns ``(A, cache=Z)``."""
+    context, (Z,) = _prepare(Z)
+    return _activations.tanh(Z, xp=context.xp), Z
+
+
+def _activation_backward_from_Z(dA: Array, Z: Array, activation: _activations.Activation, xp: Any) -> Array:
+    saved = activation.forward(Z, xp=xp) if activation.backward_uses_output else Z
+    return activation.backward(dA, saved, xp=xp)
+
+
+def sigmoid_backward(dA: Array, cache: Array) -> Array:
+    """``dZ = dA * s * (1 - s)`` with ``s = sigmoid(Z)``, ``cache = Z``."""
+    context, (dA, Z) = _prepare(dA, cache)
+    return _activation_backward_from_Z(dA, Z, _activations.get_activation("sigmoid"), context.xp)
+
+
+def relu_backward(dA: Array, cache: Array) -> Array:
+    """``dZ = dA`` where ``Z > 0``, else 0; ``cache = Z``."""
+    context, (dA, Z) = _prepare(dA, cache)
+    return _activation_backward_from_Z(dA, Z, _activations.get_activation("relu"), context.xp)
+
+
+def tanh_backward(dA: Array, cache: Array) -> Array:
+    """``dZ = dA * (1 - tanh(Z)^2)``; ``cache = Z``."""
+    context, (dA, Z) = _prepare(dA, cache)
+    return _activation_backward_from_Z(dA, Z, _activations.get_activation("tanh"), context.xp)
+
+
+# --- initialisation -----------------------------------------------------------------------------
+
+
+def _initialize(layer_dims: Sequence[int], seed: int | None, initialization: str | float, dtype: Any) -> Parameters:
+    context = array_context()
+    xp_dtype = resolve_dtype(dtype, context.xp) if dtype is not None else context.xp.float64
+    return _initializers.initialize_parameters(
+        layer_dims, context=context, dtype=xp_dtype, initialization=initialization, seed=seed
+    )
+
+
+def initialize_parameters(
+    n_x: int, n_h: int, n_y: int, *, seed: int | None = 1, initialization: str | float = "small", dtype: Any = None
+) -> Parameters:
+    """Two-layer parameters ``W1 (n_h, n_x), b1 (n_h, 1), W2 (n_y, n_h), b2 (n_y, 1)``.
+
+    ``W = randn(...) * 0.01`` drawn on the host from ``RandomState(seed)`` (the
+    tutorial seeds with 1; ``seed=None`` uses ``np.random``'s global state), ``b = 0``.
+    Arrays are float64 (or ``dtype``) on the active backend.
+
+    >>> parameters = initialize_parameters(2, 2, 1)
+    >>> [round(float(w), 8) for w in xdnn.to_numpy(parameters["W1"])[0]]
+    [0.01624345, -0.00611756]
+    """
+    return _initialize([n_x, n_h, n_y], seed, initialization, dtype)
+
+
+def initialize_parameters_deep(
+    layer_dims: Sequence[int], *, seed: int | None = 3, initialization: str | float = "small", dtype: Any = None
+) -> Parameters:
+    """L-layer parameters: ``W[l]`` is ``(layer_dims[l], layer_dims[l-1])``, ``b[l]`` is zeros ``(layer_dims[l], 1)``.
+
+    ``initialization`` is ``"small"`` (the tutorial's ``randn * 0.01``, default),
+    ``"he"``, ``"xavier"``, ``"glorot"`` or a number; see :mod:`xdnn.initializers`.
+    The tutorial seeds with 3: ``initialize_parameters_deep([5, 4, 3])["W1"][0]`` is
+    ``[0.01788628, 0.0043651, 0.00096497, -0.01863493, -0.00277388]``.
+    """
+    return _initialize(layer_dims, seed, initialization, dtype)
+
+
+# --- forward ------------------------------------------------------------------------------------
+
+
+def linear_forward(A: Array, W: Array, b: Array) -> tuple[Array, tuple[Array, Array, Array]]:
+    """``Z = W A + b``; returns ``(Z, linear_cache=(A, W, b))``.
+
+    Shapes: ``A (n[l-1], m)``, ``W (n[l], n[l-1])``, ``b (n[l], 1)`` -> ``Z (n[l], m)``.
+    """
+    context, (A, W, b) = _prepare(A, W, b)
+    _linear.check_linear_shapes(A, W, b)
+    return _linear.linear_forward(A, W, b, xp=context.xp), (A, W, b)
+
+
+def _linear_activation_forward(A_prev: Array, W: Array, b: Array, activation: _activations.Activation, xp: Any):
+    Z = _linear.linear_forward(A_prev, W, b, xp=xp)
+    A = activation.forward(Z, xp=xp)
+    return A, ((A_prev, W, b), Z)
+
+
+def linear_activation_forward(A_prev: Array, W: Array, b: Array, activation: str) -> tuple[Array, tuple]:
+    """``A = g(W A_prev + b)`` for ``activation`` in ``sigmoid``, ``relu``, ``tanh``, ...
+
+    Returns ``(A, cache)`` with ``cache = ((A_prev, W, b), Z)``.
+    """
+    context, (A_prev, W, b) = _prepare(A_prev, W, b)
+    _linear.check_linear_shapes(A_prev, W, b)
+    return _linear_activation_forward(A_prev, W, b, _activations.get_activation(activation), context.xp)
+
+
+def _L_model_forward(
+    X: Array, parameters: Parameters, hidden: _activations.Activation, output: _activations.Activation, xp: Any
+):
+    L = _number_of_layers(parameters)
+    caches = []
+    A = X
+    for layer in range(1, L + 1):
+        W, b = parameters[f"W{layer}"], parameters[f"b{layer}"]
+        _linear.check_linear_shapes(A, W, b)
+        A, cache = _linear_activation_forward(A, W, b, output if layer == L else hidden, xp)
+        caches.append(cache)
+    return A, caches
+
+
+def L_model_forward(
+    X: Array, parameters: Mapping[str, Array], *, hidden_activation: str = "relu", output_activation: str = "sigmoid"
+) -> tuple[Array, list]:
+    """[LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID; returns ``(AL, caches)`` with ``len(caches) == L``.
+
+    ``X`` is ``(n_x, m)``; ``AL`` is ``(n[L], m)``.
+    """
+    context, parameters, (X,) = _prepare_parameters(parameters, X)
+    return _L_model_forward(
+        X,
+        parameters,
+        _activations.get_activation(hidden_activation),
+        _activations.get_activation(output_activation),
+        context.xp,
+    )
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+def compute_cost(AL: Array, Y: Array) -> Array:
+    """Cross-entropy ``J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL))`` as a 0-d array.
+
+    ``AL`` and ``Y`` are ``(1, m)``.  Saturated predictions (exactly 0 or 1) give a
+    finite cost.  ``compute_cost([[.8, .9, .4]], [[1, 1, 1]])`` is ``0.414931599615``.
+    """
+    context, (AL, Y) = _prepare(AL, Y)
+    if tuple(AL.shape) != tuple(Y.shape):
+        raise ValueError(f"AL and Y must have the same shape, got {tuple(AL.shape)} and {tuple(Y.shape)}")
+    return _losses.binary_cross_entropy(AL, Y, xp=context.xp)
+
+
+# --- backward -----------------------------------------------------------------------------------
+
+
+def linear_backward(dZ: Array, cache: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
+    """``(dA_prev, dW, db)`` from ``dZ (n[l], m)`` and ``cache = (A_prev, W, b)``.
+
+    ``dW = (1/m) dZ A_prev^T``, ``db = (1/m) sum(dZ, axis=1)``, ``dA_prev = W^T dZ``.
+    """
+    A_prev, W, b = cache
+    context, (dZ, A_prev, W) = _prepare(dZ, A_prev, W)
+    return _linear.linear_backward(dZ, A_prev, W, xp=context.xp)
+
+
+def _linear_activation_backward(dA: Array, cache: tuple, activation: _activations.Activation, xp: Any):
+    (A_prev, W, _b), Z = cache
+    dZ = _activation_backward_from_Z(dA, Z, activation, xp)
+    return _linear.linear_backward(dZ, A_prev, W, xp=xp)
+
+
+def linear_activation_backward(dA: Array, cache: tuple, activation: str) -> tuple[Array, Array, Array]:
+    """Backward of ``A = g(W A_prev + b)``: ``dZ = dA * g'(Z)``, then :func:`linear_backward`.
+
+    ``cache = ((A_prev, W, b), Z)``; returns ``(dA_prev, dW, db)``.
+    """
+    (A_prev, W, b), Z = cache
+    context, (dA, A_prev, W, b, Z) = _prepare(dA, A_prev, W, b, Z)
+    return _linear_activation_backward(dA, ((A_prev, W, b), Z), _activations.get_activation(activation), context.xp)
+
+
+def _L_model_backward(
+    AL: Array, Y: Array, caches: list, hidden: _activations.Activation, output: _activations.Activation, xp: Any
+):
+    L = len(caches)
+    grads: Parameters = {}
+    # dJ/dAL of the cross-entropy, per sample: -(Y/AL - (1-Y)/(1-AL))
+    dA = -(Y / AL - (1.0 - Y) / (1.0 - AL))
+    for layer in range(L, 0, -1):
+        activation = output if layer == L else hidden
+        dA, grads[f"dW{layer}"], grads[f"db{layer}"] = _linear_activation_backward(
+            dA, caches[layer - 1], activation, xp
+        )
+        grads[f"dA{layer - 1}"] = dA
+    return grads
+
+
+def L_model_backward(
+    AL: Array, Y: Array, caches: list, *, hidden_activation: str = "relu", output_activation: str = "sigmoid"
+) -> Parameters:
+    """Gradients of the cross-entropy cost for [LINEAR->RELU] x (L-1) -> LINEAR->SIGMOID.
+
+    Starts from ``dAL = -(Y/AL - (1-Y)/(1-AL))`` and returns ``grads`` with
+    ``dA{l-1}``, ``dW{l}``, ``db{l}`` for ``l = L, ..., 1`` (``dA0`` is the gradient
+    with respect to ``X``).
+    """
+    if not caches:
+        raise ValueError("caches is empty: pass the caches returned by L_model_forward")
+    flat = [AL, Y]
+    for (A_prev, W, b), Z in caches:
+        flat.extend((A_prev, W, b, Z))
+    context, arrays = _prepare(*flat)
+    AL, Y = arrays[0], arrays[1]
+    if tuple(Y.shape) != tuple(AL.shape):
+        Y = context.xp.reshape(Y, AL.shape)
+    moved = [((arrays[i], arrays[i + 1], arrays[i + 2]), arrays[i + 3]) for i in range(2, len(arrays), 4)]
+    return _L_model_backward(
+        AL,
+        Y,
+        moved,
+        _activations.get_activation(hidden_activation),
+        _activations.get_activation(output_activation),
+        context.xp,
+    )
+
+
+# --- update -------------------------------------------------------------------------------------
+
+
+def _update_parameters(parameters: Parameters, grads: Mapping[str, Array], learning_rate: float) -> Parameters:
+    updated = dict(parameters)
+    for layer in range(1, _number_of_layers(parameters) + 1):
+        for name in (f"W{layer}", f"b{layer}"):
+            updated[name] = parameters[name] - learning_rate * grads["d" + name]
+    return updated
+
+
+def update_parameters(parameters: Mapping[str, Array], grads: Mapping[str, Array], learning_rate: float) -> Parameters:
+    """Gradient descent ``W[l] <- W[l] - learning_rate * dW[l]``, ``b[l] <- b[l] - learning_rate * db[l]``.
+
+    Returns a new dictionary; the arrays passed in are not modified.
+    """
+    names = [name for name in parameters if f"d{name}" in grads]
+    missing = [f"d{name}" for name in parameters if name[:1] in "Wb" and f"d{name}" not in grads]
+    if missing:
+        raise ValueError(f"grads is missing {', '.join(missing)}")
+    context, moved, _ = _prepare_parameters(
+        {**{name: parameters[name] for name in parameters}, **{f"d{name}": grads[f"d{name}"] for name in names}}
+    )
+    params = {name: moved[name] for name in parameters}
+    return _update_parameters(params, moved, float(learning_rate))
+
+
+# --- training loop and prediction ---------------------------------------------------------------
+
+
+def L_layer_model(
+    X: Array,
+    Y: Array,
+    layers_dims: Sequence[int],
+    learning_rate: float = 0.0075,
+    num_iterations: int = 3000,
+    print_cost: bool = False,
+    *,
+    seed: int | None = 1,
+    initialization: str | float = "xavier",
+    hidden_activation: str = "relu",
+    dtype: Any = None,
+    print_every: int = 100,
+    record_every: int = 100,
+) -> tuple[Parameters, list[float]]:
+    """Train an L-layer binary classifier by full-batch gradient descent.
+
+    Each iteration: :func:`L_model_forward`, :func:`compute_cost`,
+    :func:`L_model_backward`, :func:`update_parameters`.  Initialisation follows the
+    tutorial's application (``RandomState(1)``, ``randn / sqrt(n[l-1])``, i.e.
+    ``initialization="xavier"``).  The cost is recorded every ``record_every``
+    iterations (and printed every ``print_every`` with ``print_cost=True``); reading
+    it is the only device synchronisation in the loop.
+
+    ``X`` is ``(layers_dims[0], m)``, ``Y`` is ``(1, m)`` of 0/1.  Returns
+    ``(parameters, costs)`` with ``costs`` a list of Python floats.
+    """
+    context, (X, Y) = _prepare(X, Y)
+    xp = context.xp
+    if dtype is not None:
+        X = xp.astype(X, resolve_dtype(dtype, xp))
+    if not xp.isdtype(X.dtype, "real floating"):
+        X = xp.astype(X, xp.float64)
+    Y = xp.astype(Y, X.dtype)
+    _validation.check_rank(X, 2, "X")
+    _validation.check_not_empty(X, "X")
+    if Y.ndim == 1:
+        Y = xp.reshape(Y, (1, Y.shape[0]))
+    _validation.check_same_samples(X, Y, ("X", "Y"), axis=1)
+    dims = _initializers.validate_layer_dims(layers_dims)
+    if dims[0] != X.shape[0]:
+        raise ValueError(f"layers_dims[0] = {dims[0]} but X has {X.shape[0]} features (X must be (n_x, m))")
+    if dims[-1] != Y.shape[0]:
+        raise ValueError(f"layers_dims[-1] = {dims[-1]} but Y has {Y.shape[0]} rows (Y must be (1, m))")
+    _validation.check_finite(X, "X", xp=xp)
+    _validation.check_finite(Y, "Y", xp=xp)
+    _validation.check_binary_targets(Y, "Y", xp=xp)
+    if int(num_iterations) < 0:
+        raise ValueError(f"num_iterations must be >= 0, got {num_iterations}")
+
+    hidden = _activations.get_activation(hidden_activation)
+    output = _activations.get_activation("sigmoid")
+    parameters = _initializers.initialize_parameters(
+        dims, context=context, dtype=X.dtype, initialization=initialization, seed=seed
+    )
+    costs: list[float] = []
+    for iteration in range(int(num_iterations)):
+        AL, caches = _L_model_forward(X, parameters, hidden, output, xp)
+        cost = _losses.binary_cross_entropy(AL, Y, xp=xp)
+        grads = _L_model_backward(AL, Y, caches, hidden, output, xp)
+        parameters = _update_parameters(parameters, grads, float(learning_rate))
+        record = iteration % record_every == 0 or iteration == num_iterations - 1
+        show = print_cost and (iteration % print_every == 0 or iteration == num_iterations - 1)
+        if record or show:
+            value = float(cost)
+            if record:
+                costs.append(value)
+            if show:
+                print("Cost after iteration %i: %f" % (iteration, value))
+    return parameters, costs
+
+
+def predict(
+    X: Array,
+    y: Array | Mapping[str, Array] | None = None,
+    parameters: Mapping[str, Array] | None = None,
+    *,
+    hidden_activation: str = "relu",
+    threshold: float = 0.5,
+    print_accuracy: bool = True,
+) -> Array:
+    """Predict 0/1 labels ``p (1, m)``: ``p = 1`` where ``AL > threshold``.
+
+    Called as in the tutorial, ``predict(X, y, parameters)`` also prints
+    ``Accuracy: ...``; ``predict(X, parameters)`` only predicts.  ``p`` has the
+    dtype of ``X`` and lives on its backend.
+    """
+    if parameters is None and isinstance(y, Mapping):
+        parameters, y = y, None
+    if parameters is None:
+        raise TypeError("predict needs the trained parameters: predict(X, y, parameters)")
+    context, parameters, (X,) = _prepare_parameters(parameters, X)
+    xp = context.xp
+    AL, _ = _L_model_forward(
+        X, parameters, _activations.get_activation(hidden_activation), _activations.get_activation("sigmoid"), xp
+    )
+    p = xp.astype(AL > threshold, AL.dtype)
+    if y is not None:
+        y = context.asarray(y)
+        accuracy = float(xp.mean(xp.astype(p == xp.reshape(xp.astype(y, p.dtype), p.shape), p.dtype)))
+        if print_accuracy:
+            print("Accuracy: " + str(accuracy))
+    return p

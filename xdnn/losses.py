@@ -1,0 +1,124 @@
+"""Costs J and their gradients, stable for saturated predictions, for any Array API namespace.
+
+Tutorial layout: predictions and targets have shape ``(n_outputs, m)``; ``m`` samples.
+
+* Binary cross-entropy   ``J = -(1/m) sum(Y log A + (1 - Y) log(1 - A))``  (sigmoid output)
+* Categorical CE         ``J = -(1/m) sum(Y * log softmax(Z))``            (softmax output, one-hot Y)
+* Mean squared error     ``J = 1/(2 m k) sum((A - Y)^2)``                  (identity output, k outputs)
+
+Each output activation paired with its cost has the same simple per-sample gradient
+with respect to the pre-activation: ``dZ = A - Y`` (``(A - Y) / k`` for MSE), which is
+what the training code uses instead of dividing by ``A`` or ``1 - A``.  As in the
+tutorial, ``dZ`` is per sample and :func:`xdnn.linear.linear_backward` averages the
+parameter gradients over the ``m`` samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+Array = Any
+
+
+def binary_cross_entropy(AL: Array, Y: Array, *, xp: Any) -> Array:
+    """Tutorial cost from probabilities ``AL``; 0-d array.
+
+    ``AL`` is clipped to ``[tiny, 1 - eps]`` of its dtype so a prediction that
+    saturates at exactly 0 or 1 gives a large finite cost instead of inf/NaN.
+    """
+    m = AL.shape[-1]
+    info = xp.finfo(AL.dtype)
+    clipped = xp.clip(AL, float(info.smallest_normal), 1.0 - float(info.eps))
+    log_likelihood = Y * xp.log(clipped) + (1.0 - Y) * xp.log(1.0 - clipped)
+    return -xp.sum(log_likelihood) / m
+
+
+def binary_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any) -> Array:
+    """BCE of ``sigmoid(Z)`` computed from ``Z``: ``mean(max(Z, 0) - Z Y + log(1 + exp(-|Z|)))``."""
+    m = Z.shape[-1]
+    per_element = xp.maximum(Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
+    return xp.sum(per_element) / m
+
+
+def log_softmax(Z: Array, *, xp: Any) -> Array:
+    """``log softmax(Z)`` over axis 0 by log-sum-exp: ``Z - max - log(sum(exp(Z - max)))``."""
+    shifted = Z - xp.max(Z, axis=0, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=0, keepdims=True))
+
+
+def categorical_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any) -> Array:
+    """``J = -(1/m) sum(Y * log_softmax(Z))`` with one-hot ``Y`` of shape ``(k, m)``."""
+    m = Z.shape[-1]
+    return -xp.sum(Y * log_softmax(Z, xp=xp)) / m
+
+
+def mean_squared_error(A: Array, Y: Array, *, xp: Any) -> Array:
+    """``J = 1/(2 m k) sum((A - Y)^2)`` (scikit-learn's squared loss)."""
+    difference = A - Y
+    return xp.sum(difference * difference) / (2.0 * A.shape[-1] * A.shape[0])
+
+
+def _probability_gradient(A: Array, Y: Array, *, xp: Any) -> Array:
+    return A - Y
+
+
+def _mse_gradient(A: Array, Y: Array, *, xp: Any) -> Array:
+    return (A - Y) / A.shape[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Loss:
+    """A cost paired with the output activation it is computed through.
+
+    ``cost(Z, A, Y, xp=...)`` returns a 0-d array; ``output_gradient(A, Y, xp=...)``
+    returns the per-sample ``m * dJ/dZ`` of the output layer, shape ``(k, m)``.
+    """
+
+    name: str
+    output_activation: str
+    cost: Callable[..., Array]
+    output_gradient: Callable[..., Array]
+
+
+LOSSES: dict[str, Loss] = {
+    "binary_crossentropy": Loss(
+        "binary_crossentropy",
+        "sigmoid",
+        lambda Z, A, Y, *, xp: binary_cross_entropy_from_logits(Z, Y, xp=xp),
+        _probability_gradient,
+    ),
+    "categorical_crossentropy": Loss(
+        "categorical_crossentropy",
+        "softmax",
+        lambda Z, A, Y, *, xp: categorical_cross_entropy_from_logits(Z, Y, xp=xp),
+        _probability_gradient,
+    ),
+    "mse": Loss(
+        "mse",
+        "identity",
+        lambda Z, A, Y, *, xp: mean_squared_error(A, Y, xp=xp),
+        _mse_gradient,
+    ),
+}
+_ALIASES = {
+    "bce": "binary_crossentropy",
+    "binary_cross_entropy": "binary_crossentropy",
+    "log_loss": "binary_crossentropy",
+    "cross_entropy": "categorical_crossentropy",
+    "categorical_cross_entropy": "categorical_crossentropy",
+    "mean_squared_error": "mse",
+    "squared_error": "mse",
+}
+
+
+def get_loss(name: str | Loss) -> Loss:
+    """Look up a :class:`Loss` by name (``binary_crossentropy``, ``categorical_crossentropy``, ``mse``)."""
+    if isinstance(name, Loss):
+        return name
+    key = str(name).strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    try:
+        return LOSSES[key]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; valid losses are: {', '.join(LOSSES)}") from None
