@@ -16,10 +16,56 @@ from xdnn._backend import (
     use_backend,
 )
 from xdnn._namespace import BackendMismatchError, asarray, to_numpy
+from xdnn.callbacks import Callback, EarlyStopping, History
+from xdnn.gradient_check import gradient_check
+from xdnn.layers import Activation, BatchNorm, Dense, Dropout
+from xdnn.network import DivergenceWarning, Network
+from xdnn.optimizers import (
+    Adam,
+    ExponentialDecay,
+    GradientDescent,
+    InverseTimeDecay,
+    Momentum,
+    RMSprop,
+    StepDecay,
+)
+from xdnn.serialization import ModelFileError
+from xdnn.serialization import load_network as load
+
+
+def __getattr__(name):
+    # The scikit-learn estimators import scikit-learn, an optional extra: load them on first use.
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from xdnn import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'xdnn' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Activation",
+    "Adam",
+    "BatchNorm",
+    "Callback",
+    "Dense",
+    "DivergenceWarning",
+    "Dropout",
+    "EarlyStopping",
+    "ExponentialDecay",
+    "GradientDescent",
+    "History",
+    "InverseTimeDecay",
+    "MLPClassifier",
+    "MLPRegressor",
+    "ModelFileError",
+    "Momentum",
+    "Network",
+    "RMSprop",
+    "StepDecay",
+    "gradient_check",
+    "load",
     "BACKEND_NAMES",
     "BackendError",
     "BackendMismatchError",

@@ -142,11 +142,16 @@ def asarray(data: Any, dtype: Any = None) -> Any:
     return to_backend(data, context, dtype=dtype)
 
 
+def floating_dtype_name(dtype: Any) -> str:
+    """``"float32"`` or ``"float64"`` from a name or a dtype object of any library."""
+    text = str(getattr(dtype, "__name__", dtype)).split(".")[-1]
+    if text in ("float32", "float64"):
+        return text
+    raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+
+
 def resolve_dtype(name: Any, xp: Any) -> Any:
     """A floating dtype of ``xp`` from a name (``"float32"``/``"float64"``) or dtype object."""
     if name is None:
         return None
-    text = str(getattr(name, "__name__", name)).split(".")[-1]
-    if text in ("float32", "float64"):
-        return getattr(xp, text)
-    raise ValueError(f"dtype must be float32 or float64, got {name!r}")
+    return getattr(xp, floating_dtype_name(name))

@@ -90,3 +90,22 @@ def initialize_parameters(
     """Draw with :func:`draw_host_parameters`, then move every array to ``context`` once as ``dtype``."""
     host = draw_host_parameters(layer_dims, initialization=initialization, seed=seed)
     return {name: context.asarray(value, dtype=dtype) for name, value in host.items()}
+
+
+class HostDraws:
+    """Host-side initial values for layers: ``randn`` from one ``RandomState`` in layer order,
+    plus ``zeros``/``ones`` -- so layer code never imports NumPy itself."""
+
+    def __init__(self, seed: int | None) -> None:
+        self.random_state = host_random_state(seed)
+
+    def randn(self, rows: int, columns: int) -> np.ndarray:
+        return self.random_state.randn(rows, columns)
+
+    @staticmethod
+    def zeros(rows: int, columns: int) -> np.ndarray:
+        return np.zeros((rows, columns))
+
+    @staticmethod
+    def ones(rows: int, columns: int) -> np.ndarray:
+        return np.ones((rows, columns))

@@ -36,10 +36,16 @@ def linear_forward(A_prev: Array, W: Array, b: Array, *, xp: Any) -> Array:
     return W @ A_prev + b
 
 
-def linear_backward(dZ: Array, A_prev: Array, W: Array, *, xp: Any) -> tuple[Array, Array, Array]:
-    """Return ``(dA_prev, dW, db)`` for ``Z = W A_prev + b`` (see the module docstring)."""
+def linear_backward(
+    dZ: Array, A_prev: Array, W: Array, *, xp: Any, input_gradient: bool = True
+) -> tuple[Array | None, Array, Array]:
+    """Return ``(dA_prev, dW, db)`` for ``Z = W A_prev + b`` (see the module docstring).
+
+    ``input_gradient=False`` skips ``dA_prev = W^T dZ`` (returned as ``None``): the
+    first layer of a network needs no gradient with respect to the data.
+    """
     m = A_prev.shape[1]
     dW = (dZ @ A_prev.T) / m
     db = xp.sum(dZ, axis=1, keepdims=True) / m
-    dA_prev = W.T @ dZ
+    dA_prev = W.T @ dZ if input_gradient else None
     return dA_prev, dW, db

@@ -1,0 +1,152 @@
+"""Training callbacks: the per-epoch history, early stopping, progress display.
+
+A callback is any object with (all optional) ``on_train_begin(network)``,
+``on_epoch_end(network, epoch, logs)`` and ``on_train_end(network)``.  ``logs`` maps
+metric names (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``) to floats;
+setting ``network.stop_training = True`` ends training after the current epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+
+class History(dict):
+    """Per-epoch metrics, ``{"loss": [...], "accuracy": [...], "val_loss": [...], ...}``.
+
+    A ``dict`` that also answers ``.history`` (as Keras' ``History`` object does) and
+    ``.epoch`` (the 0-based epoch numbers recorded).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch: list[int] = []
+
+    @property
+    def history(self) -> "History":
+        return self
+
+    def record(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for name, value in logs.items():
+            self.setdefault(name, []).append(value)
+
+
+class Callback:
+    """Base class with no-op hooks."""
+
+    def on_train_begin(self, network: Any) -> None:
+        pass
+
+    def on_epoch_end(self, network: Any, epoch: int, logs: dict[str, float]) -> None:
+        pass
+
+    def on_train_end(self, network: Any) -> None:
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (``max`` for accuracy-like names).
+    With ``restore_best_weights=True`` the network ends with the parameters of its
+    best epoch.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.min_delta = abs(float(min_delta))
+        self.maximize = mode == "max" or (mode == "auto" and "acc" in monitor)
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, network):
+        self.best = -math.inf if self.maximize else math.inf
+        self.best_epoch = None
+        self.best_weights = None
+        self.wait = 0
+        self.stopped_epoch = None
+
+    def _improved(self, value: float) -> bool:
+        if self.maximize:
+            return value > self.best + self.min_delta
+        return value < self.best - self.min_delta
+
+    def on_epoch_end(self, network, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r} but the logs only have {sorted(logs)}; "
+                "pass validation_data=... to fit() to monitor val_* metrics"
+            )
+        value = logs[self.monitor]
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = network.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            network.stop_training = True
+
+    def on_train_end(self, network):
+        if self.restore_best_weights and self.best_weights is not None:
+            network.set_weights(self.best_weights)
+
+
+class ProgressBar(Callback):
+    """One line per fit showing epoch, loss and accuracy: tqdm when installed, plain text otherwise."""
+
+    def __init__(self, epochs: int, stream: Any = None) -> None:
+        self.epochs = epochs
+        self.stream = stream if stream is not None else sys.stderr
+        self.bar = None
+
+    def on_train_begin(self, network):
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            self.bar = None
+        else:
+            self.bar = tqdm(total=self.epochs, unit="epoch", file=self.stream, leave=True, dynamic_ncols=True)
+
+    def on_epoch_end(self, network, epoch, logs):
+        summary = {name: f"{value:.4g}" for name, value in logs.items()}
+        if self.bar is not None:
+            self.bar.set_postfix(summary, refresh=False)
+            self.bar.update(1)
+            return
+        text = " - ".join(f"{name}: {value}" for name, value in summary.items())
+        self.stream.write(f"\repoch {epoch + 1}/{self.epochs} - {text}")
+        if epoch + 1 == self.epochs:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def on_train_end(self, network):
+        if self.bar is not None:
+            self.bar.close()
+        elif network.stop_training:
+            self.stream.write("\n")
+
+
+class PrintCost(Callback):
+    """The tutorial's ``print_cost``: ``Cost after epoch i: 0.123456`` every ``every`` epochs."""
+
+    def __init__(self, every: int = 100, stream: Any = None) -> None:
+        self.every = max(1, int(every))
+        self.stream = stream
+
+    def on_epoch_end(self, network, epoch, logs):
+        if epoch % self.every == 0:
+            print("Cost after epoch %i: %f" % (epoch, logs["loss"]), file=self.stream or sys.stdout)

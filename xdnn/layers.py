@@ -1,0 +1,233 @@
+"""Layers of a :class:`xdnn.Network`, each a forward pass that returns its own backward pass.
+
+Following Thinc, ``forward(...)`` returns ``(output, backward)`` where ``backward``
+is a closure over exactly what the derivative needs; a network is a loop over
+forwards and then over the closures in reverse -- no cache dictionaries.
+
+All layers work in the tutorial layout ``(n_units, m)`` (one column per sample) and
+use the per-sample gradient convention of :mod:`xdnn.linear`: a ``backward(dY)``
+receives ``m * dJ/dY`` and returns ``(dX, grads)`` with ``grads`` the true
+``dJ/dparameter`` (averaged over the ``m`` samples), keyed ``dW1``, ``db1``, ...
+
+Parameter names follow the tutorial: the ``l``-th :class:`Dense` owns ``W{l}`` and
+``b{l}``; a :class:`BatchNorm` after it owns ``gamma{l}``, ``beta{l}`` and the
+running statistics ``running_mean{l}``, ``running_var{l}`` (not trained).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from xdnn import activations as _activations
+from xdnn import initializers as _initializers
+from xdnn import linear as _linear
+
+Array = Any
+Backward = Callable[..., tuple[Any, dict[str, Array]]]
+
+
+class Layer:
+    """Base class.  Subclasses set ``kind`` and implement ``build`` and ``forward``."""
+
+    kind = "layer"
+    index = 0
+
+    def build(self, n_inputs: int, index: int) -> int:
+        """Fix the input size and parameter names; return the output size."""
+        self.n_inputs = n_inputs
+        self.index = index
+        return n_inputs
+
+    def host_parameters(self, draws: _initializers.HostDraws, initialization: str | float) -> dict:
+        """Initial trainable parameters as float64 host arrays (weights drawn in layer order)."""
+        return {}
+
+    def host_state(self, draws: _initializers.HostDraws) -> dict:
+        """Initial non-trained state (e.g. running statistics) as host arrays."""
+        return {}
+
+    def config(self) -> dict[str, Any]:
+        return {"kind": self.kind}
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "kind")
+        return f"{type(self).__name__}({arguments})"
+
+
+class Dense(Layer):
+    """``A = g(W X + b)`` with ``W (units, n_inputs)``, ``b (units, 1)``; ``g`` defaults to identity."""
+
+    kind = "dense"
+
+    def __init__(self, units: int, activation: str = "identity", initialization: str | float | None = None) -> None:
+        if isinstance(units, bool) or int(units) != units or int(units) <= 0:
+            raise ValueError(f"Dense units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = _activations.get_activation(activation)
+        self.initialization = initialization
+
+    @property
+    def W(self) -> str:
+        return f"W{self.index}"
+
+    @property
+    def b(self) -> str:
+        return f"b{self.index}"
+
+    def build(self, n_inputs, index):
+        super().build(n_inputs, index)
+        return self.units
+
+    def host_parameters(self, draws, initialization):
+        scheme = self.initialization if self.initialization is not None else initialization
+        scale = _initializers.weight_scale(scheme, self.n_inputs, self.units)
+        return {self.W: draws.randn(self.units, self.n_inputs) * scale, self.b: draws.zeros(self.units, 1)}
+
+    def config(self):
+        return {
+            "kind": self.kind,
+            "units": self.units,
+            "activation": self.activation.name,
+            "initialization": self.initialization,
+        }
+
+    def forward_output(self, parameters, X, *, xp, input_gradient=True):
+        """``(Z, A, backward)`` where ``backward(dZ)`` starts from the pre-activation gradient."""
+        W = parameters[self.W]
+        Z = _linear.linear_forward(X, W, parameters[self.b], xp=xp)
+        A = self.activation.forward(Z, xp=xp)
+
+        def backward(dZ):
+            dX, dW, db = _linear.linear_backward(dZ, X, W, xp=xp, input_gradient=input_gradient)
+            return dX, {"d" + self.W: dW, "d" + self.b: db}
+
+        return Z, A, backward
+
+    def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
+        Z, A, backward_from_Z = self.forward_output(parameters, X, xp=xp, input_gradient=input_gradient)
+        activation = self.activation
+        saved = A if activation.backward_uses_output else Z
+        del Z
+
+        def backward(dA):
+            return backward_from_Z(activation.backward(dA, saved, xp=xp))
+
+        return A, backward
+
+
+class Activation(Layer):
+    """An activation on its own (e.g. after :class:`BatchNorm`)."""
+
+    kind = "activation"
+
+    def __init__(self, activation: str) -> None:
+        self.activation = _activations.get_activation(activation)
+
+    def config(self):
+        return {"kind": self.kind, "activation": self.activation.name}
+
+    def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
+        activation = self.activation
+        A = activation.forward(X, xp=xp)
+        saved = A if activation.backward_uses_output else X
+
+        def backward(dA):
+            return activation.backward(dA, saved, xp=xp), {}
+
+        return A, backward
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training ``Y = X * D / keep`` with ``D ~ Bernoulli(keep)``; identity at inference."""
+
+    kind = "dropout"
+
+    def __init__(self, rate: float) -> None:
+        rate = float(rate)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
+        self.rate = rate
+
+    def config(self):
+        return {"kind": self.kind, "rate": self.rate}
+
+    def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
+        if not training or self.rate == 0.0:
+            return X, lambda dY: (dY, {})
+        keep = 1.0 - self.rate
+        mask = xp.astype(random.uniform(tuple(X.shape), X.dtype) < keep, X.dtype) / keep
+
+        def backward(dY):
+            return dY * mask, {}
+
+        return X * mask, backward
+
+
+class BatchNorm(Layer):
+    """Batch normalisation over the samples of each unit.
+
+    Training: ``mu = mean_i X``, ``var = mean_i (X - mu)^2``, ``Xhat = (X - mu) / sqrt(var + eps)``,
+    ``Y = gamma Xhat + beta``, and running averages ``r = momentum r + (1 - momentum) batch``.
+    Inference uses the running averages.  Backward (per-sample convention):
+    ``dX = gamma / sqrt(var + eps) * (dY - mean(dY) - Xhat mean(dY Xhat))``,
+    ``dgamma = mean(dY Xhat)``, ``dbeta = mean(dY)``.
+    """
+
+    kind = "batch_norm"
+
+    def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5) -> None:
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def build(self, n_inputs, index):
+        super().build(n_inputs, index)
+        self.names = {key: f"{key}{index}" for key in ("gamma", "beta", "running_mean", "running_var")}
+        return n_inputs
+
+    def host_parameters(self, draws, initialization):
+        return {self.names["gamma"]: draws.ones(self.n_inputs, 1), self.names["beta"]: draws.zeros(self.n_inputs, 1)}
+
+    def host_state(self, draws):
+        return {
+            self.names["running_mean"]: draws.zeros(self.n_inputs, 1),
+            self.names["running_var"]: draws.ones(self.n_inputs, 1),
+        }
+
+    def config(self):
+        return {"kind": self.kind, "momentum": self.momentum, "epsilon": self.epsilon}
+
+    def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
+        names = self.names
+        gamma, beta = parameters[names["gamma"]], parameters[names["beta"]]
+        if not training:
+            inverse_std = 1.0 / xp.sqrt(state[names["running_var"]] + self.epsilon)
+            return gamma * ((X - state[names["running_mean"]]) * inverse_std) + beta, None
+        mean = xp.mean(X, axis=1, keepdims=True)
+        centred = X - mean
+        variance = xp.mean(centred * centred, axis=1, keepdims=True)
+        inverse_std = 1.0 / xp.sqrt(variance + self.epsilon)
+        normalised = centred * inverse_std
+        if state is not None:
+            momentum = self.momentum
+            state[names["running_mean"]] = momentum * state[names["running_mean"]] + (1.0 - momentum) * mean
+            state[names["running_var"]] = momentum * state[names["running_var"]] + (1.0 - momentum) * variance
+
+        def backward(dY):
+            mean_dY = xp.mean(dY, axis=1, keepdims=True)
+            mean_dY_normalised = xp.mean(dY * normalised, axis=1, keepdims=True)
+            dX = (gamma * inverse_std) * (dY - mean_dY - normalised * mean_dY_normalised)
+            return dX, {"d" + names["gamma"]: mean_dY_normalised, "d" + names["beta"]: mean_dY}
+
+        return gamma * normalised + beta, backward
+
+
+LAYER_KINDS = {cls.kind: cls for cls in (Dense, Activation, Dropout, BatchNorm)}
+
+
+def layer_from_config(config: dict[str, Any]) -> Layer:
+    """Rebuild a layer from :meth:`Layer.config` (used when loading a saved network)."""
+    settings = dict(config)
+    kind = settings.pop("kind", None)
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"unknown layer kind {kind!r} in the architecture")
+    return LAYER_KINDS[kind](**settings)

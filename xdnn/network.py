@@ -1,0 +1,629 @@
+"""``xdnn.Network``: a multilayer perceptron with ``fit``/``predict``, on any Array API backend.
+
+Data layout
+-----------
+The high-level API takes ``X`` of shape ``(n_samples, n_features)`` and ``y`` of
+shape ``(n_samples,)`` or ``(n_samples, n_outputs)``, as scikit-learn and Keras do.
+Internally (and in :mod:`xdnn.functional`) the tutorial layout is used: one column
+per sample, ``(n_features, m)``; the network transposes once per batch, as a view.
+Parameters keep the tutorial's names and shapes: ``W1 (n[1], n[0])``, ``b1 (n[1], 1)``.
+
+Where it runs
+-------------
+A network lives on one backend.  An untrained network adopts the backend of the
+first data it is fitted on (CuPy or PyTorch arrays keep it there; lists and NumPy
+arrays go to the active backend); after that, host data is moved to it once per
+call, and arrays of another backend are refused (use :meth:`Network.to`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Iterable, Mapping, Sequence
+
+from xdnn import _validation
+from xdnn import activations as _activations
+from xdnn import losses as _losses
+from xdnn import optimizers as _optimizers
+from xdnn._backend import resolve_backend
+from xdnn._namespace import (
+    ArrayContext,
+    BackendMismatchError,
+    array_context,
+    floating_dtype_name,
+    is_host_data,
+    to_numpy,
+)
+from xdnn._random import DeviceRandom, HostRandom, host_generator
+from xdnn.callbacks import History, PrintCost, ProgressBar
+from xdnn.initializers import HostDraws
+from xdnn.layers import Activation, BatchNorm, Dense, Dropout, Layer
+
+Array = Any
+
+_LOSS_OF_OUTPUT = {"sigmoid": "binary_crossentropy", "softmax": "categorical_crossentropy", "identity": "mse"}
+_RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped because the cost became NaN or infinite."""
+
+
+def _layers_from_sizes(
+    sizes: Sequence[int], activation: str, output_activation: str, dropout: float, batch_norm: bool
+) -> list[Layer]:
+    layers: list[Layer] = []
+    for units in sizes[1:-1]:
+        if batch_norm:
+            layers += [Dense(units), BatchNorm(), Activation(activation)]
+        else:
+            layers.append(Dense(units, activation))
+        if dropout:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(sizes[-1], output_activation))
+    return layers
+
+
+class Network:
+    """A feed-forward network trained by backpropagation.
+
+    Parameters
+    ----------
+    layers
+        Layer sizes including the input, e.g. ``[2, 4, 1]`` (input 2, hidden 4,
+        output 1), or a list of :mod:`xdnn.layers` objects ending in a ``Dense``
+        (the input size is then taken from the first ``fit``).
+    activation
+        Hidden activation for the sizes form: ``relu``, ``tanh``, ``sigmoid``,
+        ``leaky_relu``, ``elu``, ``gelu``.
+    output_activation, loss
+        ``sigmoid`` + ``binary_crossentropy`` (binary / multi-label),
+        ``softmax`` + ``categorical_crossentropy`` (k classes), ``identity`` + ``mse``
+        (regression).  Give either; the default is sigmoid for one output unit,
+        softmax for several.
+    optimizer, learning_rate
+        ``"sgd"``, ``"momentum"``, ``"rmsprop"``, ``"adam"`` (or an instance from
+        :mod:`xdnn.optimizers`); the rate is a number or a schedule.
+    l2, dropout, batch_norm
+        L2 penalty ``l2/(2m) sum ||W||^2``; inverted-dropout rate after each hidden
+        layer; batch normalisation before each hidden activation.
+    initialization
+        ``he`` (default for the relu family), ``xavier`` (default otherwise),
+        ``glorot``, ``small`` or a number.
+    dtype
+        ``"float32"`` (default) or ``"float64"``.
+    seed
+        Seeds initialisation, shuffling and dropout (independent streams).
+    dropout_masks
+        ``"device"`` (the backend's own generator, default) or ``"host"`` (drawn on the
+        host: identical masks on every backend, for reproducibility checks).
+    metrics
+        ``"auto"`` (accuracy for classifiers), or a list, e.g. ``[]`` or ``["accuracy"]``.
+
+    >>> import xdnn, numpy as np
+    >>> net = xdnn.Network([2, 8, 1], activation="tanh", seed=0)
+    >>> X = np.random.default_rng(0).normal(size=(64, 2)); y = (X[:, 0] > 0).astype(int)
+    >>> history = net.fit(X, y, epochs=50, batch_size=16, verbose=0)
+    >>> net.evaluate(X, y)["accuracy"] > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[int] | Sequence[Layer],
+        *,
+        activation: str = "relu",
+        output_activation: str | None = None,
+        loss: str | None = None,
+        optimizer: str | _optimizers.Optimizer = "adam",
+        learning_rate: float | _optimizers.Schedule = 0.001,
+        l2: float = 0.0,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        initialization: str | float | None = None,
+        dtype: str = "float32",
+        seed: int | None = None,
+        dropout_masks: str = "device",
+        metrics: str | Sequence[str] = "auto",
+    ) -> None:
+        layers = list(layers)
+        if not layers:
+            raise ValueError("layers is empty: give sizes like [n_features, 16, 1] or a list of layers")
+        if all(isinstance(item, Layer) for item in layers):
+            self.layers = layers
+            n_features = None
+        elif all(isinstance(item, (int,)) and not isinstance(item, bool) for item in layers):
+            if len(layers) < 2 or min(layers) <= 0:
+                raise ValueError(f"layer sizes must be >= 2 positive integers (inputs, ..., outputs), got {layers}")
+            hidden = _activations.get_activation(activation).name
+            output = self._output_activation(output_activation, loss, layers[-1])
+            self.layers = _layers_from_sizes(layers, hidden, output, float(dropout), bool(batch_norm))
+            n_features = layers[0]
+        else:
+            raise TypeError("layers must be a list of ints (sizes) or a list of xdnn.layers objects, not a mix")
+        output_layer = self.layers[-1]
+        if not isinstance(output_layer, Dense):
+            raise ValueError(f"the last layer must be Dense (the output layer), got {output_layer!r}")
+        output_name = output_layer.activation.name
+        if output_name not in _LOSS_OF_OUTPUT:
+            raise ValueError(
+                f"output activation {output_name!r} has no matching loss; use sigmoid, softmax or identity"
+            )
+        self.loss = _losses.get_loss(loss if loss is not None else _LOSS_OF_OUTPUT[output_name])
+        if self.loss.output_activation != output_name:
+            raise ValueError(
+                f"loss {self.loss.name!r} needs a {self.loss.output_activation} output, "
+                f"but the output layer uses {output_name}"
+            )
+        if not (l2 >= 0 and math.isfinite(l2)):
+            raise ValueError(f"l2 must be a non-negative number, got {l2!r}")
+        if dropout_masks not in ("device", "host"):
+            raise ValueError(f"dropout_masks must be 'device' or 'host', got {dropout_masks!r}")
+        self.optimizer = _optimizers.get_optimizer(optimizer)
+        self.learning_rate = _optimizers.get_schedule(learning_rate)
+        self.l2 = float(l2)
+        self.dtype_name = floating_dtype_name(dtype)
+        hidden_names = [layer.activation.name for layer in self.layers[:-1] if isinstance(layer, (Dense, Activation))]
+        relu_like = any(name in _RELU_FAMILY for name in hidden_names) or not hidden_names
+        self.initialization = initialization if initialization is not None else ("he" if relu_like else "xavier")
+        self.seed = seed
+        self.dropout_masks = dropout_masks
+        self.metrics = self._metrics(metrics)
+        self.history = History()
+        self.stop_training = False
+        self.epochs_trained = 0
+        self.diverged_epoch: int | None = None
+        self.n_features: int | None = None
+        self.context: ArrayContext | None = None
+        self.parameters: dict[str, Array] = {}
+        self.state: dict[str, Array] = {}
+        self._shuffle_generator = host_generator(seed, 1)
+        self._random: Any = None
+        if n_features is not None:
+            self.build(n_features)
+
+    # --- construction ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _output_activation(output_activation: str | None, loss: str | None, units: int) -> str:
+        if output_activation is not None:
+            return _activations.get_activation(output_activation).name
+        if loss is not None:
+            return _losses.get_loss(loss).output_activation
+        return "sigmoid" if units == 1 else "softmax"
+
+    def _metrics(self, metrics: str | Sequence[str]) -> tuple[str, ...]:
+        if metrics == "auto":
+            return ("accuracy",) if self.is_classifier else ()
+        chosen = tuple(metrics)
+        for name in chosen:
+            if name != "accuracy":
+                raise ValueError(f"unknown metric {name!r}; available: accuracy")
+            if not self.is_classifier:
+                raise ValueError("accuracy needs a classification output (sigmoid or softmax)")
+        return chosen
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.loss.name != "mse"
+
+    @property
+    def output_units(self) -> int:
+        return self.layers[-1].units
+
+    @property
+    def built(self) -> bool:
+        return self.context is not None
+
+    def build(self, n_features: int, context: ArrayContext | None = None) -> None:
+        """Create the parameters for ``n_features`` inputs on ``context`` (default: active backend)."""
+        if context is None:
+            context = array_context()
+        size = int(n_features)
+        index = 0
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                index += 1
+            size = layer.build(size, index)
+        draws = HostDraws(self.seed)
+        host_parameters: dict[str, Any] = {}
+        host_state: dict[str, Any] = {}
+        for layer in self.layers:
+            host_parameters.update(layer.host_parameters(draws, self.initialization))
+            host_state.update(layer.host_state(draws))
+        self.n_features = int(n_features)
+        self._place(context, host_parameters, host_state, optimizer_state=None)
+
+    def _place(
+        self, context: ArrayContext, parameters: Mapping, state: Mapping, optimizer_state: Mapping | None
+    ) -> None:
+        """Move host (or foreign) arrays onto ``context`` in this network's dtype."""
+        dtype = getattr(context.xp, self.dtype_name)
+
+        def move(value):
+            return context.asarray(to_numpy(value), dtype=dtype)
+
+        self.context = context
+        self.parameters = {name: move(value) for name, value in parameters.items()}
+        self.state = {name: move(value) for name, value in state.items()}
+        if optimizer_state is None:
+            self.optimizer.initialize(self.parameters, xp=context.xp)
+        else:
+            self.optimizer.state = {name: move(value) for name, value in optimizer_state.items()}
+        self._random = (DeviceRandom if self.dropout_masks == "device" else HostRandom)(context, self.seed)
+
+    def to(self, backend: str) -> "Network":
+        """Move parameters, state and optimizer state to ``backend`` (e.g. ``"numpy"``); returns ``self``."""
+        resolved = resolve_backend(backend)
+        if not self.built:
+            raise ValueError("the network has no parameters yet: fit it (or give its input size) first")
+        self._place(ArrayContext(resolved.xp, resolved.device), self.parameters, self.state, self.optimizer.state)
+        return self
+
+    @property
+    def dtype(self) -> Any:
+        return getattr(self.context.xp, self.dtype_name) if self.built else self.dtype_name
+
+    @property
+    def backend(self) -> str | None:
+        """Name of the backend the parameters live on."""
+        return self.context.backend_name if self.built else None
+
+    def __repr__(self) -> str:
+        sizes = [self.n_features] + [layer.units for layer in self.layers if isinstance(layer, Dense)]
+        return (
+            f"Network(sizes={sizes}, loss={self.loss.name!r}, optimizer={self.optimizer!r}, "
+            f"backend={self.backend!r}, dtype={self.dtype_name!r})"
+        )
+
+    # --- weights --------------------------------------------------------------------------------
+
+    def get_weights(self) -> dict[str, dict[str, Array]]:
+        """Copies of parameters, state and optimizer state (restorable with :meth:`set_weights`)."""
+        xp = self.context.xp
+
+        def copy(arrays):
+            return {name: xp.asarray(value, copy=True) for name, value in arrays.items()}
+
+        return {
+            "parameters": copy(self.parameters),
+            "state": copy(self.state),
+            "optimizer": copy(self.optimizer.state),
+            "optimizer_iterations": self.optimizer.iterations,
+        }
+
+    def set_weights(self, weights: Mapping[str, Any]) -> None:
+        """Restore what :meth:`get_weights` returned (arrays are copied in)."""
+        xp = self.context.xp
+        for target, key in (
+            (self.parameters, "parameters"),
+            (self.state, "state"),
+            (self.optimizer.state, "optimizer"),
+        ):
+            for name, value in weights[key].items():
+                target[name] = xp.asarray(value, copy=True)
+        self.optimizer.iterations = int(weights.get("optimizer_iterations", self.optimizer.iterations))
+
+    # --- input handling -------------------------------------------------------------------------
+
+    def _context_for(self, *values: Any) -> ArrayContext:
+        """Resolve the call's namespace; an untrained network adopts the data's backend."""
+        context = array_context(*values)
+        if not self.built:
+            return context
+        trained = self.optimizer.iterations > 0 or self.epochs_trained > 0
+        if context.xp is not self.context.xp or context.device != self.context.device:
+            data_on_backend = any(v is not None and not is_host_data(v) for v in values)
+            if data_on_backend and not trained:
+                self._place(context, self.parameters, self.state, None)
+                return context
+            if data_on_backend:
+                raise _mismatch_error(self, context)
+        return self.context
+
+    def _prepare_X(self, X: Any, context: ArrayContext, name: str = "X") -> Array:
+        X = context.asarray(X)
+        _validation.check_rank(X, 2, name)
+        _validation.check_not_empty(X, name)
+        if not context.xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
+            raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
+        X = context.xp.astype(X, getattr(context.xp, self.dtype_name))
+        _validation.check_finite(X, name, xp=context.xp)
+        if self.n_features is not None and X.shape[1] != self.n_features:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, but this network was built for {self.n_features} features"
+            )
+        return X
+
+    def _prepare_targets(self, y: Any, n_samples: int, context: ArrayContext, name: str = "y") -> Array:
+        """Targets as ``(n_samples, k)`` in the network dtype, checked against the output layer."""
+        xp = context.xp
+        y = context.asarray(y)
+        if not xp.isdtype(y.dtype, ("real floating", "integral", "bool")):
+            raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"{name} must be 1-D or 2-D, got an array of shape {tuple(y.shape)}")
+        if y.shape[0] != n_samples:
+            raise ValueError(f"X and {name} have different numbers of samples: {n_samples} and {y.shape[0]}")
+        dtype = getattr(xp, self.dtype_name)
+        y = xp.astype(y, dtype) if y.dtype != dtype else y
+        _validation.check_finite(y, name, xp=xp)
+        k = self.output_units
+        if self.loss.name == "categorical_crossentropy" and (y.ndim == 1 or y.shape[1] == 1):
+            labels = xp.reshape(y, (-1,))
+            if not bool(xp.all((labels == xp.round(labels)) & (labels >= 0) & (labels < k))):
+                raise ValueError(
+                    f"{name} must hold integer class labels 0..{k - 1} for a softmax output of {k} units "
+                    "(or one-hot rows)"
+                )
+            classes = xp.arange(k, dtype=dtype, device=context.device)
+            return xp.astype(xp.reshape(labels, (-1, 1)) == xp.reshape(classes, (1, k)), dtype)
+        if y.ndim == 1:
+            y = xp.reshape(y, (-1, 1))
+        if y.shape[1] != k:
+            raise ValueError(f"{name} has {y.shape[1]} columns but the output layer has {k} units")
+        if self.loss.name == "binary_crossentropy" and not bool(xp.all((y >= 0) & (y <= 1))):
+            raise ValueError(f"{name} must hold 0/1 labels (or probabilities in [0, 1]) for a sigmoid output")
+        if self.loss.name == "categorical_crossentropy":
+            sums = xp.sum(y, axis=1)
+            if not bool(xp.all((y >= 0) & (xp.abs(sums - 1.0) < 1e-3))):
+                raise ValueError(f"{name} rows must be one-hot (or probabilities summing to 1) for a softmax output")
+        return y
+
+    def _prepare_data(self, X: Any, y: Any, context: ArrayContext) -> tuple[Array, Array]:
+        """Checked ``X (n, f)`` and ``Y (n, k)`` on ``context``; changes nothing."""
+        X = self._prepare_X(X, context)
+        return X, self._prepare_targets(y, X.shape[0], context)
+
+    # --- forward / backward ---------------------------------------------------------------------
+
+    def _forward(self, Xt: Array, *, training: bool, random: Any, update_state: bool = True):
+        """Tutorial-layout forward: returns ``(Z_L, A_L, backwards)``; backwards are ``None`` at inference."""
+        xp = self.context.xp
+        A = Xt
+        backwards = []
+        state = self.state if update_state else None
+        for position, layer in enumerate(self.layers[:-1]):
+            A, backward = layer.forward(
+                self.parameters, state, A, training=training, xp=xp, random=random, input_gradient=position > 0
+            )
+            backwards.append(backward)
+        Z, A, output_backward = self.layers[-1].forward_output(
+            self.parameters, A, xp=xp, input_gradient=len(self.layers) > 1
+        )
+        backwards.append(output_backward)
+        return Z, A, backwards
+
+    def _penalty(self, m: int) -> Any:
+        xp = self.context.xp
+        total = 0.0
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                W = self.parameters[layer.W]
+                total = total + xp.sum(W * W)
+        return (self.l2 / (2.0 * m)) * total
+
+    def _cost_and_gradients(self, Xt: Array, Yt: Array, random: Any, update_state: bool = True):
+        """Training-mode cost (with L2) and ``dJ/dparameter`` for one batch in tutorial layout."""
+        xp = self.context.xp
+        Z, A, backwards = self._forward(Xt, training=True, random=random, update_state=update_state)
+        m = Xt.shape[1]
+        cost = self.loss.cost(Z, A, Yt, xp=xp)
+        if self.l2:
+            cost = cost + self._penalty(m)
+        gradient = self.loss.output_gradient(A, Yt, xp=xp)
+        grads: dict[str, Array] = {}
+        for backward in reversed(backwards):
+            gradient, layer_grads = backward(gradient)
+            grads.update(layer_grads)
+        if self.l2:
+            for layer in self.layers:
+                if isinstance(layer, Dense):
+                    grads["d" + layer.W] = grads["d" + layer.W] + (self.l2 / m) * self.parameters[layer.W]
+        return cost, A, grads
+
+    def _correct_count(self, A: Array, Yt: Array) -> Any:
+        """Number of correct predictions in a batch (multi-label: fraction of correct entries per sample)."""
+        xp = self.context.xp
+        if self.loss.name == "categorical_crossentropy":
+            return xp.sum(xp.astype(xp.argmax(A, axis=0) == xp.argmax(Yt, axis=0), A.dtype))
+        hits = xp.astype((A > 0.5) == (Yt > 0.5), A.dtype)
+        return xp.sum(hits) / A.shape[0]
+
+    # --- training ------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        epochs: int = 100,
+        batch_size: int | None = 32,
+        *,
+        validation_data: tuple[Any, Any] | None = None,
+        callbacks: Iterable[Any] | None = None,
+        verbose: int | bool = 1,
+        print_cost: bool = False,
+        print_every: int = 100,
+        shuffle: bool = True,
+    ) -> History:
+        """Train for ``epochs`` passes over ``(X, y)`` in mini-batches of ``batch_size``.
+
+        ``X (n_samples, n_features)``; ``y`` is ``(n_samples,)`` labels (0/1 for sigmoid,
+        0..k-1 for softmax), one-hot / multi-label ``(n_samples, k)``, or regression
+        targets.  ``batch_size=None`` trains full-batch.  The batch order comes from a
+        seeded host permutation each epoch, the same on every backend.  Every input is
+        checked before anything changes.  If the cost becomes NaN/inf, training stops,
+        the parameters of the last finite epoch are kept, a :class:`DivergenceWarning`
+        names the epoch and ``diverged_epoch`` records it.
+
+        Returns the :class:`~xdnn.callbacks.History` (also ``self.history``).
+        """
+        if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size <= 0
+        ):
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        if validation_data is not None and (
+            not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
+        ):
+            raise ValueError("validation_data must be a pair (X_val, y_val)")
+        extra = tuple(validation_data) if validation_data is not None else ()
+        context = self._context_for(X, y, *extra)
+        X, Y = self._prepare_data(X, y, context)
+        validation = None
+        if validation_data is not None:
+            X_val, Y_val = self._prepare_data(validation_data[0], validation_data[1], context)
+            if X_val.shape[1] != X.shape[1]:
+                raise ValueError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
+            validation = (X_val, Y_val)
+        if not self.built:
+            self.build(X.shape[1], context)
+        callback_list = list(callbacks or [])
+        if print_cost:
+            callback_list.insert(0, PrintCost(print_every))
+        if verbose:
+            callback_list.insert(0, ProgressBar(int(epochs)))
+        history = History()
+        self.history = history
+        self.stop_training = False
+        self.diverged_epoch = None
+        for callback in callback_list:
+            _call(callback, "on_train_begin", self)
+        last_good = self.get_weights()
+        m = X.shape[0]
+        batch = m if batch_size is None else min(int(batch_size), m)
+        for epoch in range(int(epochs)):
+            learning_rate = self.learning_rate(self.epochs_trained)
+            loss_sum, correct = self._train_epoch(X, Y, batch, shuffle, learning_rate)
+            loss = float(loss_sum) / m
+            if not math.isfinite(loss):
+                self.set_weights(last_good)
+                self.diverged_epoch = epoch
+                warnings.warn(
+                    f"training diverged at epoch {epoch}: the cost became {loss}; stopped and kept the "
+                    f"parameters of the last finite epoch ({epoch - 1}). Try a smaller learning rate.",
+                    DivergenceWarning,
+                    stacklevel=2,
+                )
+                break
+            self.epochs_trained += 1
+            logs = {"loss": loss}
+            if "accuracy" in self.metrics:
+                logs["accuracy"] = float(correct) / m
+            if validation is not None:
+                logs.update({f"val_{name}": value for name, value in self._evaluate_prepared(*validation).items()})
+            history.record(epoch, logs)
+            for callback in callback_list:
+                _call(callback, "on_epoch_end", self, epoch, logs)
+            if self.stop_training:
+                break
+            last_good = self.get_weights()
+        for callback in callback_list:
+            _call(callback, "on_train_end", self)
+        return history
+
+    def _train_epoch(self, X: Array, Y: Array, batch: int, shuffle: bool, learning_rate: float):
+        xp = self.context.xp
+        m = X.shape[0]
+        loss_sum = 0.0
+        correct = 0.0
+        track_accuracy = "accuracy" in self.metrics
+        if batch >= m:
+            batches = [(X.T, Y.T)]
+        elif shuffle:
+            order = self._shuffle_generator.permutation(m)
+            indices = self.context.asarray(order)
+            spans = [(start, min(start + batch, m)) for start in range(0, m, batch)]
+            batches = (
+                (xp.take(X, indices[start:stop], axis=0).T, xp.take(Y, indices[start:stop], axis=0).T)
+                for start, stop in spans
+            )
+        else:
+            spans = [(start, min(start + batch, m)) for start in range(0, m, batch)]
+            batches = ((X[start:stop, ...].T, Y[start:stop, ...].T) for start, stop in spans)
+        for Xt, Yt in batches:
+            cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random)
+            size = Xt.shape[1]
+            loss_sum = loss_sum + cost * size
+            if track_accuracy:
+                correct = correct + self._correct_count(A, Yt)
+            self.optimizer.update(self.parameters, grads, learning_rate, xp=xp)
+        return loss_sum, correct
+
+    # --- inference ------------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not self.built:
+            raise ValueError("this network has not been fitted yet: call fit(X, y) first")
+
+    def _output(self, X: Any) -> Array:
+        """``A_L`` in tutorial layout ``(k, n_samples)`` for raw input ``X``."""
+        self._check_fitted()
+        context = self._context_for(X)
+        X = self._prepare_X(X, context)
+        _, A, _ = self._forward(X.T, training=False, random=None)
+        return A
+
+    def predict_proba(self, X: Any) -> Array:
+        """Output activations ``(n_samples, k)``: probabilities for sigmoid/softmax outputs."""
+        return self._output(X).T
+
+    def predict(self, X: Any) -> Array:
+        """Class labels ``(n_samples,)`` (0/1 or 0..k-1; multi-label: ``(n_samples, k)`` of 0/1),
+        or regression values ``(n_samples,)`` / ``(n_samples, k)``; on the network's backend."""
+        A = self._output(X)
+        xp = self.context.xp
+        if self.loss.name == "categorical_crossentropy":
+            return xp.argmax(A, axis=0)
+        if self.loss.name == "binary_crossentropy":
+            labels = xp.astype(A > 0.5, xp.int64)
+            return labels[0, ...] if A.shape[0] == 1 else labels.T
+        return A[0, ...] if A.shape[0] == 1 else A.T
+
+    def _evaluate_prepared(self, X: Array, Y: Array) -> dict[str, float]:
+        xp = self.context.xp
+        Z, A, _ = self._forward(X.T, training=False, random=None)
+        Yt = Y.T
+        cost = self.loss.cost(Z, A, Yt, xp=xp)
+        if self.l2:
+            cost = cost + self._penalty(X.shape[0])
+        results = {"loss": float(cost)}
+        if "accuracy" in self.metrics:
+            results["accuracy"] = float(self._correct_count(A, Yt)) / X.shape[0]
+        return results
+
+    def evaluate(self, X: Any, y: Any) -> dict[str, float]:
+        """Inference-mode ``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` (loss includes the L2 term)."""
+        self._check_fitted()
+        X, Y = self._prepare_data(X, y, self._context_for(X, y))
+        return self._evaluate_prepared(X, Y)
+
+    # --- persistence and checks -----------------------------------------------------------------
+
+    def save(self, path: Any) -> None:
+        """Write a single ``.npz`` (parameters, optimizer state, architecture as JSON) atomically."""
+        from xdnn.serialization import save_network
+
+        save_network(self, path)
+
+    def gradient_check(self, X: Any, y: Any, *, epsilon: float = 1e-7) -> float:
+        """Relative difference between backprop and two-sided finite differences (see :func:`xdnn.gradient_check`)."""
+        from xdnn.gradient_check import network_gradient_check
+
+        return network_gradient_check(self, X, y, epsilon=epsilon)
+
+
+def _mismatch_error(network: Network, context: ArrayContext) -> Exception:
+    return BackendMismatchError(
+        f"this network lives on backend {network.backend!r} (device {network.context.device}) but the data is on "
+        f"{context.backend_name!r} (device {context.device}); move the data with xdnn.to_numpy(...) "
+        f"or the network with network.to({context.backend_name!r})"
+    )
+
+
+def _call(callback: Any, hook: str, *arguments: Any) -> None:
+    method = getattr(callback, hook, None)
+    if method is not None:
+        method(*arguments)

@@ -1,0 +1,246 @@
+"""Gradient-based optimizers and learning-rate schedules, for any Array API namespace.
+
+Each optimizer updates a parameter dictionary **in place** (``W -= ...``) and keeps
+its state (velocities, squared-gradient averages) as arrays on the same device as
+the parameters.  With gradient ``g`` of parameter ``W`` at step ``t`` (1-based):
+
+* ``GradientDescent``:  ``W -= lr * g``
+* ``Momentum``:         ``v = beta v + (1 - beta) g``;  ``W -= lr * v``
+* ``RMSprop``:          ``s = rho s + (1 - rho) g^2``;  ``W -= lr * g / (sqrt(s) + eps)``
+* ``Adam``:             ``v = b1 v + (1 - b1) g``; ``s = b2 s + (1 - b2) g^2``;
+  ``W -= lr * (v / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)``
+
+(The averages are the tutorial course's exponentially weighted ones, ``(1 - beta)``
+included.)  Schedules map an epoch number (0-based) to a learning rate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+Array = Any
+
+
+class Optimizer:
+    """Base class: ``update(parameters, grads, learning_rate, xp=...)`` mutates ``parameters``."""
+
+    name = "optimizer"
+    slots: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.state: dict[str, Array] = {}
+        self.iterations = 0
+
+    def config(self) -> dict[str, Any]:
+        """Hyper-parameters as JSON-serialisable values."""
+        return {"name": self.name}
+
+    def initialize(self, parameters: Mapping[str, Array], *, xp: Any) -> None:
+        """Zero state beside each parameter (same shape, dtype and device)."""
+        self.state = {
+            f"{slot}_{name}": xp.zeros_like(value) for name, value in parameters.items() for slot in self.slots
+        }
+        self.iterations = 0
+
+    def update(
+        self, parameters: dict[str, Array], grads: Mapping[str, Array], learning_rate: float, *, xp: Any
+    ) -> None:
+        self.iterations += 1
+        for name, value in parameters.items():
+            self._update_one(name, value, grads["d" + name], learning_rate, xp)
+
+    def _update_one(self, name: str, value: Array, grad: Array, learning_rate: float, xp: Any) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "name")
+        return f"{type(self).__name__}({arguments})"
+
+
+class GradientDescent(Optimizer):
+    """Plain (mini-batch) gradient descent: ``W -= lr * g``."""
+
+    name = "sgd"
+
+    def _update_one(self, name, value, grad, learning_rate, xp):
+        value -= learning_rate * grad
+
+
+class Momentum(Optimizer):
+    """Gradient descent with momentum: ``v = beta v + (1 - beta) g``; ``W -= lr v``."""
+
+    name = "momentum"
+    slots = ("v",)
+
+    def __init__(self, beta: float = 0.9) -> None:
+        super().__init__()
+        self.beta = float(beta)
+
+    def config(self):
+        return {"name": self.name, "beta": self.beta}
+
+    def _update_one(self, name, value, grad, learning_rate, xp):
+        velocity = self.state[f"v_{name}"]
+        velocity *= self.beta
+        velocity += (1.0 - self.beta) * grad
+        value -= learning_rate * velocity
+
+
+class RMSprop(Optimizer):
+    """``s = rho s + (1 - rho) g^2``; ``W -= lr g / (sqrt(s) + eps)``."""
+
+    name = "rmsprop"
+    slots = ("s",)
+
+    def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
+        super().__init__()
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+
+    def config(self):
+        return {"name": self.name, "rho": self.rho, "epsilon": self.epsilon}
+
+    def _update_one(self, name, value, grad, learning_rate, xp):
+        squares = self.state[f"s_{name}"]
+        squares *= self.rho
+        squares += (1.0 - self.rho) * (grad * grad)
+        value -= learning_rate * grad / (xp.sqrt(squares) + self.epsilon)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (Kingma and Ba, 2015); see the module docstring."""
+
+    name = "adam"
+    slots = ("v", "s")
+
+    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> None:
+        super().__init__()
+        self.beta1 = float(beta1)
+        self.beta2 = float(beta2)
+        self.epsilon = float(epsilon)
+
+    def config(self):
+        return {"name": self.name, "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+    def _update_one(self, name, value, grad, learning_rate, xp):
+        first = self.state[f"v_{name}"]
+        second = self.state[f"s_{name}"]
+        first *= self.beta1
+        first += (1.0 - self.beta1) * grad
+        second *= self.beta2
+        second += (1.0 - self.beta2) * (grad * grad)
+        first_correction = 1.0 - self.beta1**self.iterations
+        second_correction = 1.0 - self.beta2**self.iterations
+        step = learning_rate / first_correction
+        value -= step * first / (xp.sqrt(second / second_correction) + self.epsilon)
+
+
+OPTIMIZERS = {cls.name: cls for cls in (GradientDescent, Momentum, RMSprop, Adam)}
+_ALIASES = {"gd": "sgd", "gradient_descent": "sgd"}
+
+
+def get_optimizer(spec: str | Optimizer | Mapping[str, Any]) -> Optimizer:
+    """An optimizer from a name (``sgd``, ``momentum``, ``rmsprop``, ``adam``), a config dict or an instance."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, Mapping):
+        settings = dict(spec)
+        name = settings.pop("name")
+    else:
+        name, settings = spec, {}
+    key = str(name).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid optimizers are: {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[key](**settings)
+
+
+# --- learning-rate schedules --------------------------------------------------------------------
+
+
+class Schedule:
+    """Maps a 0-based epoch to a learning rate; ``initial`` is the rate at epoch 0."""
+
+    name = "constant"
+
+    def __init__(self, initial: float) -> None:
+        if not (initial > 0 and math.isfinite(initial)):
+            raise ValueError(f"learning rate must be a positive finite number, got {initial!r}")
+        self.initial = float(initial)
+
+    def __call__(self, epoch: int) -> float:
+        return self.initial
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "initial": self.initial}
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "name")
+        return f"{type(self).__name__}({arguments})"
+
+
+class ExponentialDecay(Schedule):
+    """``lr = initial * rate ** (epoch / steps)``."""
+
+    name = "exponential"
+
+    def __init__(self, initial: float, rate: float = 0.96, steps: int = 1) -> None:
+        super().__init__(initial)
+        self.rate, self.steps = float(rate), int(steps)
+
+    def __call__(self, epoch):
+        return self.initial * self.rate ** (epoch / self.steps)
+
+    def config(self):
+        return {**super().config(), "rate": self.rate, "steps": self.steps}
+
+
+class StepDecay(Schedule):
+    """``lr = initial * drop ** floor(epoch / every)``."""
+
+    name = "step"
+
+    def __init__(self, initial: float, drop: float = 0.5, every: int = 10) -> None:
+        super().__init__(initial)
+        self.drop, self.every = float(drop), int(every)
+
+    def __call__(self, epoch):
+        return self.initial * self.drop ** (epoch // self.every)
+
+    def config(self):
+        return {**super().config(), "drop": self.drop, "every": self.every}
+
+
+class InverseTimeDecay(Schedule):
+    """``lr = initial / (1 + rate * floor(epoch / steps))`` (the course's ``1 / (1 + decay * epoch)``)."""
+
+    name = "inverse_time"
+
+    def __init__(self, initial: float, rate: float = 1.0, steps: int = 1) -> None:
+        super().__init__(initial)
+        self.rate, self.steps = float(rate), int(steps)
+
+    def __call__(self, epoch):
+        return self.initial / (1.0 + self.rate * (epoch // self.steps))
+
+    def config(self):
+        return {**super().config(), "rate": self.rate, "steps": self.steps}
+
+
+SCHEDULES = {cls.name: cls for cls in (Schedule, ExponentialDecay, StepDecay, InverseTimeDecay)}
+
+
+def get_schedule(spec: float | Schedule | Mapping[str, Any]) -> Schedule:
+    """A schedule from a number (constant), a config dict or an instance."""
+    if isinstance(spec, Schedule):
+        return spec
+    if isinstance(spec, Mapping):
+        settings = dict(spec)
+        name = settings.pop("name")
+        if name not in SCHEDULES:
+            raise ValueError(f"unknown schedule {name!r}; valid schedules are: {', '.join(SCHEDULES)}")
+        return SCHEDULES[name](**settings)
+    if isinstance(spec, bool) or not isinstance(spec, (int, float)):
+        raise TypeError(f"learning_rate must be a number or a Schedule, got {type(spec).__name__}")
+    return Schedule(float(spec))
