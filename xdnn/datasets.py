@@ -1,14 +1,25 @@
-"""Small data sets generated in code (no downloads).
+"""Data sets for examples and the command line, returned as ``(X, y)`` on the active backend.
 
-``planar`` is the tutorials' two-class "flower": for class ``j`` in {0, 1}, 200
-points with ``t = linspace(3.12 j, 3.12 (j + 1), 200) + 0.2 randn(200)``,
-``r = 4 sin(4 t) + 0.2 randn(200)`` and point ``(r sin t, r cos t)``, drawn after
-the legacy ``np.random.seed(1)`` exactly as the tutorial does (but from a private
-``RandomState``, so the global NumPy generator is left alone).
+Layout is the high-level one: ``X (n_samples, n_features)`` float64, ``y (n_samples,)``
+(int64 class labels, or float64 targets).  ``*_host`` variants return NumPy arrays.
+
+* :func:`planar` -- the tutorials' two-class "flower": for class ``j`` in {0, 1}, 200
+  points with ``t = linspace(3.12 j, 3.12 (j + 1), 200) + 0.2 randn(200)``,
+  ``r = 4 sin(4 t) + 0.2 randn(200)`` and point ``(r sin t, r cos t)``, drawn after
+  the legacy ``np.random.seed(1)`` exactly as the tutorial does (from a private
+  ``RandomState``, so the global NumPy generator is left alone).
+* :func:`moons`, :func:`circles` -- two interleaving half circles / two concentric
+  circles with Gaussian noise, from a seeded generator (no scikit-learn needed).
+* :func:`digits`, :func:`breast_cancer` -- scikit-learn's bundled copies (8x8 digit
+  images, 10 classes; Wisconsin breast cancer, 2 classes); need ``xdnn[examples]``.
+* :func:`load_csv` -- a CSV file with a header row and a named target column.
 """
 
 from __future__ import annotations
 
+import csv
+import math
+import os
 from typing import Any
 
 import numpy as np
@@ -16,8 +27,13 @@ import numpy as np
 from xdnn._namespace import array_context
 
 
+def _on_backend(X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+    context = array_context()
+    return context.asarray(X), context.asarray(y)
+
+
 def planar_host(n_samples: int = 400, *, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The flower as NumPy arrays: ``X (n_samples, 2)`` float64, ``y (n_samples,)`` int 0/1."""
+    """The flower as NumPy arrays: ``X (n_samples, 2)`` float64, ``y (n_samples,)`` int64 0/1."""
     random_state = np.random.RandomState(seed)
     points_per_class = n_samples // 2
     petals = 4
@@ -39,9 +55,139 @@ def load_planar_dataset() -> tuple[np.ndarray, np.ndarray]:
     return X.T.copy(), y.reshape(1, -1).astype(np.uint8)
 
 
-def planar(n_samples: int = 400, *, seed: int = 1, dtype: Any = None) -> tuple[Any, Any]:
-    """The flower in the high-level layout on the active backend: ``X (n_samples, 2)``, ``y (n_samples,)``."""
-    X, y = planar_host(n_samples, seed=seed)
-    context = array_context()
-    X_backend = context.asarray(X if dtype is None else X.astype(dtype))
-    return X_backend, context.asarray(y)
+def planar(n_samples: int = 400, *, seed: int = 1) -> tuple[Any, Any]:
+    """The flower on the active backend: ``X (n_samples, 2)``, ``y (n_samples,)``."""
+    return _on_backend(*planar_host(n_samples, seed=seed))
+
+
+def moons_host(n_samples: int = 500, *, noise: float = 0.2, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half circles: outer ``(cos t, sin t)``, inner ``(1 - cos t, 0.5 - sin t)``, ``t in [0, pi]``."""
+    rng = np.random.default_rng(seed)
+    n_outer = n_samples // 2
+    n_inner = n_samples - n_outer
+    outer = np.linspace(0.0, math.pi, n_outer)
+    inner = np.linspace(0.0, math.pi, n_inner)
+    X = np.vstack([np.c_[np.cos(outer), np.sin(outer)], np.c_[1.0 - np.cos(inner), 0.5 - np.sin(inner)]])
+    y = np.r_[np.zeros(n_outer, dtype=np.int64), np.ones(n_inner, dtype=np.int64)]
+    X = X + rng.normal(scale=noise, size=X.shape)
+    order = rng.permutation(n_samples)
+    return X[order], y[order]
+
+
+def moons(n_samples: int = 500, *, noise: float = 0.2, seed: int | None = 0) -> tuple[Any, Any]:
+    """:func:`moons_host` on the active backend."""
+    return _on_backend(*moons_host(n_samples, noise=noise, seed=seed))
+
+
+def circles_host(
+    n_samples: int = 500, *, noise: float = 0.1, factor: float = 0.5, seed: int | None = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two concentric circles, radius 1 (label 0) and ``factor`` (label 1), with Gaussian noise."""
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"factor must be in (0, 1), got {factor}")
+    rng = np.random.default_rng(seed)
+    n_outer = n_samples // 2
+    n_inner = n_samples - n_outer
+    outer = np.linspace(0.0, 2 * math.pi, n_outer, endpoint=False)
+    inner = np.linspace(0.0, 2 * math.pi, n_inner, endpoint=False)
+    X = np.vstack([np.c_[np.cos(outer), np.sin(outer)], factor * np.c_[np.cos(inner), np.sin(inner)]])
+    y = np.r_[np.zeros(n_outer, dtype=np.int64), np.ones(n_inner, dtype=np.int64)]
+    X = X + rng.normal(scale=noise, size=X.shape)
+    order = rng.permutation(n_samples)
+    return X[order], y[order]
+
+
+def circles(n_samples: int = 500, *, noise: float = 0.1, factor: float = 0.5, seed: int | None = 0) -> tuple[Any, Any]:
+    """:func:`circles_host` on the active backend."""
+    return _on_backend(*circles_host(n_samples, noise=noise, factor=factor, seed=seed))
+
+
+def _sklearn_datasets():
+    try:
+        import sklearn.datasets
+    except ImportError:
+        raise ImportError(
+            'this data set is read from scikit-learn\'s bundled files; install it with: pip install "xdnn[examples]"'
+        ) from None
+    return sklearn.datasets
+
+
+def digits_host() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1797 8x8 digit images: ``X (1797, 64)`` pixel values 0..16, ``y`` 0..9."""
+    bunch = _sklearn_datasets().load_digits()
+    return bunch.data.astype(np.float64), bunch.target.astype(np.int64)
+
+
+def digits() -> tuple[Any, Any]:
+    """:func:`digits_host` on the active backend."""
+    return _on_backend(*digits_host())
+
+
+def breast_cancer_host() -> tuple[np.ndarray, np.ndarray]:
+    """Wisconsin breast cancer: ``X (569, 30)`` float64, ``y`` 0 (malignant) / 1 (benign)."""
+    bunch = _sklearn_datasets().load_breast_cancer()
+    return bunch.data.astype(np.float64), bunch.target.astype(np.int64)
+
+
+def breast_cancer() -> tuple[Any, Any]:
+    """:func:`breast_cancer_host` on the active backend."""
+    return _on_backend(*breast_cancer_host())
+
+
+def _parse_float(text: str, row: int, column: str, path: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{path}: row {row}, column {column!r}: {text!r} is not a number") from None
+    return value
+
+
+def load_csv_host(
+    path: str | os.PathLike, target: str | None = None, *, require_target: bool = True
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Read a CSV with a header row: ``(X, y, feature_names)`` as NumPy.
+
+    ``target`` names the label column (default: the last column).  With
+    ``require_target=False`` and no ``target`` every column is a feature and ``y``
+    is ``None`` (for prediction).  Integer-valued targets become int64 labels.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"data file not found: {path}")
+    with open(path, newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    rows = [row for row in rows if row and any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"{path} is empty")
+    header = [name.strip() for name in rows[0]]
+    body = rows[1:]
+    if not body:
+        raise ValueError(f"{path} has a header but no data rows")
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise ValueError(f"{path}: row {number} has {len(row)} values but the header has {len(header)} columns")
+    if target is None and require_target:
+        target = header[-1]
+    if target is not None and target not in header:
+        raise ValueError(f"{path}: no column named {target!r}; columns are: {', '.join(header)}")
+    values = np.array(
+        [
+            [_parse_float(cell, number, header[j], path) for j, cell in enumerate(row)]
+            for number, row in enumerate(body, start=2)
+        ]
+    )
+    if target is None:
+        return values, None, header
+    column = header.index(target)
+    features = [name for j, name in enumerate(header) if j != column]
+    X = np.delete(values, column, axis=1)
+    y = values[:, column]
+    if np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    return X, y, features
+
+
+def load_csv(path: str | os.PathLike, target: str | None = None) -> tuple[Any, Any]:
+    """:func:`load_csv_host` on the active backend: ``(X, y)``."""
+    X, y, _ = load_csv_host(path, target)
+    return _on_backend(X, y)

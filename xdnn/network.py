@@ -101,6 +101,9 @@ class Network:
     metrics
         ``"auto"`` (accuracy for classifiers), or a list, e.g. ``[]`` or ``["accuracy"]``.
 
+    ``metadata`` is a free JSON-serialisable dict saved with the model (the command
+    line keeps class names, feature names and scaling there).
+
     >>> import xdnn, numpy as np
     >>> net = xdnn.Network([2, 8, 1], activation="tanh", seed=0)
     >>> X = np.random.default_rng(0).normal(size=(64, 2)); y = (X[:, 0] > 0).astype(int)
@@ -170,6 +173,7 @@ class Network:
         self.seed = seed
         self.dropout_masks = dropout_masks
         self.metrics = self._metrics(metrics)
+        self.metadata: dict[str, Any] = {}
         self.history = History()
         self.stop_training = False
         self.epochs_trained = 0

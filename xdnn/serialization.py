@@ -47,6 +47,7 @@ def _architecture(network: Any) -> dict[str, Any]:
         "metrics": list(network.metrics),
         "epochs_trained": network.epochs_trained,
         "trained_on": network.backend,
+        "metadata": network.metadata,
     }
 
 
@@ -165,4 +166,8 @@ def load_network(path: str | os.PathLike, *, backend: str | None = None) -> Any:
     network._place(context, groups["parameters"], groups["state"], groups["optimizer"])
     network.optimizer.iterations = int(architecture.get("optimizer_iterations", 0))
     network.epochs_trained = int(architecture.get("epochs_trained", 0))
+    metadata = architecture.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ModelFileError(f"{path} has invalid metadata (expected a JSON object)")
+    network.metadata = metadata
     return network
