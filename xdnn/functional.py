@@ -283,13 +283,30 @@ def linear_activation_backward(dA: Array, cache: tuple, activation: str) -> tupl
 
 
 def _L_model_backward(
-    AL: Array, Y: Array, caches: list, hidden: _activations.Activation, output: _activations.Activation, xp: Any
+    AL: Array,
+    Y: Array,
+    caches: list,
+    hidden: _activations.Activation,
+    output: _activations.Activation,
+    xp: Any,
+    *,
+    fused_output: bool = False,
 ):
+    """Backward through all layers.  ``fused_output=True`` (only valid when ``AL = sigmoid(ZL)``
+    exactly, as inside :func:`L_layer_model`) starts from ``dZL = AL - Y``, which equals the
+    tutorial's ``dAL * sigmoid'(ZL)`` but stays finite when ``AL`` saturates at 0 or 1."""
     L = len(caches)
     grads: Parameters = {}
-    # dJ/dAL of the cross-entropy, per sample: -(Y/AL - (1-Y)/(1-AL))
-    dA = -(Y / AL - (1.0 - Y) / (1.0 - AL))
-    for layer in range(L, 0, -1):
+    if fused_output:
+        (A_prev, W, _b), _Z = caches[-1]
+        dA, grads[f"dW{L}"], grads[f"db{L}"] = _linear.linear_backward(AL - Y, A_prev, W, xp=xp)
+        grads[f"dA{L - 1}"] = dA
+        first = L - 1
+    else:
+        # dJ/dAL of the cross-entropy, per sample: -(Y/AL - (1-Y)/(1-AL))
+        dA = -(Y / AL - (1.0 - Y) / (1.0 - AL))
+        first = L
+    for layer in range(first, 0, -1):
         activation = output if layer == L else hidden
         dA, grads[f"dW{layer}"], grads[f"db{layer}"] = _linear_activation_backward(
             dA, caches[layer - 1], activation, xp
@@ -375,7 +392,9 @@ def L_layer_model(
     """Train an L-layer binary classifier by full-batch gradient descent.
 
     Each iteration: :func:`L_model_forward`, :func:`compute_cost`,
-    :func:`L_model_backward`, :func:`update_parameters`.  Initialisation follows the
+    :func:`L_model_backward`, :func:`update_parameters`.  The output layer's gradient
+    is taken as ``dZL = AL - Y`` (the same value as the tutorial's ``dAL * s'(ZL)``,
+    but finite when a prediction saturates at exactly 0 or 1).  Initialisation follows the
     tutorial's application (``RandomState(1)``, ``randn / sqrt(n[l-1])``, i.e.
     ``initialization="xavier"``).  The cost is recorded every ``record_every``
     iterations (and printed every ``print_every`` with ``print_cost=True``); reading
@@ -416,7 +435,7 @@ def L_layer_model(
     for iteration in range(int(num_iterations)):
         AL, caches = _L_model_forward(X, parameters, hidden, output, xp)
         cost = _losses.binary_cross_entropy(AL, Y, xp=xp)
-        grads = _L_model_backward(AL, Y, caches, hidden, output, xp)
+        grads = _L_model_backward(AL, Y, caches, hidden, output, xp, fused_output=True)
         parameters = _update_parameters(parameters, grads, float(learning_rate))
         record = iteration % record_every == 0 or iteration == num_iterations - 1
         show = print_cost and (iteration % print_every == 0 or iteration == num_iterations - 1)
