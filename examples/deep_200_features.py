@@ -39,15 +39,23 @@ def main():
         X_train, Y_train = xdnn.asarray(X[:, :4000]), xdnn.asarray(Y[:, :4000])
         X_test, Y_test = xdnn.asarray(X[:, 4000:]), xdnn.asarray(Y[:, 4000:])
         parameters, costs = functional.L_layer_model(
-            X_train, Y_train, [200, 20, 7, 5, 1], learning_rate=0.05, num_iterations=iterations,
-            print_cost=True, print_every=500, initialization="he",
+            X_train,
+            Y_train,
+            [200, 20, 7, 5, 1],
+            learning_rate=0.05,
+            num_iterations=iterations,
+            print_cost=True,
+            print_every=500,
+            initialization="he",
         )
         print("train:", end=" ")
         functional.predict(X_train, Y_train, parameters)
         print("test: ", end=" ")
         functional.predict(X_test, Y_test, parameters)
-        print(f"cost {costs[0]:.4f} -> {costs[-1]:.4f} over {iterations} iterations "
-              "(the tutorial shows the cost falling steadily; it prints no accuracy for this data set)")
+        print(
+            f"cost {costs[0]:.4f} -> {costs[-1]:.4f} over {iterations} iterations "
+            "(the tutorial shows the cost falling steadily; it prints no accuracy for this data set)"
+        )
 
 
 if __name__ == "__main__":

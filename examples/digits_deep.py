@@ -45,8 +45,13 @@ def main():
         print("\n1) is it a 0?  [64, 20, 7, 5, 1], lr 0.0075 (the tutorial's recipe)")
         is_zero = (y == 0).astype(np.float64).reshape(1, -1)
         parameters, _ = functional.L_layer_model(
-            xdnn.asarray(X[train].T), xdnn.asarray(is_zero[:, train]), [64, 20, 7, 5, 1],
-            learning_rate=0.0075, num_iterations=iterations, print_cost=True, print_every=500,
+            xdnn.asarray(X[train].T),
+            xdnn.asarray(is_zero[:, train]),
+            [64, 20, 7, 5, 1],
+            learning_rate=0.0075,
+            num_iterations=iterations,
+            print_cost=True,
+            print_every=500,
         )
         print("train:", end=" ")
         functional.predict(xdnn.asarray(X[train].T), xdnn.asarray(is_zero[:, train]), parameters)
@@ -56,16 +61,21 @@ def main():
 
         print("\n2) ten classes with xdnn.Network: [64, 64, 32, 10], softmax, Adam")
         network = xdnn.Network([64, 64, 32, 10], activation="relu", learning_rate=0.003, seed=0)
-        history = network.fit(X[train], y[train], epochs=epochs, batch_size=32,
-                              validation_data=(X[test], y[test]), verbose=0)
+        history = network.fit(
+            X[train], y[train], epochs=epochs, batch_size=32, validation_data=(X[test], y[test]), verbose=0
+        )
         result = network.evaluate(X[test], y[test])
         print(f"test accuracy {result['accuracy']:.1%} after {len(history.epoch)} epochs")
         if arguments.plots:
             from xdnn.plot import plot_confusion_matrix, plot_history
 
             plot_history(history, path=f"{arguments.plots}/digits_history.png", title="digits, 10 classes")
-            plot_confusion_matrix(y[test], network.predict(X[test]), path=f"{arguments.plots}/digits_confusion.png",
-                                  title="digits test set")
+            plot_confusion_matrix(
+                y[test],
+                network.predict(X[test]),
+                path=f"{arguments.plots}/digits_confusion.png",
+                title="digits test set",
+            )
             print(f"wrote {arguments.plots}/digits_history.png and digits_confusion.png")
 
 

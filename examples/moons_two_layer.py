@@ -29,12 +29,23 @@ def main():
         X_host, y_host = moons_host(500, noise=0.2, seed=0)
         X, Y = xdnn.asarray(X_host.T), xdnn.asarray(y_host.reshape(1, -1))  # tutorial layout
         parameters, costs = functional.L_layer_model(
-            X, Y, [2, 5, 1], learning_rate=0.3, num_iterations=iterations, print_cost=True, print_every=1000,
-            seed=0, initialization="he", hidden_activation="tanh", record_every=1,
+            X,
+            Y,
+            [2, 5, 1],
+            learning_rate=0.3,
+            num_iterations=iterations,
+            print_cost=True,
+            print_every=1000,
+            seed=0,
+            initialization="he",
+            hidden_activation="tanh",
+            record_every=1,
         )
         accuracy = float((xdnn.to_numpy(functional.predict(X, parameters, hidden_activation="tanh")) == y_host).mean())
-        print(f"first cost {costs[0]:.4f} (tutorial {TUTORIAL_FIRST_COST}), "
-              f"last cost {costs[-1]:.4f} (tutorial {TUTORIAL_LAST_COST}), accuracy {accuracy:.1%}")
+        print(
+            f"first cost {costs[0]:.4f} (tutorial {TUTORIAL_FIRST_COST}), "
+            f"last cost {costs[-1]:.4f} (tutorial {TUTORIAL_LAST_COST}), accuracy {accuracy:.1%}"
+        )
         if arguments.plots:
             from xdnn.plot import plot_decision_boundary, plot_history
 
@@ -43,8 +54,13 @@ def main():
             def predict(points):
                 return functional.predict(xdnn.asarray(points.T), parameters, hidden_activation="tanh")
 
-            plot_decision_boundary(predict, X_host, y_host, path=f"{arguments.plots}/moons_decision_boundary.png",
-                                   title="moons, 5 tanh units")
+            plot_decision_boundary(
+                predict,
+                X_host,
+                y_host,
+                path=f"{arguments.plots}/moons_decision_boundary.png",
+                title="moons, 5 tanh units",
+            )
             print(f"wrote {arguments.plots}/moons_cost.png and moons_decision_boundary.png")
 
 

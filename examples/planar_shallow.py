@@ -24,8 +24,16 @@ TUTORIAL_SWEEP = {1: 0.675, 2: 0.6725, 3: 0.9075, 4: 0.905, 5: 0.9125, 20: 0.905
 def train(X, Y, hidden_units, iterations, print_cost=False):
     """The tutorial's nn_model: tanh hidden layer, sigmoid output, randn*0.01 weights from seed 2."""
     parameters, costs = functional.L_layer_model(
-        X, Y, [X.shape[0], hidden_units, 1], learning_rate=1.2, num_iterations=iterations,
-        print_cost=print_cost, print_every=1000, seed=2, initialization="small", hidden_activation="tanh",
+        X,
+        Y,
+        [X.shape[0], hidden_units, 1],
+        learning_rate=1.2,
+        num_iterations=iterations,
+        print_cost=print_cost,
+        print_every=1000,
+        seed=2,
+        initialization="small",
+        hidden_activation="tanh",
     )
     predictions = functional.predict(X, parameters, hidden_activation="tanh")
     accuracy = float((xdnn.to_numpy(predictions) == xdnn.to_numpy(Y)).mean())
@@ -45,7 +53,8 @@ def main():
         X, Y = load_planar_dataset()
         X, Y = xdnn.asarray(X), xdnn.asarray(Y)
         parameters, _costs, accuracy = train(X, Y, 4, iterations, print_cost=True)
-        print(f"4 hidden units, {iterations} iterations: accuracy {accuracy:.1%} (tutorial: about {TUTORIAL_ACCURACY:.0%})")
+        print(f"4 hidden units, {iterations} iterations: accuracy {accuracy:.1%}", end=" ")
+        print(f"(tutorial: about {TUTORIAL_ACCURACY:.0%})")
 
         if arguments.plots:
             from xdnn.plot import plot_decision_boundary
@@ -54,8 +63,9 @@ def main():
                 return functional.predict(xdnn.asarray(np.asarray(points).T), parameters, hidden_activation="tanh")
 
             path = f"{arguments.plots}/planar_decision_boundary.png"
-            plot_decision_boundary(predict, xdnn.to_numpy(X).T, xdnn.to_numpy(Y).ravel(), path=path,
-                                   title="planar flower, 4 tanh units")
+            plot_decision_boundary(
+                predict, xdnn.to_numpy(X).T, xdnn.to_numpy(Y).ravel(), path=path, title="planar flower, 4 tanh units"
+            )
             print(f"wrote {path}")
 
         print(f"\nhidden-layer size sweep ({sweep_iterations} iterations each)")
