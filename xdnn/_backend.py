@@ -85,9 +85,7 @@ def cuda_device_count() -> int:
 
 def _build_backend(name: str) -> Backend:
     if name == "numpy":
-        import array_api_compat.numpy as xp
-
-        return Backend("numpy", xp, "cpu")
+        return Backend("numpy", numpy_namespace(), "cpu")
     if name == "cupy":
         cupy = _import_optional("cupy", "cupy")
         if cuda_device_count() == 0:
@@ -108,6 +106,19 @@ def _build_backend(name: str) -> Backend:
         xp = _import_optional("array_api_strict", "array_api_strict")
         return Backend("array_api_strict", xp, xp.Device("CPU_DEVICE"))
     raise AssertionError(name)  # pragma: no cover - names are validated first
+
+
+def numpy_namespace() -> Any:
+    """The namespace for NumPy arrays: NumPy itself where it implements the Array API
+    standard (NumPy >= 2.1: no wrapper cost per call), else ``array_api_compat.numpy``."""
+    import numpy
+
+    major, minor = (int(part) for part in numpy.__version__.split(".")[:2])
+    if (major, minor) >= (2, 1):
+        return numpy
+    import array_api_compat.numpy as compat
+
+    return compat
 
 
 def _resolve_auto() -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from xdnn._backend import active_backend, backend_of_namespace
+from xdnn._backend import active_backend, backend_of_namespace, numpy_namespace
 
 
 class BackendMismatchError(TypeError):
@@ -78,6 +78,8 @@ def array_context(*values: Any) -> ArrayContext:
         raise BackendMismatchError(
             f"input arrays use different devices ({', '.join(str(d) for d in devices)}); move them to one device first"
         )
+    if array_api_compat.is_numpy_namespace(xp):
+        xp = numpy_namespace()
     return ArrayContext(xp, devices[0])
 
 

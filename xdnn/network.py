@@ -46,8 +46,43 @@ _LOSS_OF_OUTPUT = {"sigmoid": "binary_crossentropy", "softmax": "categorical_cro
 _RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 
 
+ACCELERATOR_SYNC_EVERY = 32
+
+
 class DivergenceWarning(RuntimeWarning):
     """Training stopped because the cost became NaN or infinite."""
+
+
+class _Checkpoint:
+    """Last known-finite parameters, state and optimizer state, in preallocated buffers.
+
+    ``capture()`` copies into the buffers in place (no allocation; asynchronous on a GPU);
+    ``restore()`` copies back.  Used to undo the epochs after training diverges.
+    """
+
+    def __init__(self, network: "Network") -> None:
+        self.network = network
+        xp = network.context.xp
+        self.buffers = [
+            (group, name, xp.asarray(value, copy=True))
+            for group in (network.parameters, network.state, network.optimizer.state)
+            for name, value in group.items()
+        ]
+        self.iterations = network.optimizer.iterations
+        self.epochs_trained = network.epochs_trained
+
+    def capture(self) -> None:
+        for group, name, buffer in self.buffers:
+            buffer[...] = group[name]
+        self.iterations = self.network.optimizer.iterations
+        self.epochs_trained = self.network.epochs_trained
+
+    def restore(self) -> None:
+        xp = self.network.context.xp
+        for group, name, buffer in self.buffers:
+            group[name] = xp.asarray(buffer, copy=True)
+        self.network.optimizer.iterations = self.iterations
+        self.network.epochs_trained = self.epochs_trained
 
 
 def _layers_from_sizes(
@@ -495,24 +530,52 @@ class Network:
         self.diverged_epoch = None
         for callback in callback_list:
             _call(callback, "on_train_begin", self)
-        last_good = self.get_weights()
+        # On the CPU a cost is read before each update, so a batch whose cost is NaN/inf is never
+        # applied.  On a GPU reading waits for the device: with nothing to report each epoch the
+        # costs are read every ACCELERATOR_SYNC_EVERY epochs, and a checkpoint taken at each read
+        # is restored if training diverged in between.
+        on_accelerator = self.context.backend_name == "cupy" or "cuda" in str(self.context.device)
+        per_epoch = bool(callback_list) or validation is not None or not on_accelerator
+        sync_every = 1 if per_epoch else ACCELERATOR_SYNC_EVERY
+        checkpoint = _Checkpoint(self) if on_accelerator else None
+        pending: list[tuple[int, Any, Any]] = []
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
         for epoch in range(int(epochs)):
             learning_rate = self.learning_rate(self.epochs_trained)
-            loss_sum, correct = self._train_epoch(X, Y, batch, shuffle, learning_rate)
-            loss = float(loss_sum) / m
-            if not math.isfinite(loss):
-                self.set_weights(last_good)
-                self.diverged_epoch = epoch
-                warnings.warn(
-                    f"training diverged at epoch {epoch}: the cost became {loss}; stopped and kept the "
-                    f"parameters of the last finite epoch ({epoch - 1}). Try a smaller learning rate.",
-                    DivergenceWarning,
-                    stacklevel=2,
-                )
+            loss_sum, correct, diverged = self._train_epoch(X, Y, batch, shuffle, learning_rate, not on_accelerator)
+            if diverged:
+                self._diverged(epoch, loss_sum, "the last finite batch")
                 break
             self.epochs_trained += 1
+            pending.append((epoch, loss_sum, correct))
+            if len(pending) < sync_every and epoch + 1 < epochs:
+                continue
+            stop = self._report(pending, m, history, callback_list, validation, checkpoint)
+            pending = []
+            if stop:
+                break
+        for callback in callback_list:
+            _call(callback, "on_train_end", self)
+        return history
+
+    def _diverged(self, epoch: int, loss: float, kept: str) -> None:
+        self.diverged_epoch = epoch
+        warnings.warn(
+            f"training diverged at epoch {epoch}: the cost became {loss}; stopped and kept the parameters "
+            f"of {kept}. Try a smaller learning rate.",
+            DivergenceWarning,
+            stacklevel=3,
+        )
+
+    def _report(self, pending, m, history, callback_list, validation, checkpoint) -> bool:
+        """Read the pending epochs' costs, record them, run callbacks; True when training must stop."""
+        for epoch, loss_sum, correct in pending:
+            loss = float(loss_sum) / m
+            if not math.isfinite(loss):  # only reachable on an accelerator (see fit)
+                checkpoint.restore()
+                self._diverged(epoch, loss, f"the last checked epoch ({checkpoint.epochs_trained} epochs trained)")
+                return True
             logs = {"loss": loss}
             if "accuracy" in self.metrics:
                 logs["accuracy"] = float(correct) / m
@@ -522,13 +585,17 @@ class Network:
             for callback in callback_list:
                 _call(callback, "on_epoch_end", self, epoch, logs)
             if self.stop_training:
-                break
-            last_good = self.get_weights()
-        for callback in callback_list:
-            _call(callback, "on_train_end", self)
-        return history
+                return True
+        if checkpoint is not None:
+            checkpoint.capture()
+        return False
 
-    def _train_epoch(self, X: Array, Y: Array, batch: int, shuffle: bool, learning_rate: float):
+    def _train_epoch(self, X: Array, Y: Array, batch: int, shuffle: bool, learning_rate: float, check: bool):
+        """One pass over the data: ``(sum of batch costs x sizes, correct count, diverged)``.
+
+        With ``check`` each batch's cost is read before its update and a non-finite cost
+        stops the epoch with that batch unapplied (``diverged=True``, first value the cost).
+        """
         xp = self.context.xp
         m = X.shape[0]
         loss_sum = 0.0
@@ -550,11 +617,17 @@ class Network:
         for Xt, Yt in batches:
             cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random)
             size = Xt.shape[1]
-            loss_sum = loss_sum + cost * size
+            if check:
+                value = float(cost)
+                if not math.isfinite(value):
+                    return value, correct, True
+                loss_sum += value * size
+            else:
+                loss_sum = loss_sum + cost * size
             if track_accuracy:
                 correct = correct + self._correct_count(A, Yt)
             self.optimizer.update(self.parameters, grads, learning_rate, xp=xp)
-        return loss_sum, correct
+        return loss_sum, correct, False
 
     # --- inference ------------------------------------------------------------------------------
 

@@ -1,0 +1,444 @@
+"""xdnn benchmark suite: xdnn on each backend beside plain NumPy, PyTorch and scikit-learn.
+
+    python bench/run.py [--quick] [--workload tiny ...] [--backend numpy ...] [--out FILE]
+
+For every workload it times one training step (full-batch gradient descent, or one
+mini-batch for ``wide``) of each implementation, reports the median over repeats
+after a warm-up, the ratio of each competitor's time to xdnn's (same backend,
+same dtype), and each time as a multiple of the FLOP floor: the workload's
+matrix-multiply FLOPs (forward ``2 m n_in n_out`` per layer, backward twice that)
+at the machine's measured matmul rate, taken in the same run.  GPU times use CUDA
+events.  Results go to ``bench/results/<device>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import baseline_numpy  # noqa: E402
+
+import xdnn  # noqa: E402
+from xdnn._backend import BackendError, resolve_backend  # noqa: E402
+
+WORKLOADS = {
+    "tiny": dict(dims=[2, 4, 1], m=400, hidden="tanh", output="sigmoid", batch=None, lr=1.2),
+    "tutorial-deep": dict(dims=[12288, 20, 7, 5, 1], m=209, hidden="relu", output="sigmoid", batch=None, lr=0.0075),
+    "wide": dict(dims=[784, 1024, 1024, 10], m=65536, hidden="relu", output="softmax", batch=4096, lr=0.01),
+    "deep-narrow": dict(dims=[64] + [64] * 10 + [1], m=8192, hidden="relu", output="sigmoid", batch=None, lr=0.01),
+}
+QUICK_SAMPLES = {"wide": 8192}
+
+
+# --- timing -------------------------------------------------------------------------------------
+
+
+class Timer:
+    """Wall time on the CPU; CUDA events (with a final synchronisation) on a GPU."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __call__(self, function) -> float:
+        if self.kind == "cupy":
+            import cupy
+
+            start, end = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record()
+            function()
+            end.record()
+            end.synchronize()
+            return cupy.cuda.get_elapsed_time(start, end) / 1000.0
+        if self.kind == "torch-cuda":
+            import torch
+
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            function()
+            end.record()
+            torch.cuda.synchronize()
+            return start.elapsed_time(end) / 1000.0
+        begin = time.perf_counter()
+        function()
+        return time.perf_counter() - begin
+
+
+def median_step_time(run_epochs, steps_per_epoch: int, epochs: int, repeats: int, timer: Timer) -> float:
+    """Median over ``repeats`` of (time for ``epochs`` epochs) / (steps in them), after one warm-up."""
+    run_epochs(1)
+    samples = []
+    for _ in range(repeats):
+        gc.collect()
+        samples.append(timer(lambda: run_epochs(epochs)) / (epochs * steps_per_epoch))
+    return statistics.median(samples)
+
+
+def matmul_rate(kind: str, dtype: str, n: int, repeats: int = 5) -> float:
+    """Measured FLOP/s of an ``n x n`` matrix product on ``kind`` (numpy, torch, torch-cuda, cupy)."""
+    if kind == "cupy":
+        import cupy as lib
+
+        a = lib.ones((n, n), dtype=dtype)
+    elif kind.startswith("torch"):
+        import torch as lib
+
+        device = "cuda" if kind == "torch-cuda" else "cpu"
+        a = lib.ones((n, n), dtype=getattr(lib, dtype), device=device)
+    else:
+        lib = np
+        a = np.ones((n, n), dtype=dtype)
+    b = a * 0.5
+    timer = Timer(kind)
+    timer(lambda: a @ b)
+    seconds = statistics.median(timer(lambda: a @ b) for _ in range(repeats))
+    return 2.0 * n**3 / seconds
+
+
+def workload_flops(dims, batch: int) -> float:
+    """Matmul FLOPs of one step: forward ``2 m n_in n_out`` per layer, backward twice that."""
+    return sum(6.0 * batch * n_in * n_out for n_in, n_out in zip(dims[:-1], dims[1:], strict=True))
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def make_data(spec, m, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, spec["dims"][0])).astype(dtype)
+    k = spec["dims"][-1]
+    labels = rng.integers(0, max(k, 2), size=m)
+    return X, labels
+
+
+def one_hot_rows(labels, k, dtype):
+    if k == 1:
+        return labels.reshape(-1, 1).astype(dtype)
+    return np.eye(k, dtype=dtype)[labels]
+
+
+# --- competitors --------------------------------------------------------------------------------
+
+
+def xdnn_runner(spec, X, labels, dtype, backend):
+    with xdnn.use_backend(backend):
+        X_device, y_device = xdnn.asarray(X), xdnn.asarray(labels)
+        network = xdnn.Network(
+            spec["dims"], activation=spec["hidden"], output_activation=spec["output"], optimizer="sgd",
+            learning_rate=spec["lr"], dtype=dtype, seed=0, metrics=[], initialization="he",
+        )
+
+    def run(epochs):
+        with xdnn.use_backend(backend):
+            network.fit(X_device, y_device, epochs=epochs, batch_size=spec["batch"], verbose=0)
+
+    return run
+
+
+def numpy_baseline_runner(spec, X, labels, dtype):
+    Xt = np.ascontiguousarray(X.T)
+    Yt = np.ascontiguousarray(one_hot_rows(labels, spec["dims"][-1], dtype).T)
+    state = {"parameters": baseline_numpy.initialize(spec["dims"], dtype)}
+
+    def run(epochs):
+        baseline_numpy.train(Xt, Yt, state["parameters"], epochs=epochs, learning_rate=spec["lr"], hidden=spec["hidden"],
+                             output=spec["output"], batch_size=spec["batch"])
+
+    return run
+
+
+def torch_manual_runner(spec, X, labels, dtype, device):
+    """PyTorch tensors, forward and backward written by hand (no autograd), as the tutorial does."""
+    import torch
+
+    torch_dtype = getattr(torch, dtype)
+    Xt = torch.as_tensor(X.T.copy(), device=device)
+    Yt = torch.as_tensor(one_hot_rows(labels, spec["dims"][-1], dtype).T.copy(), device=device)
+    host = baseline_numpy.initialize(spec["dims"], dtype)
+    params = {key: torch.as_tensor(value, dtype=torch_dtype, device=device) for key, value in host.items()}
+    L = len(spec["dims"]) - 1
+    generator = np.random.default_rng(0)
+
+    def step(Xb, Yb):
+        m = Xb.shape[1]
+        cache = []
+        A = Xb
+        for l in range(1, L + 1):
+            Z = torch.addmm(params[f"b{l}"], params[f"W{l}"], A)
+            A_prev = A
+            if l < L:
+                A = torch.relu(Z) if spec["hidden"] == "relu" else torch.tanh(Z)
+            else:
+                A = torch.sigmoid(Z) if spec["output"] == "sigmoid" else torch.softmax(Z, dim=0)
+            cache.append((A_prev, A))
+        dZ = A - Yb
+        for l in range(L, 0, -1):
+            A_prev, A_l = cache[l - 1]
+            if l < L:
+                dZ = dA * (A_l > 0) if spec["hidden"] == "relu" else dA * (1 - A_l * A_l)
+            if l > 1:
+                dA = params[f"W{l}"].T @ dZ
+            params[f"W{l}"].sub_(dZ @ A_prev.T, alpha=spec["lr"] / m)
+            params[f"b{l}"].sub_(dZ.sum(dim=1, keepdim=True), alpha=spec["lr"] / m)
+
+    def run(epochs):
+        m = Xt.shape[1]
+        for _ in range(epochs):
+            if spec["batch"] is None or spec["batch"] >= m:
+                step(Xt, Yt)
+                continue
+            order = torch.as_tensor(generator.permutation(m), device=device)
+            for s in range(0, m, spec["batch"]):
+                index = order[s : s + spec["batch"]]
+                step(Xt[:, index], Yt[:, index])
+
+    return run
+
+
+def torch_autograd_runner(spec, X, labels, dtype, device):
+    """``torch.nn.Sequential`` + autograd + ``torch.optim.SGD``: how PyTorch users write it."""
+    import torch
+
+    torch.manual_seed(0)
+    dims = spec["dims"]
+    layers = []
+    for n_in, n_out in zip(dims[:-2], dims[1:-1], strict=True):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU() if spec["hidden"] == "relu" else torch.nn.Tanh()]
+    layers.append(torch.nn.Linear(dims[-2], dims[-1]))
+    model = torch.nn.Sequential(*layers).to(device=device, dtype=getattr(torch, dtype))
+    optimizer = torch.optim.SGD(model.parameters(), lr=spec["lr"])
+    X_device = torch.as_tensor(X, device=device)
+    if spec["output"] == "sigmoid":
+        y_device = torch.as_tensor(labels.reshape(-1, 1).astype(dtype), device=device)
+        loss_function = torch.nn.BCEWithLogitsLoss()
+    else:
+        y_device = torch.as_tensor(labels, device=device)
+        loss_function = torch.nn.CrossEntropyLoss()
+    generator = np.random.default_rng(0)
+
+    def run(epochs):
+        m = X_device.shape[0]
+        for _ in range(epochs):
+            if spec["batch"] is None or spec["batch"] >= m:
+                batches = [(X_device, y_device)]
+            else:
+                order = torch.as_tensor(generator.permutation(m), device=device)
+                batches = [(X_device[order[s : s + spec["batch"]]], y_device[order[s : s + spec["batch"]]])
+                           for s in range(0, m, spec["batch"])]
+            for Xb, yb in batches:
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_function(model(Xb), yb)
+                loss.backward()
+                optimizer.step()
+
+    return run
+
+
+def sklearn_runner(spec, X, labels, dtype):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    batch = X.shape[0] if spec["batch"] is None else spec["batch"]
+
+    def run(epochs):
+        model = MLPClassifier(
+            hidden_layer_sizes=tuple(spec["dims"][1:-1]), activation=spec["hidden"], solver="sgd", momentum=0.0,
+            learning_rate_init=spec["lr"], alpha=0.0, batch_size=batch, max_iter=epochs, tol=-np.inf,
+            n_iter_no_change=10**9, random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, labels)
+
+    return run
+
+
+# --- memory ---------------------------------------------------------------------------------------
+
+
+def memory_report(spec, m, dtype):
+    """Peak traced memory of one xdnn NumPy training step vs parameters + activations + a working set."""
+    X, labels = make_data(spec, m, dtype)
+    run = xdnn_runner(spec, X, labels, dtype, "numpy")
+    run(1)
+    itemsize = np.dtype(dtype).itemsize
+    dims = spec["dims"]
+    batch = m if spec["batch"] is None else spec["batch"]
+    parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)) * itemsize
+    activations = sum(dims[1:]) * batch * itemsize
+    working = 2 * max(dims) * batch * itemsize + max(n_in * n_out for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)) * itemsize
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base, _ = tracemalloc.get_traced_memory()
+    run(1)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    step_peak = peak - base
+    budget = parameters + activations + working
+    return step_peak, parameters, activations, working, budget
+
+
+# --- driver ---------------------------------------------------------------------------------------
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as stream:
+            for line in stream:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_name() -> str | None:
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    except Exception:
+        return None
+    return None
+
+
+def available(module: str) -> bool:
+    try:
+        __import__(module)
+    except Exception:
+        return False
+    return True
+
+
+def competitors(spec, X, labels, dtype, xdnn_backends, include_gpu):
+    """(label, backend, device-kind, runner-factory) for everything that can run here."""
+    entries = []
+    for backend in xdnn_backends:
+        try:
+            resolved = resolve_backend(backend)
+        except BackendError:
+            continue
+        kind = "cupy" if backend == "cupy" else ("torch-cuda" if backend == "torch" and "cuda" in str(resolved.device) else "cpu")
+        entries.append((f"xdnn [{backend}]", backend, kind, lambda b=backend: xdnn_runner(spec, X, labels, dtype, b)))
+    entries.append(("plain NumPy tutorial code", "numpy", "cpu", lambda: numpy_baseline_runner(spec, X, labels, dtype)))
+    if available("torch"):
+        import torch
+
+        entries.append(("PyTorch CPU, manual backward", "torch", "cpu", lambda: torch_manual_runner(spec, X, labels, dtype, "cpu")))
+        entries.append(("PyTorch CPU, nn + autograd", "torch", "cpu", lambda: torch_autograd_runner(spec, X, labels, dtype, "cpu")))
+        if include_gpu and torch.cuda.is_available():
+            entries.append(("PyTorch CUDA, manual backward", "torch", "torch-cuda",
+                            lambda: torch_manual_runner(spec, X, labels, dtype, "cuda")))
+            entries.append(("PyTorch CUDA, nn + autograd", "torch", "torch-cuda",
+                            lambda: torch_autograd_runner(spec, X, labels, dtype, "cuda")))
+    if available("sklearn"):
+        entries.append(("scikit-learn MLPClassifier", "numpy", "cpu", lambda: sklearn_runner(spec, X, labels, dtype)))
+    return entries
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="xdnn benchmarks")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and one repeat: a smoke run, not a measurement")
+    parser.add_argument("--workload", action="append", choices=sorted(WORKLOADS))
+    parser.add_argument("--backend", action="append", help="xdnn backends to time (default: numpy, and cupy if present)")
+    parser.add_argument("--dtype", action="append", choices=("float32", "float64"))
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--out", help="markdown output (default bench/results/<device>.md; '-' for none)")
+    arguments = parser.parse_args(argv)
+
+    gpu = gpu_name()
+    workloads = arguments.workload or list(WORKLOADS)
+    backends = arguments.backend or (["numpy", "cupy"] if gpu else ["numpy"])
+    dtypes = arguments.dtype or ["float32", "float64"]
+    repeats = arguments.repeats or (1 if arguments.quick else 7)
+    kinds = {"cpu"} | ({"cupy"} if "cupy" in backends and gpu else set()) | ({"torch-cuda"} if gpu and available("torch") else set())
+
+    lines = [f"# xdnn benchmark — {gpu or cpu_name()}", ""]
+    lines.append(f"- date: {datetime.date.today().isoformat()}; python {platform.python_version()}; numpy {np.__version__}; "
+                 f"xdnn {xdnn.__version__}" + ("; QUICK smoke run, not a measurement" if arguments.quick else ""))
+    lines.append(f"- CPU: {cpu_name()} ({os.cpu_count()} logical cores)" + (f"; GPU: {gpu}" if gpu else "; no GPU"))
+    lines.append(f"- step time = median of {repeats} repeats after a warm-up; ratio = competitor time / xdnn time "
+                 "(same dtype, xdnn on the competitor's device); floor = matmul FLOPs of the step at the measured matmul rate")
+    lines.append("")
+
+    rates = {}
+    size = {"cpu": 256 if arguments.quick else 2048, "cupy": 1024 if arguments.quick else 8192, "torch-cuda": 1024 if arguments.quick else 8192}
+    lines.append("## Matrix-multiply ceiling (measured in this run)\n")
+    lines.append("| device | dtype | n | GFLOP/s |")
+    lines.append("|---|---|---|---|")
+    for kind in sorted(kinds):
+        for dtype in dtypes:
+            library = "numpy" if kind == "cpu" else kind
+            rates[(kind, dtype)] = matmul_rate(library, dtype, size[kind])
+            lines.append(f"| {kind} | {dtype} | {size[kind]} | {rates[(kind, dtype)] / 1e9:.1f} |")
+    lines.append("")
+
+    for name in workloads:
+        spec = WORKLOADS[name]
+        m = QUICK_SAMPLES.get(name, spec["m"]) if arguments.quick else spec["m"]
+        batch = m if spec["batch"] is None else min(spec["batch"], m)
+        steps_per_epoch = -(-m // batch)
+        target_seconds = 0.05 if arguments.quick else 1.0
+        lines.append(f"## {name}: layers {spec['dims'] if len(spec['dims']) < 8 else str(spec['dims'][:3])[:-1] + ', ...]'}, "
+                     f"m = {m}, batch = {batch}, {spec['hidden']} / {spec['output']}\n")
+        lines.append("| implementation | dtype | device | step (ms) | ratio to xdnn | x floor |")
+        lines.append("|---|---|---|---|---|---|")
+        for dtype in dtypes:
+            X, labels = make_data(spec, m, dtype)
+            flops = workload_flops(spec["dims"], batch)
+            results = []
+            for label, _backend, kind, factory in competitors(spec, X, labels, dtype, backends, bool(gpu)):
+                try:
+                    run = factory()
+                    probe = Timer(kind)(lambda run=run: run(1)) / steps_per_epoch
+                    epochs = max(1, min(200, int(target_seconds / max(probe * steps_per_epoch, 1e-6))))
+                    seconds = median_step_time(run, steps_per_epoch, epochs, repeats, Timer(kind))
+                except Exception as error:  # a competitor that cannot run here is reported, not fatal
+                    lines.append(f"| {label} | {dtype} | {kind} | failed: {type(error).__name__}: {error} | | |")
+                    continue
+                results.append((label, kind, seconds))
+            reference = {kind: seconds for label, kind, seconds in results if label.startswith("xdnn")}
+            for label, kind, seconds in results:
+                ratio = seconds / reference[kind] if kind in reference else float("nan")
+                floor = flops / rates.get((kind, dtype), float("nan"))
+                lines.append(f"| {label} | {dtype} | {kind} | {seconds * 1e3:.4f} | {ratio:.2f} | {seconds / floor:.1f} |")
+                print(f"{name:14s} {dtype:8s} {kind:10s} {label:32s} {seconds * 1e3:10.4f} ms  ratio {ratio:5.2f}", flush=True)
+        lines.append("")
+
+    lines.append("## Memory of one xdnn training step (NumPy backend, float32, tracemalloc)\n")
+    lines.append("| workload | step peak (MB) | parameters | activations | working set | budget | peak / budget |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for name in workloads:
+        spec = WORKLOADS[name]
+        m = QUICK_SAMPLES.get(name, spec["m"]) if arguments.quick else spec["m"]
+        peak, parameters, activations, working, budget = memory_report(spec, m, "float32")
+        lines.append(f"| {name} | {peak / 1e6:.2f} | {parameters / 1e6:.2f} | {activations / 1e6:.2f} | {working / 1e6:.2f} | "
+                     f"{budget / 1e6:.2f} | {peak / budget:.2f} |")
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if arguments.out != "-":
+        device = re.sub(r"[^A-Za-z0-9]+", "-", gpu or cpu_name()).strip("-").lower()
+        path = arguments.out or os.path.join(HERE, "results", f"{device}{'-quick' if arguments.quick else ''}.md")
+        with open(path, "w") as stream:
+            stream.write(report)
+        print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
