@@ -15,6 +15,7 @@ from xdnn._backend import (
     set_backend,
     use_backend,
 )
+from xdnn._cupy_kernels import fast_paths_enabled, set_fast_paths
 from xdnn._namespace import BackendMismatchError, asarray, to_numpy
 from xdnn.callbacks import Callback, EarlyStopping, History
 from xdnn.gradient_check import gradient_check
@@ -64,7 +65,9 @@ __all__ = [
     "Network",
     "RMSprop",
     "StepDecay",
+    "fast_paths_enabled",
     "gradient_check",
+    "set_fast_paths",
     "load",
     "BACKEND_NAMES",
     "BackendError",

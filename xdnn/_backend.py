@@ -111,7 +111,7 @@ def _build_backend(name: str) -> Backend:
 def numpy_namespace() -> Any:
     """The namespace for NumPy arrays: NumPy itself where it implements the Array API
     standard (NumPy >= 2.1: no wrapper cost per call), else ``array_api_compat.numpy``."""
-    import numpy
+    import numpy  # noqa: TID251 - the namespace object itself, not a call on arrays
 
     major, minor = (int(part) for part in numpy.__version__.split(".")[:2])
     if (major, minor) >= (2, 1):

@@ -17,6 +17,8 @@ import dataclasses
 import math
 from typing import Any, Callable
 
+from xdnn import _cupy_kernels
+
 Array = Any
 
 
@@ -125,6 +127,12 @@ class Activation:
 
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
+
+    def on(self, xp: Any) -> "Activation":
+        """This activation, or its fused CuPy kernel when ``xp`` is CuPy (see :mod:`xdnn._cupy_kernels`)."""
+        if not _cupy_kernels.applies_to(xp):
+            return self
+        return _cupy_kernels.fused_activation(self.name) or self
 
 
 ACTIVATIONS: dict[str, Activation] = {

@@ -95,7 +95,7 @@ class Dense(Layer):
         """``(Z, A, backward)`` where ``backward(dZ)`` starts from the pre-activation gradient."""
         W = parameters[self.W]
         Z = _linear.linear_forward(X, W, parameters[self.b], xp=xp)
-        A = self.activation.forward(Z, xp=xp)
+        A = self.activation.on(xp).forward(Z, xp=xp)
 
         def backward(dZ):
             dX, dW, db = _linear.linear_backward(dZ, X, W, xp=xp, input_gradient=input_gradient)
@@ -105,7 +105,7 @@ class Dense(Layer):
 
     def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
         Z, A, backward_from_Z = self.forward_output(parameters, X, xp=xp, input_gradient=input_gradient)
-        activation = self.activation
+        activation = self.activation.on(xp)
         saved = A if activation.backward_uses_output else Z
         del Z
 
@@ -127,7 +127,7 @@ class Activation(Layer):
         return {"kind": self.kind, "activation": self.activation.name}
 
     def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
-        activation = self.activation
+        activation = self.activation.on(xp)
         A = activation.forward(X, xp=xp)
         saved = A if activation.backward_uses_output else X
 

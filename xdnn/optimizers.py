@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from xdnn import _cupy_kernels
+
 Array = Any
 
 
@@ -46,8 +48,12 @@ class Optimizer:
     def update(
         self, parameters: dict[str, Array], grads: Mapping[str, Array], learning_rate: float, *, xp: Any
     ) -> None:
+        """One step on every parameter, in place; CuPy arrays use a fused kernel per parameter."""
         self.iterations += 1
+        fused = _cupy_kernels.applies_to(xp)
         for name, value in parameters.items():
+            if fused and _cupy_kernels.update(self, name, value, grads["d" + name], learning_rate):
+                continue
             self._update_one(name, value, grads["d" + name], learning_rate, xp)
 
     def _update_one(self, name: str, value: Array, grad: Array, learning_rate: float, xp: Any) -> None:

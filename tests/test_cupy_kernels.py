@@ -1,0 +1,76 @@
+"""The CuPy fused kernels equal the portable Array API path (runs only with a CUDA GPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xdnn
+from xdnn import _cupy_kernels, activations, optimizers
+from xdnn._backend import cuda_device_count
+
+cupy = pytest.importorskip("cupy", reason="CuPy is not installed: the fused kernels need a CUDA GPU")
+if cuda_device_count() == 0:
+    pytest.skip("no CUDA device: the fused kernels need a CUDA GPU", allow_module_level=True)
+
+import array_api_compat.cupy as xp  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def restore_switch():
+    yield
+    xdnn.set_fast_paths(True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu", "elu"])
+def test_fused_activation_equals_portable(name, dtype):
+    rng = np.random.default_rng(0)
+    Z = cupy.asarray(np.r_[rng.normal(scale=5, size=997), [0.0, -800.0, 800.0]].reshape(10, 100).astype(dtype))
+    dA = cupy.asarray(rng.normal(size=(10, 100)).astype(dtype))
+    portable = activations.get_activation(name)
+    fused = _cupy_kernels.fused_activation(name)
+    assert fused is not None and portable.on(xp) is fused
+    tolerance = 1e-6 if dtype == "float32" else 1e-13
+    A = fused.forward(Z, xp=xp)
+    np.testing.assert_allclose(cupy.asnumpy(A), cupy.asnumpy(portable.forward(Z, xp=xp)), rtol=tolerance, atol=tolerance)
+    saved = A if portable.backward_uses_output else Z
+    np.testing.assert_allclose(
+        cupy.asnumpy(fused.backward(dA, saved, xp=xp)),
+        cupy.asnumpy(portable.backward(dA, saved, xp=xp)),
+        rtol=tolerance,
+        atol=tolerance,
+    )
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "rmsprop", "adam"])
+def test_fused_update_equals_portable(name):
+    rng = np.random.default_rng(1)
+    host = {"W1": rng.normal(size=(5, 4)), "b1": rng.normal(size=(5, 1))}
+    grads = [{f"d{k}": cupy.asarray(rng.normal(size=v.shape)) for k, v in host.items()} for _ in range(5)]
+    results = {}
+    for enabled in (True, False):
+        xdnn.set_fast_paths(enabled)
+        parameters = {k: cupy.asarray(v) for k, v in host.items()}
+        optimizer = optimizers.get_optimizer(name)
+        optimizer.initialize(parameters, xp=xp)
+        for step_grads in grads:
+            optimizer.update(parameters, step_grads, 0.01, xp=xp)
+        results[enabled] = {k: cupy.asnumpy(v) for k, v in parameters.items()}
+    for key in host:
+        np.testing.assert_allclose(results[True][key], results[False][key], rtol=1e-12, atol=1e-14)
+
+
+def test_network_training_equal_with_and_without_fast_paths():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(256, 6))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    results = []
+    for enabled in (True, False):
+        xdnn.set_fast_paths(enabled)
+        with xdnn.use_backend("cupy"):
+            network = xdnn.Network([6, 16, 8, 1], dtype="float64", seed=0, activation="relu")
+            network.fit(X, y, epochs=3, batch_size=64, verbose=0)
+            results.append({k: cupy.asnumpy(v) for k, v in network.parameters.items()})
+    for key in results[0]:
+        np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-10, atol=1e-12)

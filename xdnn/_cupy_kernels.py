@@ -1,0 +1,153 @@
+"""CuPy fast paths: fused elementwise kernels for the hot elementwise operations.
+
+This is the only module with CuPy-specific code.  Each kernel computes exactly what
+its portable counterpart in :mod:`xdnn.activations` / :mod:`xdnn.optimizers` computes,
+in one pass over memory instead of several (the portable sigmoid is eight array
+operations, its kernel one).  Kernels are defined lazily, on first use with a CuPy
+array, so importing xdnn never needs CUDA; CuPy compiles and caches them.
+
+The switch: ``xdnn.set_fast_paths(False)`` (or ``XDNN_FAST_PATHS=0``) turns them off,
+and the tests assert that both paths give the same numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+_state = {"enabled": os.environ.get("XDNN_FAST_PATHS", "1").strip() not in ("0", "false", "no", "off")}
+
+
+def set_fast_paths(enabled: bool) -> None:
+    """Turn the CuPy fused kernels on (default) or off (portable Array API code everywhere)."""
+    _state["enabled"] = bool(enabled)
+
+
+def fast_paths_enabled() -> bool:
+    """Whether fused kernels are used for CuPy arrays."""
+    return _state["enabled"]
+
+
+@functools.lru_cache(maxsize=None)
+def _is_cupy_namespace(xp: Any) -> bool:
+    name = getattr(xp, "__name__", "")
+    return name == "cupy" or name.endswith(".cupy") or name.startswith("cupy.")
+
+
+def applies_to(xp: Any) -> bool:
+    """True when ``xp`` is CuPy's namespace and fast paths are on."""
+    return _state["enabled"] and _is_cupy_namespace(xp)
+
+
+@functools.lru_cache(maxsize=None)
+def _kernels() -> dict[str, Any]:
+    import cupy
+
+    def kernel(inputs: str, outputs: str, body: str, name: str):
+        return cupy.ElementwiseKernel(inputs, outputs, body, f"xdnn_{name}")
+
+    return {
+        # activations: forward from Z, backward from the saved output A (or Z for gelu)
+        "sigmoid": kernel(
+            "T z", "T a", "T e = exp(-fabs(z)); T r = (T)1 / ((T)1 + e); a = z >= 0 ? r : e * r;", "sigmoid"
+        ),
+        "sigmoid_backward": kernel("T dA, T a", "T dZ", "dZ = dA * a * ((T)1 - a);", "sigmoid_backward"),
+        "tanh_backward": kernel("T dA, T a", "T dZ", "dZ = dA * ((T)1 - a * a);", "tanh_backward"),
+        "relu": kernel("T z", "T a", "a = z > 0 ? z : (T)0;", "relu"),
+        "relu_backward": kernel("T dA, T s", "T dZ", "dZ = s > 0 ? dA : (T)0;", "relu_backward"),
+        "leaky_relu": kernel("T z, T slope", "T a", "a = z > 0 ? z : slope * z;", "leaky_relu"),
+        "leaky_relu_backward": kernel(
+            "T dA, T s, T slope", "T dZ", "dZ = s > 0 ? dA : slope * dA;", "leaky_relu_backward"
+        ),
+        "elu": kernel("T z", "T a", "a = z > 0 ? z : expm1(min(z, (T)0));", "elu"),
+        "elu_backward": kernel("T dA, T a", "T dZ", "dZ = a > 0 ? dA : dA * (a + (T)1);", "elu_backward"),
+        # optimizer updates, in place on the parameter and its state
+        "sgd": kernel("T g, T lr", "T w", "w -= lr * g;", "sgd"),
+        "momentum": kernel(
+            "T g, T lr, T beta", "T w, T v", "v = beta * v + ((T)1 - beta) * g; w -= lr * v;", "momentum"
+        ),
+        "rmsprop": kernel(
+            "T g, T lr, T rho, T eps",
+            "T w, T s",
+            "s = rho * s + ((T)1 - rho) * (g * g); w -= lr * g / (sqrt(s) + eps);",
+            "rmsprop",
+        ),
+        "adam": kernel(
+            "T g, T step, T b1, T b2, T c2, T eps",
+            "T w, T v, T s",
+            "v = b1 * v + ((T)1 - b1) * g; s = b2 * s + ((T)1 - b2) * (g * g); w -= step * v / (sqrt(s / c2) + eps);",
+            "adam",
+        ),
+    }
+
+
+def _scalar(value: float, like: Any) -> Any:
+    return like.dtype.type(value)
+
+
+@functools.lru_cache(maxsize=None)
+def fused_activation(name: str) -> Any:
+    """The fused :class:`~xdnn.activations.Activation` for ``name``, or ``None`` (use the portable one)."""
+    from xdnn.activations import LEAKY_RELU_SLOPE, Activation
+
+    kernels = _kernels()
+    if name == "sigmoid":
+        return Activation(
+            "sigmoid", lambda Z, *, xp: kernels["sigmoid"](Z), lambda dA, A, *, xp: kernels["sigmoid_backward"](dA, A)
+        )
+    if name == "tanh":
+        return Activation("tanh", lambda Z, *, xp: xp.tanh(Z), lambda dA, A, *, xp: kernels["tanh_backward"](dA, A))
+    if name == "relu":
+        return Activation(
+            "relu", lambda Z, *, xp: kernels["relu"](Z), lambda dA, S, *, xp: kernels["relu_backward"](dA, S)
+        )
+    if name == "leaky_relu":
+        return Activation(
+            "leaky_relu",
+            lambda Z, *, xp: kernels["leaky_relu"](Z, _scalar(LEAKY_RELU_SLOPE, Z)),
+            lambda dA, S, *, xp: kernels["leaky_relu_backward"](dA, S, _scalar(LEAKY_RELU_SLOPE, dA)),
+        )
+    if name == "elu":
+        return Activation(
+            "elu", lambda Z, *, xp: kernels["elu"](Z), lambda dA, A, *, xp: kernels["elu_backward"](dA, A)
+        )
+    return None
+
+
+def update(optimizer: Any, name: str, value: Any, grad: Any, learning_rate: float) -> bool:
+    """Apply ``optimizer``'s update to one parameter with a fused kernel; False if it has none."""
+    kernels = _kernels()
+    kind = optimizer.name
+    if kind == "sgd":
+        kernels["sgd"](grad, _scalar(learning_rate, value), value)
+    elif kind == "momentum":
+        kernels["momentum"](
+            grad, _scalar(learning_rate, value), _scalar(optimizer.beta, value), value, optimizer.state[f"v_{name}"]
+        )
+    elif kind == "rmsprop":
+        kernels["rmsprop"](
+            grad,
+            _scalar(learning_rate, value),
+            _scalar(optimizer.rho, value),
+            _scalar(optimizer.epsilon, value),
+            value,
+            optimizer.state[f"s_{name}"],
+        )
+    elif kind == "adam":
+        t = optimizer.iterations
+        step = learning_rate / (1.0 - optimizer.beta1**t)
+        kernels["adam"](
+            grad,
+            _scalar(step, value),
+            _scalar(optimizer.beta1, value),
+            _scalar(optimizer.beta2, value),
+            _scalar(1.0 - optimizer.beta2**t, value),
+            _scalar(optimizer.epsilon, value),
+            value,
+            optimizer.state[f"v_{name}"],
+            optimizer.state[f"s_{name}"],
+        )
+    else:
+        return False
+    return True
