@@ -61,6 +61,15 @@ def tests(session: nox.Session, backend: str) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: xdnn vs plain NumPy, PyTorch and scikit-learn (`nox -s bench -- --quick` for a smoke run)."""
+    session.install("-e", ".[test]")
+    if cuda_gpu_present():
+        session.install(cupy_requirement())
+    session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff over the package, tests, examples, benchmarks and this file."""
     session.install("ruff>=0.6")

@@ -13,7 +13,9 @@ def initialize(layer_dims, dtype, seed=0):
     rng = np.random.RandomState(seed)
     parameters = {}
     for l in range(1, len(layer_dims)):
-        parameters["W" + str(l)] = (rng.randn(layer_dims[l], layer_dims[l - 1]) * np.sqrt(2.0 / layer_dims[l - 1])).astype(dtype)
+        parameters["W" + str(l)] = (
+            rng.randn(layer_dims[l], layer_dims[l - 1]) * np.sqrt(2.0 / layer_dims[l - 1])
+        ).astype(dtype)
         parameters["b" + str(l)] = np.zeros((layer_dims[l], 1), dtype=dtype)
     return parameters
 
@@ -48,6 +50,7 @@ def backward(AL, Y, caches, parameters, hidden):
     L = len(caches)
     m = Y.shape[1]
     dZ = AL - Y
+    dA = None  # gradient flowing into the layer below, set at each layer
     for l in reversed(range(1, L + 1)):
         A_prev, Z, A = caches[l - 1]
         if l < L:
@@ -75,7 +78,9 @@ def train(X, Y, parameters, *, epochs, learning_rate, hidden, output, batch_size
             batches = [(X, Y)]
         else:
             order = rng.permutation(m)
-            batches = [(X[:, order[s : s + batch_size]], Y[:, order[s : s + batch_size]]) for s in range(0, m, batch_size)]
+            batches = [
+                (X[:, order[s : s + batch_size]], Y[:, order[s : s + batch_size]]) for s in range(0, m, batch_size)
+            ]
         for X_batch, Y_batch in batches:
             AL, caches = forward(X_batch, parameters, hidden, output)
             last = cost(AL, Y_batch, output)

@@ -138,8 +138,15 @@ def xdnn_runner(spec, X, labels, dtype, backend):
     with xdnn.use_backend(backend):
         X_device, y_device = xdnn.asarray(X), xdnn.asarray(labels)
         network = xdnn.Network(
-            spec["dims"], activation=spec["hidden"], output_activation=spec["output"], optimizer="sgd",
-            learning_rate=spec["lr"], dtype=dtype, seed=0, metrics=[], initialization="he",
+            spec["dims"],
+            activation=spec["hidden"],
+            output_activation=spec["output"],
+            optimizer="sgd",
+            learning_rate=spec["lr"],
+            dtype=dtype,
+            seed=0,
+            metrics=[],
+            initialization="he",
         )
 
     def run(epochs):
@@ -155,8 +162,16 @@ def numpy_baseline_runner(spec, X, labels, dtype):
     state = {"parameters": baseline_numpy.initialize(spec["dims"], dtype)}
 
     def run(epochs):
-        baseline_numpy.train(Xt, Yt, state["parameters"], epochs=epochs, learning_rate=spec["lr"], hidden=spec["hidden"],
-                             output=spec["output"], batch_size=spec["batch"])
+        baseline_numpy.train(
+            Xt,
+            Yt,
+            state["parameters"],
+            epochs=epochs,
+            learning_rate=spec["lr"],
+            hidden=spec["hidden"],
+            output=spec["output"],
+            batch_size=spec["batch"],
+        )
 
     return run
 
@@ -186,6 +201,7 @@ def torch_manual_runner(spec, X, labels, dtype, device):
                 A = torch.sigmoid(Z) if spec["output"] == "sigmoid" else torch.softmax(Z, dim=0)
             cache.append((A_prev, A))
         dZ = A - Yb
+        dA = None  # gradient flowing into the layer below, set at each layer
         for l in range(L, 0, -1):
             A_prev, A_l = cache[l - 1]
             if l < L:
@@ -237,8 +253,10 @@ def torch_autograd_runner(spec, X, labels, dtype, device):
                 batches = [(X_device, y_device)]
             else:
                 order = torch.as_tensor(generator.permutation(m), device=device)
-                batches = [(X_device[order[s : s + spec["batch"]]], y_device[order[s : s + spec["batch"]]])
-                           for s in range(0, m, spec["batch"])]
+                batches = [
+                    (X_device[order[s : s + spec["batch"]]], y_device[order[s : s + spec["batch"]]])
+                    for s in range(0, m, spec["batch"])
+                ]
             for Xb, yb in batches:
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_function(model(Xb), yb)
@@ -256,9 +274,17 @@ def sklearn_runner(spec, X, labels, dtype):
 
     def run(epochs):
         model = MLPClassifier(
-            hidden_layer_sizes=tuple(spec["dims"][1:-1]), activation=spec["hidden"], solver="sgd", momentum=0.0,
-            learning_rate_init=spec["lr"], alpha=0.0, batch_size=batch, max_iter=epochs, tol=-np.inf,
-            n_iter_no_change=10**9, random_state=0,
+            hidden_layer_sizes=tuple(spec["dims"][1:-1]),
+            activation=spec["hidden"],
+            solver="sgd",
+            momentum=0.0,
+            learning_rate_init=spec["lr"],
+            alpha=0.0,
+            batch_size=batch,
+            max_iter=epochs,
+            tol=-np.inf,
+            n_iter_no_change=10**9,
+            random_state=0,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -280,7 +306,10 @@ def memory_report(spec, m, dtype):
     batch = m if spec["batch"] is None else spec["batch"]
     parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)) * itemsize
     activations = sum(dims[1:]) * batch * itemsize
-    working = 2 * max(dims) * batch * itemsize + max(n_in * n_out for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)) * itemsize
+    working = (
+        2 * max(dims) * batch * itemsize
+        + max(n_in * n_out for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)) * itemsize
+    )
     tracemalloc.start()
     tracemalloc.reset_peak()
     base, _ = tracemalloc.get_traced_memory()
@@ -333,19 +362,39 @@ def competitors(spec, X, labels, dtype, xdnn_backends, include_gpu):
             resolved = resolve_backend(backend)
         except BackendError:
             continue
-        kind = "cupy" if backend == "cupy" else ("torch-cuda" if backend == "torch" and "cuda" in str(resolved.device) else "cpu")
+        kind = (
+            "cupy"
+            if backend == "cupy"
+            else ("torch-cuda" if backend == "torch" and "cuda" in str(resolved.device) else "cpu")
+        )
         entries.append((f"xdnn [{backend}]", backend, kind, lambda b=backend: xdnn_runner(spec, X, labels, dtype, b)))
     entries.append(("plain NumPy tutorial code", "numpy", "cpu", lambda: numpy_baseline_runner(spec, X, labels, dtype)))
     if available("torch"):
         import torch
 
-        entries.append(("PyTorch CPU, manual backward", "torch", "cpu", lambda: torch_manual_runner(spec, X, labels, dtype, "cpu")))
-        entries.append(("PyTorch CPU, nn + autograd", "torch", "cpu", lambda: torch_autograd_runner(spec, X, labels, dtype, "cpu")))
+        entries.append(
+            ("PyTorch CPU, manual backward", "torch", "cpu", lambda: torch_manual_runner(spec, X, labels, dtype, "cpu"))
+        )
+        entries.append(
+            ("PyTorch CPU, nn + autograd", "torch", "cpu", lambda: torch_autograd_runner(spec, X, labels, dtype, "cpu"))
+        )
         if include_gpu and torch.cuda.is_available():
-            entries.append(("PyTorch CUDA, manual backward", "torch", "torch-cuda",
-                            lambda: torch_manual_runner(spec, X, labels, dtype, "cuda")))
-            entries.append(("PyTorch CUDA, nn + autograd", "torch", "torch-cuda",
-                            lambda: torch_autograd_runner(spec, X, labels, dtype, "cuda")))
+            entries.append(
+                (
+                    "PyTorch CUDA, manual backward",
+                    "torch",
+                    "torch-cuda",
+                    lambda: torch_manual_runner(spec, X, labels, dtype, "cuda"),
+                )
+            )
+            entries.append(
+                (
+                    "PyTorch CUDA, nn + autograd",
+                    "torch",
+                    "torch-cuda",
+                    lambda: torch_autograd_runner(spec, X, labels, dtype, "cuda"),
+                )
+            )
     if available("sklearn"):
         entries.append(("scikit-learn MLPClassifier", "numpy", "cpu", lambda: sklearn_runner(spec, X, labels, dtype)))
     return entries
@@ -353,9 +402,13 @@ def competitors(spec, X, labels, dtype, xdnn_backends, include_gpu):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="xdnn benchmarks")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and one repeat: a smoke run, not a measurement")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes and one repeat: a smoke run, not a measurement"
+    )
     parser.add_argument("--workload", action="append", choices=sorted(WORKLOADS))
-    parser.add_argument("--backend", action="append", help="xdnn backends to time (default: numpy, and cupy if present)")
+    parser.add_argument(
+        "--backend", action="append", help="xdnn backends to time (default: numpy, and cupy if present)"
+    )
     parser.add_argument("--dtype", action="append", choices=("float32", "float64"))
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", help="markdown output (default bench/results/<device>.md; '-' for none)")
@@ -366,18 +419,30 @@ def main(argv=None):
     backends = arguments.backend or (["numpy", "cupy"] if gpu else ["numpy"])
     dtypes = arguments.dtype or ["float32", "float64"]
     repeats = arguments.repeats or (1 if arguments.quick else 7)
-    kinds = {"cpu"} | ({"cupy"} if "cupy" in backends and gpu else set()) | ({"torch-cuda"} if gpu and available("torch") else set())
+    kinds = (
+        {"cpu"}
+        | ({"cupy"} if "cupy" in backends and gpu else set())
+        | ({"torch-cuda"} if gpu and available("torch") else set())
+    )
 
     lines = [f"# xdnn benchmark — {gpu or cpu_name()}", ""]
-    lines.append(f"- date: {datetime.date.today().isoformat()}; python {platform.python_version()}; numpy {np.__version__}; "
-                 f"xdnn {xdnn.__version__}" + ("; QUICK smoke run, not a measurement" if arguments.quick else ""))
+    lines.append(
+        f"- date: {datetime.date.today().isoformat()}; python {platform.python_version()}; numpy {np.__version__}; "
+        f"xdnn {xdnn.__version__}" + ("; QUICK smoke run, not a measurement" if arguments.quick else "")
+    )
     lines.append(f"- CPU: {cpu_name()} ({os.cpu_count()} logical cores)" + (f"; GPU: {gpu}" if gpu else "; no GPU"))
-    lines.append(f"- step time = median of {repeats} repeats after a warm-up; ratio = competitor time / xdnn time "
-                 "(same dtype, xdnn on the competitor's device); floor = matmul FLOPs of the step at the measured matmul rate")
+    lines.append(
+        f"- step time = median of {repeats} repeats after a warm-up; ratio = competitor time / xdnn time "
+        "(same dtype, xdnn on the competitor's device); floor = matmul FLOPs of the step at the measured matmul rate"
+    )
     lines.append("")
 
     rates = {}
-    size = {"cpu": 256 if arguments.quick else 2048, "cupy": 1024 if arguments.quick else 8192, "torch-cuda": 1024 if arguments.quick else 8192}
+    size = {
+        "cpu": 256 if arguments.quick else 2048,
+        "cupy": 1024 if arguments.quick else 8192,
+        "torch-cuda": 1024 if arguments.quick else 8192,
+    }
     lines.append("## Matrix-multiply ceiling (measured in this run)\n")
     lines.append("| device | dtype | n | GFLOP/s |")
     lines.append("|---|---|---|---|")
@@ -394,8 +459,10 @@ def main(argv=None):
         batch = m if spec["batch"] is None else min(spec["batch"], m)
         steps_per_epoch = -(-m // batch)
         target_seconds = 0.05 if arguments.quick else 1.0
-        lines.append(f"## {name}: layers {spec['dims'] if len(spec['dims']) < 8 else str(spec['dims'][:3])[:-1] + ', ...]'}, "
-                     f"m = {m}, batch = {batch}, {spec['hidden']} / {spec['output']}\n")
+        lines.append(
+            f"## {name}: layers {spec['dims'] if len(spec['dims']) < 8 else str(spec['dims'][:3])[:-1] + ', ...]'}, "
+            f"m = {m}, batch = {batch}, {spec['hidden']} / {spec['output']}\n"
+        )
         lines.append("| implementation | dtype | device | step (ms) | ratio to xdnn | x floor |")
         lines.append("|---|---|---|---|---|---|")
         for dtype in dtypes:
@@ -416,8 +483,13 @@ def main(argv=None):
             for label, kind, seconds in results:
                 ratio = seconds / reference[kind] if kind in reference else float("nan")
                 floor = flops / rates.get((kind, dtype), float("nan"))
-                lines.append(f"| {label} | {dtype} | {kind} | {seconds * 1e3:.4f} | {ratio:.2f} | {seconds / floor:.1f} |")
-                print(f"{name:14s} {dtype:8s} {kind:10s} {label:32s} {seconds * 1e3:10.4f} ms  ratio {ratio:5.2f}", flush=True)
+                lines.append(
+                    f"| {label} | {dtype} | {kind} | {seconds * 1e3:.4f} | {ratio:.2f} | {seconds / floor:.1f} |"
+                )
+                print(
+                    f"{name:14s} {dtype:8s} {kind:10s} {label:32s} {seconds * 1e3:10.4f} ms  ratio {ratio:5.2f}",
+                    flush=True,
+                )
         lines.append("")
 
     lines.append("## Memory of one xdnn training step (NumPy backend, float32, tracemalloc)\n")
@@ -427,8 +499,10 @@ def main(argv=None):
         spec = WORKLOADS[name]
         m = QUICK_SAMPLES.get(name, spec["m"]) if arguments.quick else spec["m"]
         peak, parameters, activations, working, budget = memory_report(spec, m, "float32")
-        lines.append(f"| {name} | {peak / 1e6:.2f} | {parameters / 1e6:.2f} | {activations / 1e6:.2f} | {working / 1e6:.2f} | "
-                     f"{budget / 1e6:.2f} | {peak / budget:.2f} |")
+        lines.append(
+            f"| {name} | {peak / 1e6:.2f} | {parameters / 1e6:.2f} | {activations / 1e6:.2f} | {working / 1e6:.2f} | "
+            f"{budget / 1e6:.2f} | {peak / budget:.2f} |"
+        )
     report = "\n".join(lines) + "\n"
     print(report)
     if arguments.out != "-":

@@ -33,7 +33,9 @@ def test_fused_activation_equals_portable(name, dtype):
     assert fused is not None and portable.on(xp) is fused
     tolerance = 1e-6 if dtype == "float32" else 1e-13
     A = fused.forward(Z, xp=xp)
-    np.testing.assert_allclose(cupy.asnumpy(A), cupy.asnumpy(portable.forward(Z, xp=xp)), rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(
+        cupy.asnumpy(A), cupy.asnumpy(portable.forward(Z, xp=xp)), rtol=tolerance, atol=tolerance
+    )
     saved = A if portable.backward_uses_output else Z
     np.testing.assert_allclose(
         cupy.asnumpy(fused.backward(dA, saved, xp=xp)),

@@ -1,0 +1,77 @@
+"""The benchmark suite runs end to end in its --quick mode (a smoke run: no timing asserted)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import xdnn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import baseline_numpy  # noqa: E402
+import run as bench  # noqa: E402
+
+
+def test_quick_run_writes_a_report(tmp_path, request):
+    chosen = request.config.getoption("--backend")
+    if chosen and "numpy" not in chosen:
+        pytest.skip("the benchmark smoke run is backend-independent: it runs in the numpy session only")
+    report = tmp_path / "report.md"
+    arguments = [
+        "--quick",
+        "--workload",
+        "tiny",
+        "--workload",
+        "deep-narrow",
+        "--dtype",
+        "float64",
+        "--out",
+        str(report),
+    ]
+    assert bench.main(arguments) == 0
+    text = report.read_text()
+    for expected in (
+        "Matrix-multiply ceiling",
+        "## tiny",
+        "## deep-narrow",
+        "xdnn [numpy]",
+        "plain NumPy tutorial code",
+    ):
+        assert expected in text
+    assert "## Memory" in text
+    xdnn_rows = [line for line in text.splitlines() if line.startswith("| xdnn [numpy]")]
+    assert len(xdnn_rows) == 2 and all("failed" not in row for row in xdnn_rows)
+
+
+def test_flop_floor_formula():
+    # forward 2 m n_in n_out per layer, backward twice that: 6 m n_in n_out in all
+    assert bench.workload_flops([3, 4, 2], 10) == 6 * 10 * (3 * 4 + 4 * 2)
+
+
+def test_baseline_trains_like_xdnn():
+    """The plain-NumPy baseline and xdnn, from the same start, reach the same parameters."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = (X[:, 0] > 0).astype(np.int64)
+    with xdnn.use_backend("numpy"):
+        network = xdnn.Network(
+            [3, 5, 1], activation="tanh", optimizer="sgd", learning_rate=0.5, dtype="float64", seed=0
+        )
+        parameters = {name: np.array(value) for name, value in network.parameters.items()}
+        network.fit(X, y, epochs=20, batch_size=None, verbose=0)
+    baseline_numpy.train(
+        X.T.copy(),
+        y.reshape(1, -1).astype(float),
+        parameters,
+        epochs=20,
+        learning_rate=0.5,
+        hidden="tanh",
+        output="sigmoid",
+    )
+    for name, value in parameters.items():
+        np.testing.assert_allclose(xdnn.to_numpy(network.parameters[name]), value, rtol=1e-10, atol=1e-12)
