@@ -24,7 +24,7 @@ from typing import Any, Iterator
 BACKEND_NAMES = ("auto", "numpy", "cupy", "torch", "array_api_strict")
 ENVIRONMENT_VARIABLE = "XDNN_BACKEND"
 
-_INSTALL_HINTS = {
+INSTALL_HINTS = {
     "numpy": "pip install numpy",
     "cupy": 'pip install "xdnn[cuda12]" (CUDA 12) or pip install "xdnn[cuda13]" (CUDA 13)',
     "torch": 'pip install "torch==2.13.0" (or pip install "xdnn[test]")',
@@ -67,7 +67,7 @@ def _import_optional(module_name: str, backend_name: str) -> Any:
         return importlib.import_module(module_name)
     except ImportError as error:
         raise BackendError(
-            f"backend {backend_name!r} is not installed ({error}); install it with: {_INSTALL_HINTS[backend_name]}"
+            f"backend {backend_name!r} is not installed ({error}); install it with: {INSTALL_HINTS[backend_name]}"
         ) from error
 
 

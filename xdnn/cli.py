@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from xdnn._backend import BACKEND_NAMES, BackendError, resolve_backend, use_backend
+from xdnn._backend import BACKEND_NAMES, INSTALL_HINTS, BackendError, resolve_backend, use_backend
 
 BUILTIN_DATA = ("planar", "moons", "circles", "digits", "breast-cancer")
 
@@ -278,8 +278,10 @@ def _describe_backend(name: str) -> str:
     module_name = {"numpy": "numpy", "cupy": "cupy", "torch": "torch", "array_api_strict": "array_api_strict"}[name]
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:  # not installed, or a broken CUDA install
-        return f"not installed ({type(error).__name__})"
+    except ImportError:
+        return f"not installed ({INSTALL_HINTS[name]})"
+    except Exception as error:  # e.g. a CuPy whose CUDA libraries fail to load
+        return f"installed but fails to import: {type(error).__name__}: {error}"
     version = getattr(module, "__version__", "?")
     try:
         backend = resolve_backend(name)
