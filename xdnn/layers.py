@@ -66,16 +66,10 @@ class Dense(Layer):
         self.activation = _activations.get_activation(activation)
         self.initialization = initialization
 
-    @property
-    def W(self) -> str:
-        return f"W{self.index}"
-
-    @property
-    def b(self) -> str:
-        return f"b{self.index}"
-
     def build(self, n_inputs, index):
         super().build(n_inputs, index)
+        self.W, self.b = f"W{index}", f"b{index}"  # parameter and gradient names, fixed once built
+        self.dW, self.db = f"dW{index}", f"db{index}"
         return self.units
 
     def host_parameters(self, draws, initialization):
@@ -99,7 +93,7 @@ class Dense(Layer):
 
         def backward(dZ):
             dX, dW, db = _linear.linear_backward(dZ, X, W, xp=xp, input_gradient=input_gradient)
-            return dX, {"d" + self.W: dW, "d" + self.b: db}
+            return dX, {self.dW: dW, self.db: db}
 
         return Z, A, backward
 

@@ -35,10 +35,13 @@ def binary_cross_entropy(AL: Array, Y: Array, *, xp: Any) -> Array:
 
 
 def binary_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any) -> Array:
-    """BCE of ``sigmoid(Z)`` computed from ``Z``: ``mean(max(Z, 0) - Z Y + log(1 + exp(-|Z|)))``."""
+    """BCE of ``sigmoid(Z)`` computed from ``Z``: ``(1/m) sum(softplus(Z) - Z Y)``.
+
+    ``softplus(Z) = log(1 + exp(Z)) = logaddexp(0, Z)`` never overflows, so the cost is
+    finite for any ``Z``.
+    """
     m = Z.shape[-1]
-    per_element = xp.maximum(Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
-    return xp.sum(per_element) / m
+    return xp.sum(xp.logaddexp(0.0, Z) - Z * Y) / m
 
 
 def log_softmax(Z: Array, *, xp: Any) -> Array:

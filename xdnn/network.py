@@ -219,6 +219,7 @@ class Network:
         self.state: dict[str, Array] = {}
         self._shuffle_generator = host_generator(seed, 1)
         self._random: Any = None
+        self._full_batch: tuple[Array, Array] | None = None
         if n_features is not None:
             self.build(n_features)
 
@@ -541,6 +542,7 @@ class Network:
         pending: list[tuple[int, Any, Any]] = []
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
+        self._full_batch = (X.T, Y.T)  # tutorial layout, as views
         for epoch in range(int(epochs)):
             learning_rate = self.learning_rate(self.epochs_trained)
             loss_sum, correct, diverged = self._train_epoch(X, Y, batch, shuffle, learning_rate, not on_accelerator)
@@ -555,6 +557,7 @@ class Network:
             pending = []
             if stop:
                 break
+        self._full_batch = None
         for callback in callback_list:
             _call(callback, "on_train_end", self)
         return history
@@ -602,7 +605,7 @@ class Network:
         correct = 0.0
         track_accuracy = "accuracy" in self.metrics
         if batch >= m:
-            batches = [(X.T, Y.T)]
+            batches = (self._full_batch,)
         elif shuffle:
             order = self._shuffle_generator.permutation(m)
             indices = self.context.asarray(order)

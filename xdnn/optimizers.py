@@ -52,9 +52,10 @@ class Optimizer:
         self.iterations += 1
         fused = _cupy_kernels.applies_to(xp)
         for name, value in parameters.items():
-            if fused and _cupy_kernels.update(self, name, value, grads["d" + name], learning_rate):
+            grad = grads["d" + name]
+            if fused and _cupy_kernels.update(self, name, value, grad, learning_rate):
                 continue
-            self._update_one(name, value, grads["d" + name], learning_rate, xp)
+            self._update_one(name, value, grad, learning_rate, xp)
 
     def _update_one(self, name: str, value: Array, grad: Array, learning_rate: float, xp: Any) -> None:
         raise NotImplementedError
