@@ -49,6 +49,26 @@ _RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 ACCELERATOR_SYNC_EVERY = 32
 
 
+class _PermutationFeed:
+    """Each epoch's shuffle, drawn on the host from the seeded generator (the same order on
+    every backend) and moved to the device up to ``epochs_per_transfer`` epochs at a time, so
+    a GPU is not stopped by a host-to-device copy every epoch."""
+
+    MAX_INDICES_PER_TRANSFER = 1 << 22
+
+    def __init__(self, generator: Any, m: int, context: ArrayContext, epochs_per_transfer: int) -> None:
+        self.generator, self.m, self.context = generator, m, context
+        self.block = max(1, min(epochs_per_transfer, self.MAX_INDICES_PER_TRANSFER // max(m, 1)))
+        self.queue: list[Array] = []
+
+    def next(self) -> Array:
+        if not self.queue:
+            drawn = [self.generator.permutation(self.m) for _ in range(self.block)]
+            moved = self.context.asarray(drawn)
+            self.queue = [moved[row, ...] for row in range(self.block)]
+        return self.queue.pop(0)
+
+
 class DivergenceWarning(RuntimeWarning):
     """Training stopped because the cost became NaN or infinite."""
 
@@ -220,6 +240,7 @@ class Network:
         self._shuffle_generator = host_generator(seed, 1)
         self._random: Any = None
         self._full_batch: tuple[Array, Array] | None = None
+        self._permutations: _PermutationFeed | None = None
         if n_features is not None:
             self.build(n_features)
 
@@ -543,6 +564,9 @@ class Network:
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
         self._full_batch = (X.T, Y.T)  # tutorial layout, as views
+        self._permutations = _PermutationFeed(
+            self._shuffle_generator, m, self.context, epochs_per_transfer=int(epochs) if on_accelerator else 1
+        )
         for epoch in range(int(epochs)):
             learning_rate = self.learning_rate(self.epochs_trained)
             loss_sum, correct, diverged = self._train_epoch(X, Y, batch, shuffle, learning_rate, not on_accelerator)
@@ -557,7 +581,7 @@ class Network:
             pending = []
             if stop:
                 break
-        self._full_batch = None
+        self._full_batch = self._permutations = None
         for callback in callback_list:
             _call(callback, "on_train_end", self)
         return history
@@ -607,8 +631,7 @@ class Network:
         if batch >= m:
             batches = (self._full_batch,)
         elif shuffle:
-            order = self._shuffle_generator.permutation(m)
-            indices = self.context.asarray(order)
+            indices = self._permutations.next()
             spans = [(start, min(start + batch, m)) for start in range(0, m, batch)]
             batches = (
                 (xp.take(X, indices[start:stop], axis=0).T, xp.take(Y, indices[start:stop], axis=0).T)
