@@ -43,6 +43,16 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("backend", _selected_backends(metafunc.config), indirect=True)
 
 
+@pytest.fixture(autouse=True)
+def restore_process_backend():
+    """A test that calls xdnn.set_backend (process-wide) must not change the next test's backend."""
+    from xdnn import _backend
+
+    saved = _backend._process_choice["name"]
+    yield
+    _backend._process_choice["name"] = saved
+
+
 @pytest.fixture
 def backend(request):
     """The active :class:`xdnn._backend.Backend` for this test (``backend.xp``, ``backend.device``)."""

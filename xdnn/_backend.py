@@ -3,7 +3,8 @@
 A *backend* is an Array API library plus the device xdnn allocates on.  The
 active backend is chosen, in order of precedence, by
 
-1. :func:`use_backend` (a context manager) or :func:`set_backend`;
+1. :func:`use_backend` (a context manager, for the current context), then
+   :func:`set_backend` (for the whole process);
 2. the environment variable ``XDNN_BACKEND``;
 3. ``"auto"``: CuPy when it imports and a CUDA device is present, else NumPy.
 
@@ -50,6 +51,9 @@ class Backend:
 
 _explicit_choice: contextvars.ContextVar[str | None] = contextvars.ContextVar("xdnn_backend", default=None)
 _resolved_cache: dict[str, Backend] = {}
+# set_backend() is process-wide (it must survive between notebook cells, which do not all keep
+# context variables); use_backend() overrides it in the current context only.
+_process_choice: dict[str, str | None] = {"name": None}
 
 
 def validate_backend_name(name: str) -> str:
@@ -141,6 +145,8 @@ def _requested_name() -> str:
     explicit = _explicit_choice.get()
     if explicit is not None:
         return explicit
+    if _process_choice["name"] is not None:
+        return _process_choice["name"]
     from_environment = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
     if from_environment:
         try:
@@ -167,15 +173,16 @@ def get_backend() -> str:
 
 
 def set_backend(name: str) -> None:
-    """Make ``name`` the active backend for this thread/context.
+    """Make ``name`` the active backend for the whole process (it overrides ``XDNN_BACKEND``).
 
     ``name`` is one of ``auto``, ``numpy``, ``cupy``, ``torch``, ``array_api_strict``.
     The backend is imported immediately, so a missing library is reported here
     (with the command that installs it) rather than in the middle of training.
+    Inside a :func:`use_backend` block, that block's backend still wins.
     """
     name = validate_backend_name(name)
     resolve_backend(name)
-    _explicit_choice.set(name)
+    _process_choice["name"] = name
 
 
 @contextlib.contextmanager

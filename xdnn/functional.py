@@ -58,21 +58,18 @@ __all__ = [
 
 
 def _floating_dtype(arrays: Sequence[Array], xp: Any) -> Any:
-    for array in arrays:
-        if xp.isdtype(array.dtype, "real floating"):
-            return array.dtype
-    return xp.float64
+    """The promoted floating dtype of ``arrays`` (float32 with float64 gives float64); float64 if none."""
+    floating = [array.dtype for array in arrays if xp.isdtype(array.dtype, "real floating")]
+    return xp.result_type(*floating) if floating else xp.float64
 
 
 def _prepare(*values: Any) -> tuple[ArrayContext, list[Array]]:
-    """Resolve the namespace once; move host data; give non-float arrays the float dtype in use."""
+    """Resolve the namespace once; move host data; give every array the one float dtype in use
+    (PyTorch's ``@`` does not promote float32 with float64, so mixed inputs are cast here)."""
     context = array_context(*values)
     arrays = [context.asarray(value) for value in values]
     dtype = _floating_dtype(arrays, context.xp)
-    arrays = [
-        array if context.xp.isdtype(array.dtype, "real floating") else context.xp.astype(array, dtype)
-        for array in arrays
-    ]
+    arrays = [array if array.dtype == dtype else context.xp.astype(array, dtype) for array in arrays]
     return context, arrays
 
 
@@ -396,14 +393,16 @@ def L_layer_model(
     is taken as ``dZL = AL - Y`` (the same value as the tutorial's ``dAL * s'(ZL)``,
     but finite when a prediction saturates at exactly 0 or 1).  Initialisation follows the
     tutorial's application (``RandomState(1)``, ``randn / sqrt(n[l-1])``, i.e.
-    ``initialization="xavier"``).  The cost is recorded every ``record_every``
-    iterations (and printed every ``print_every`` with ``print_cost=True``); reading
-    it is the only device synchronisation in the loop.
+    ``initialization="xavier"``).  As in the tutorial, the cost is recorded every
+    ``record_every`` iterations (0, 100, 200, ...) and, with ``print_cost=True``, printed
+    every ``print_every`` iterations and at the last one; reading it is the only device
+    synchronisation in the loop.
 
     ``X`` is ``(layers_dims[0], m)``, ``Y`` is ``(1, m)`` of 0/1.  Returns
     ``(parameters, costs)`` with ``costs`` a list of Python floats.
     """
-    context, (X, Y) = _prepare(X, Y)
+    context = array_context(X, Y)
+    X, Y = context.asarray(X), context.asarray(Y)  # X decides the dtype; Y (labels) follows it
     xp = context.xp
     if dtype is not None:
         X = xp.astype(X, resolve_dtype(dtype, xp))
@@ -437,7 +436,7 @@ def L_layer_model(
         cost = _losses.binary_cross_entropy(AL, Y, xp=xp)
         grads = _L_model_backward(AL, Y, caches, hidden, output, xp, fused_output=True)
         parameters = _update_parameters(parameters, grads, float(learning_rate))
-        record = iteration % record_every == 0 or iteration == num_iterations - 1
+        record = iteration % record_every == 0
         show = print_cost and (iteration % print_every == 0 or iteration == num_iterations - 1)
         if record or show:
             value = float(cost)
@@ -461,7 +460,8 @@ def predict(
 
     Called as in the tutorial, ``predict(X, y, parameters)`` also prints
     ``Accuracy: ...``; ``predict(X, parameters)`` only predicts.  ``p`` has the
-    dtype of ``X`` and lives on its backend.
+    floating dtype of ``X`` and the parameters (float32 with float64 gives float64)
+    and lives on their backend.
     """
     if parameters is None and isinstance(y, Mapping):
         parameters, y = y, None

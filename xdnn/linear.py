@@ -25,7 +25,7 @@ def check_linear_shapes(A_prev: Array, W: Array, b: Array) -> None:
             f"shape mismatch: W has shape {tuple(W.shape)} but A_prev has shape {tuple(A_prev.shape)}; "
             f"W[l] must be (n[l], n[l-1]) with n[l-1] = A_prev.shape[0] = {A_prev.shape[0]}"
         )
-    if tuple(b.shape) not in ((W.shape[0], 1), (W.shape[0],)):
+    if tuple(b.shape) != (W.shape[0], 1):  # a 1-D b would broadcast along the samples axis
         raise ValueError(
             f"shape mismatch: b has shape {tuple(b.shape)}, expected ({W.shape[0]}, 1) to match W {tuple(W.shape)}"
         )

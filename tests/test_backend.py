@@ -1,0 +1,217 @@
+"""xdnn._backend: choosing, scoping and resolving backends, and the errors that say what to do."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+import xdnn
+from xdnn import _backend
+from xdnn._backend import BackendError
+
+OPTIONAL_BACKENDS = ("array_api_strict", "torch")
+
+
+@pytest.fixture
+def clean_choice():
+    """No explicit backend choice for the test; the previous choices are restored afterwards."""
+    token = _backend._explicit_choice.set(None)
+    process_choice = _backend._process_choice["name"]
+    _backend._process_choice["name"] = None
+    yield
+    _backend._explicit_choice.reset(token)
+    _backend._process_choice["name"] = process_choice
+
+
+@pytest.fixture
+def no_environment_choice(monkeypatch):
+    monkeypatch.delenv(_backend.ENVIRONMENT_VARIABLE, raising=False)
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    """Pretend there is no CUDA device, whatever this machine has."""
+    monkeypatch.setattr(_backend, "cuda_device_count", lambda: 0)
+
+
+@pytest.fixture
+def empty_cache(monkeypatch):
+    """A fresh resolution cache for the test; the real cache comes back afterwards."""
+    monkeypatch.setattr(_backend, "_resolved_cache", {})
+
+
+def available(name: str) -> bool:
+    try:
+        _backend.resolve_backend(name)
+    except BackendError:
+        return False
+    return True
+
+
+def other_backend(name: str) -> str:
+    """An installed backend different from ``name`` (skip the test when there is none)."""
+    for candidate in ("numpy", *OPTIONAL_BACKENDS):
+        if candidate != name and available(candidate):
+            return candidate
+    pytest.skip(f"needs a second installed backend besides {name}")
+
+
+# --- set / get / use ----------------------------------------------------------------------------
+
+
+def test_set_backend_changes_get_backend(backend, clean_choice):
+    xdnn.set_backend(backend.name)
+    assert xdnn.get_backend() == backend.name
+    assert _backend.active_backend() is _backend.resolve_backend(backend.name)
+
+
+def test_set_backend_normalises_the_name(clean_choice):
+    xdnn.set_backend("  NumPy ")
+    assert xdnn.get_backend() == "numpy"
+    if available("array_api_strict"):
+        xdnn.set_backend("Array-API-Strict")
+        assert xdnn.get_backend() == "array_api_strict"
+
+
+def test_use_backend_restores_the_previous_choice(backend):
+    inner = other_backend(backend.name)
+    with xdnn.use_backend(inner) as resolved:
+        assert resolved.name == inner
+        assert xdnn.get_backend() == inner, backend.name
+        with xdnn.use_backend(backend.name):
+            assert xdnn.get_backend() == backend.name
+        assert xdnn.get_backend() == inner, backend.name
+    assert xdnn.get_backend() == backend.name
+
+
+def test_use_backend_restores_on_exception(backend):
+    inner = other_backend(backend.name)
+    with pytest.raises(KeyError, match="raised inside"):
+        with xdnn.use_backend(inner):
+            assert xdnn.get_backend() == inner
+            raise KeyError("raised inside")
+    assert xdnn.get_backend() == backend.name
+
+
+def test_use_backend_overrides_the_process_wide_set_backend_in_its_block(backend, clean_choice):
+    other = other_backend(backend.name)
+    xdnn.set_backend(other)
+    with xdnn.use_backend(backend.name):
+        assert xdnn.get_backend() == backend.name
+    assert xdnn.get_backend() == other
+
+
+def test_set_backend_is_seen_by_other_threads(backend, clean_choice):
+    import threading
+
+    xdnn.set_backend(backend.name)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(xdnn.get_backend()))
+    thread.start()
+    thread.join()
+    assert seen == [backend.name]
+
+
+# --- XDNN_BACKEND and auto ----------------------------------------------------------------------
+
+
+def test_environment_variable_sets_the_default(monkeypatch, clean_choice):
+    name = next((candidate for candidate in OPTIONAL_BACKENDS if available(candidate)), None)
+    if name is None:
+        pytest.skip("needs torch or array_api_strict installed to tell the variable's choice from the default")
+    monkeypatch.setenv("XDNN_BACKEND", f" {name.upper().replace('_', '-')} ")
+    assert xdnn.get_backend() == name
+    with xdnn.use_backend("numpy"):  # an explicit choice beats the variable
+        assert xdnn.get_backend() == "numpy"
+    assert xdnn.get_backend() == name
+
+
+def test_invalid_environment_variable_names_the_variable(monkeypatch, clean_choice):
+    monkeypatch.setenv("XDNN_BACKEND", "tensorflow")
+    with pytest.raises(ValueError, match="XDNN_BACKEND") as raised:
+        xdnn.get_backend()
+    assert "tensorflow" in str(raised.value)
+    assert all(name in str(raised.value) for name in xdnn.BACKEND_NAMES)
+
+
+def test_auto_is_numpy_without_a_gpu(monkeypatch, clean_choice, no_environment_choice, no_cuda):
+    assert _backend.resolve_backend("auto").name == "numpy"
+    assert xdnn.get_backend() == "numpy"  # no choice at all means "auto"
+    with xdnn.use_backend("auto") as resolved:
+        assert resolved.name == "numpy"
+        assert xdnn.get_backend() == "numpy"
+
+
+def test_auto_prefers_cupy_when_a_cuda_device_is_present(monkeypatch):
+    monkeypatch.setattr(_backend, "cuda_device_count", lambda: 1)
+    assert _backend._resolve_auto() == "cupy"
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def test_unknown_backend_lists_the_valid_names(clean_choice):
+    for attempt in (xdnn.set_backend, _backend.resolve_backend, lambda name: xdnn.use_backend(name).__enter__()):
+        with pytest.raises(ValueError, match="unknown backend 'jax'") as raised:
+            attempt("jax")
+        assert all(name in str(raised.value) for name in xdnn.BACKEND_NAMES), str(raised.value)
+    assert _backend._explicit_choice.get() is None and _backend._process_choice["name"] is None
+
+
+def test_backend_name_must_be_a_string():
+    with pytest.raises(TypeError, match="string"):
+        xdnn.set_backend(3)
+
+
+@pytest.mark.parametrize(
+    "name, module, extra",
+    [
+        ("torch", "torch", "xdnn[test]"),
+        ("array_api_strict", "array_api_strict", "xdnn[test]"),
+        ("cupy", "cupy", "xdnn[cuda12]"),
+    ],
+)
+def test_missing_library_names_the_pip_extra(monkeypatch, empty_cache, clean_choice, name, module, extra):
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
+    with pytest.raises(BackendError, match="not installed") as raised:
+        xdnn.set_backend(name)
+    message = str(raised.value)
+    assert "pip install" in message and extra in message, message
+    assert _backend._process_choice["name"] is None  # the failed choice was not kept
+    with pytest.raises(BackendError, match="pip install"):
+        with xdnn.use_backend(name):
+            pass
+
+
+def test_cupy_without_cuda_device_is_a_clear_error(monkeypatch, empty_cache):
+    """A CuPy that imports but finds no CUDA driver (simulated: getDeviceCount raises)."""
+
+    def no_device():
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+
+    fake_cupy = types.ModuleType("cupy")
+    fake_cupy.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device))
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    assert _backend.cuda_device_count() == 0
+    with pytest.raises(BackendError, match="no CUDA device") as raised:
+        _backend.resolve_backend("cupy")
+    assert "numpy" in str(raised.value)
+    assert _backend.resolve_backend("auto").name == "numpy"
+
+
+def test_real_cupy_without_cuda_is_a_clear_error(empty_cache):
+    try:
+        import cupy  # noqa: F401
+    except Exception:
+        pytest.skip("cupy is not installed (or cannot load) here")
+    if _backend.cuda_device_count() > 0:
+        pytest.skip("cupy is usable here: a CUDA device is present")
+    with pytest.raises(BackendError, match="no CUDA device"):
+        _backend.resolve_backend("cupy")
+
+
+def test_backend_repr_names_backend_and_device(backend):
+    text = repr(backend)
+    assert backend.name in text and str(backend.device) in text
