@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import pickle
 import tempfile
 import warnings
 from typing import Any
@@ -118,7 +119,12 @@ def _network_state(network: Network) -> dict[str, Any]:
         network.save(path)
         with open(path, "rb") as stream:
             contents = stream.read()
-    return {"npz": contents, "backend": network.backend, "device": network.context.device}
+    device = network.context.device
+    try:
+        pickle.dumps(device)
+    except Exception:  # a device object that does not pickle: restore onto the backend's default device
+        device = None
+    return {"npz": contents, "backend": network.backend, "device": device}
 
 
 def _network_from_state(saved: dict[str, Any]) -> Network:
@@ -141,7 +147,7 @@ def _network_from_state(saved: dict[str, Any]) -> Network:
             )
             return load_network(path, backend="numpy")
     context = network.context
-    if str(context.device) != str(saved["device"]):
+    if saved["device"] is not None and str(context.device) != str(saved["device"]):
         network._place(
             ArrayContext(context.xp, saved["device"]), network.parameters, network.state, network.optimizer.state
         )
@@ -278,8 +284,8 @@ class _BaseMLP(BaseEstimator):
         xp = context.xp
         if X.ndim != 2:
             raise ValueError(
-                f"Expected a 2-D array X of shape (n_samples, n_features), got an array of shape {tuple(X.shape)}. "
-                "Reshape your data with X.reshape(-1, 1) if it has a single feature "
+                f"Expected 2D array X of shape (n_samples, n_features), got {X.ndim}D array of shape "
+                f"{tuple(X.shape)} instead. Reshape your data with X.reshape(-1, 1) if it has a single feature "
                 "or X.reshape(1, -1) if it holds a single sample."
             )
         if X.shape[0] < 1:
@@ -419,7 +425,7 @@ class _BaseMLP(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
                 "hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None):
@@ -457,7 +463,13 @@ class _BaseMLP(BaseEstimator):
         super().__setstate__(state)
 
 
-_PARAMETERS_DOC = """
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: softmax output for k > 2 classes, one sigmoid unit for 2.
+
+    Labels may be of any type (strings, integers, ...); ``predict`` returns them.
+    Array API inputs (CuPy, PyTorch, array-api-strict) train and predict on their own
+    device; see :mod:`xdnn.estimators`.
+
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
@@ -494,9 +506,11 @@ _PARAMETERS_DOC = """
         Precision of the network's computations.
     verbose : bool, default=False
         Show a progress bar while training.
-"""
 
-_ATTRIBUTES_DOC = """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (a NumPy array, sorted).
     n_features_in_ : int
         Number of features seen during ``fit``.
     network_ : xdnn.Network
@@ -513,26 +527,7 @@ _ATTRIBUTES_DOC = """
         The best validation loss, whose weights are kept.
     n_iter_ : int
         Number of epochs run.
-"""
 
-
-class MLPClassifier(ClassifierMixin, _BaseMLP):
-    (
-        """Multi-layer perceptron classifier: softmax output for k > 2 classes, one sigmoid unit for 2.
-
-    Labels may be of any type (strings, integers, ...); ``predict`` returns them.
-    Array API inputs (CuPy, PyTorch, array-api-strict) train and predict on their own
-    device; see :mod:`xdnn.estimators`.
-    """
-        + _PARAMETERS_DOC
-        + """
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        The class labels (a NumPy array, sorted).
-    """
-        + _ATTRIBUTES_DOC
-        + """
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -544,7 +539,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     >>> clf.predict_proba(X[:2]).shape
     (2, 3)
     """
-    )
 
     def _output_activation_for(self, n_outputs: int) -> str:
         return "sigmoid" if n_outputs == 1 else "softmax"
@@ -638,32 +632,79 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    (
-        """Multi-layer perceptron regressor: identity output and squared error, one or several targets.
+    """Multi-layer perceptron regressor: identity output and squared error, one or several targets.
 
     ``predict`` returns ``(n_samples,)`` for a 1-D ``y`` and ``(n_samples, n_outputs)``
     for a 2-D one.  Array API inputs (CuPy, PyTorch, array-api-strict) train and
     predict on their own device; see :mod:`xdnn.estimators`.
-    """
-        + _PARAMETERS_DOC
-        + """
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Units of each hidden layer (``()`` for none).
+    activation : {"relu", "tanh", "logistic", "identity", "leaky_relu", "elu", "gelu"}, default="relu"
+        Hidden activation.
+    solver : {"adam", "sgd", "momentum", "rmsprop"}, default="adam"
+        xdnn optimizer with its default settings (see :mod:`xdnn.optimizers`).
+    alpha : float, default=1e-4
+        L2 penalty ``alpha / (2 m) sum ||W||^2`` per batch of ``m`` samples (scikit-learn's).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Constant learning rate.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Reshuffle the samples every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, dropout and the validation split.
+    tol, n_iter_no_change : float, int, default=1e-4, 10
+        Training stops when the loss (the validation loss with ``early_stopping``)
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified for classifiers),
+        stop on its loss and keep the best epoch's weights.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    dropout : float, default=0.0
+        Inverted-dropout rate after each hidden layer.
+    batch_norm : bool, default=False
+        Batch normalisation before each hidden activation.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the network's computations.
+    verbose : bool, default=False
+        Show a progress bar while training.
+
     Attributes
     ----------
     n_outputs_ : int
         Number of targets.
-    """
-        + _ATTRIBUTES_DOC
-        + """
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    network_ : xdnn.Network
+        The trained network (``network_.save(path)`` writes it to an ``.npz`` file).
+    loss_curve_ : list of float
+        Training loss (L2 term included) after each epoch.
+    loss_ : float
+        The last entry of ``loss_curve_``.
+    best_loss_ : float or None
+        The smallest training loss (``None`` with ``early_stopping``).
+    validation_loss_curve_ : list of float or None
+        Validation loss after each epoch with ``early_stopping``.
+    best_validation_loss_ : float or None
+        The best validation loss, whose weights are kept.
+    n_iter_ : int
+        Number of epochs run.
+
     Examples
     --------
     >>> import numpy as np
     >>> from xdnn import MLPRegressor
     >>> X = np.linspace(-1, 1, 200).reshape(-1, 1); y = X[:, 0] ** 2
-    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01, max_iter=500, random_state=0)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), batch_size=32, learning_rate_init=0.01, random_state=0)
     >>> reg.fit(X, y).score(X, y) > 0.95
     True
     """
-    )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
