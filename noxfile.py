@@ -53,10 +53,10 @@ def tests(session: nox.Session, backend: str) -> None:
     if backend == "cupy":
         if not cuda_gpu_present():
             session.skip("no CUDA GPU on this machine (nvidia-smi lists none): the cupy tests run only on a GPU host")
-        session.install(cupy_requirement())
+        requirements = [cupy_requirement()]
     else:
-        session.install(*BACKEND_REQUIREMENTS[backend])
-    session.install("-e", ".[test-core]")
+        requirements = BACKEND_REQUIREMENTS[backend]
+    session.install(*requirements, "-e", ".[test-core]")
     session.run("pytest", "--backend", backend, *session.posargs, env={"XDNN_BACKEND": backend})
 
 
