@@ -463,13 +463,13 @@ class _BaseMLP(BaseEstimator):
         super().__setstate__(state)
 
 
-class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier: softmax output for k > 2 classes, one sigmoid unit for 2.
+def _shared_docs(cls):
+    """Fill ``%(parameters)s`` and ``%(attributes)s`` in an estimator's docstring (one text for both)."""
+    cls.__doc__ = cls.__doc__ % {"parameters": _PARAMETERS_DOC.strip(), "attributes": _ATTRIBUTES_DOC.strip()}
+    return cls
 
-    Labels may be of any type (strings, integers, ...); ``predict`` returns them.
-    Array API inputs (CuPy, PyTorch, array-api-strict) train and predict on their own
-    device; see :mod:`xdnn.estimators`.
 
+_PARAMETERS_DOC = """
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
@@ -507,10 +507,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     verbose : bool, default=False
         Show a progress bar while training.
 
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        The class labels (a NumPy array, sorted).
+"""
+
+_ATTRIBUTES_DOC = """
     n_features_in_ : int
         Number of features seen during ``fit``.
     network_ : xdnn.Network
@@ -528,6 +527,24 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_iter_ : int
         Number of epochs run.
 
+"""
+
+
+@_shared_docs
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: softmax output for k > 2 classes, one sigmoid unit for 2.
+
+    Labels may be of any type (strings, integers, ...); ``predict`` returns them.
+    Array API inputs (CuPy, PyTorch, array-api-strict) train and predict on their own
+    device; see :mod:`xdnn.estimators`.
+
+    %(parameters)s
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (a NumPy array, sorted).
+    %(attributes)s
     Examples
     --------
     >>> from sklearn.datasets import load_iris
@@ -631,6 +648,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return float(accuracy_score(to_numpy(y), predicted, sample_weight=to_numpy(sample_weight)))
 
 
+@_shared_docs
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor: identity output and squared error, one or several targets.
 
@@ -638,64 +656,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     for a 2-D one.  Array API inputs (CuPy, PyTorch, array-api-strict) train and
     predict on their own device; see :mod:`xdnn.estimators`.
 
-    Parameters
-    ----------
-    hidden_layer_sizes : tuple of int, default=(100,)
-        Units of each hidden layer (``()`` for none).
-    activation : {"relu", "tanh", "logistic", "identity", "leaky_relu", "elu", "gelu"}, default="relu"
-        Hidden activation.
-    solver : {"adam", "sgd", "momentum", "rmsprop"}, default="adam"
-        xdnn optimizer with its default settings (see :mod:`xdnn.optimizers`).
-    alpha : float, default=1e-4
-        L2 penalty ``alpha / (2 m) sum ||W||^2`` per batch of ``m`` samples (scikit-learn's).
-    batch_size : int or "auto", default="auto"
-        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
-    learning_rate_init : float, default=1e-3
-        Constant learning rate.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    shuffle : bool, default=True
-        Reshuffle the samples every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling, dropout and the validation split.
-    tol, n_iter_no_change : float, int, default=1e-4, 10
-        Training stops when the loss (the validation loss with ``early_stopping``)
-        has not improved by ``tol`` for ``n_iter_no_change`` epochs.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified for classifiers),
-        stop on its loss and keep the best epoch's weights.
-    validation_fraction : float, default=0.1
-        Share of the training data held out for early stopping.
-    dropout : float, default=0.0
-        Inverted-dropout rate after each hidden layer.
-    batch_norm : bool, default=False
-        Batch normalisation before each hidden activation.
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of the network's computations.
-    verbose : bool, default=False
-        Show a progress bar while training.
+    %(parameters)s
 
     Attributes
     ----------
     n_outputs_ : int
         Number of targets.
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-    network_ : xdnn.Network
-        The trained network (``network_.save(path)`` writes it to an ``.npz`` file).
-    loss_curve_ : list of float
-        Training loss (L2 term included) after each epoch.
-    loss_ : float
-        The last entry of ``loss_curve_``.
-    best_loss_ : float or None
-        The smallest training loss (``None`` with ``early_stopping``).
-    validation_loss_curve_ : list of float or None
-        Validation loss after each epoch with ``early_stopping``.
-    best_validation_loss_ : float or None
-        The best validation loss, whose weights are kept.
-    n_iter_ : int
-        Number of epochs run.
-
+    %(attributes)s
     Examples
     --------
     >>> import numpy as np
