@@ -2,31 +2,93 @@
 
 Contents: ``architecture`` (a JSON string: format tag, version, layers, loss,
 optimizer and schedule settings, dtype, input size), ``parameters/<name>``,
-``state/<name>`` and ``optimizer/<name>`` arrays.  Loading uses
-``allow_pickle=False``, so a model file can never run code, and checks every
-entry against the architecture before building anything.  Writes go to a
-temporary file in the same folder and are renamed into place, so an interrupted
-save never leaves a broken model behind.
+``state/<name>`` and ``optimizer/<name>`` arrays.  The architecture also keeps the
+random streams (the shuffle order and the dropout masks' generator, except CuPy's),
+so training continued after loading matches training continued without the save.
+Loading checks the zip signature and uses ``allow_pickle=False``, so a model file
+can never run code, and checks every entry against the architecture before building
+anything.  Writes go to a temporary file in the same folder and are renamed into
+place, so an interrupted save never leaves a broken model behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import stat
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
 
 from xdnn._namespace import to_numpy
+from xdnn._random import HostRandom
 
 FORMAT = "xdnn.Network"
 VERSION = 1
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive with members / an empty one
 
 
 class ModelFileError(ValueError):
     """A model file is corrupt, truncated, foreign or inconsistent."""
+
+
+def _dropout_generator(network: Any) -> tuple[str, Any] | None:
+    """``(kind, generator)`` behind the dropout masks: ``"numpy"`` (host masks; device masks on
+    NumPy, and on array-api-strict, which falls back to a host draw) or ``"torch"``; ``None`` for
+    CuPy, whose generator state is not kept."""
+    random = network._random
+    generator = getattr(random, "generator", None) or getattr(random, "_generator", None)
+    if isinstance(generator, HostRandom):
+        generator = generator.generator
+    if isinstance(generator, np.random.Generator):
+        return "numpy", generator
+    if type(generator).__module__.startswith("torch") and hasattr(generator, "get_state"):
+        return "torch", generator
+    return None
+
+
+def _random_state(network: Any) -> dict[str, Any]:
+    """JSON states of the random streams: ``shuffle`` (host, always) and ``dropout`` (where kept).
+
+    A NumPy ``bit_generator.state`` is a JSON object; a ``torch.Generator`` state is its
+    bytes in hex.
+    """
+    dropout = _dropout_generator(network)
+    saved_dropout = None
+    if dropout is not None:
+        kind, generator = dropout
+        state = generator.bit_generator.state if kind == "numpy" else bytes(generator.get_state().numpy()).hex()
+        saved_dropout = {"kind": kind, "device": str(network.context.device), "state": state}
+    return {"shuffle": network._shuffle_generator.bit_generator.state, "dropout": saved_dropout}
+
+
+def _restore_random_state(network: Any, saved: Any, trained_on: Any) -> None:
+    """Continue the saved random streams, so training resumed after loading matches training
+    that never stopped.  The shuffle order always continues (it is drawn on the host); dropout
+    masks continue when they are host masks (the same on every backend) or the model is loaded
+    onto the backend and device that drew them; otherwise they start again from the seed."""
+    if not isinstance(saved, dict):
+        raise TypeError("random_state must be a JSON object")
+    if saved.get("shuffle") is not None:
+        network._shuffle_generator.bit_generator.state = saved["shuffle"]
+    saved_dropout, dropout = saved.get("dropout"), _dropout_generator(network)
+    if saved_dropout is None or dropout is None:
+        return
+    kind, generator = dropout
+    same_stream = network.dropout_masks == "host" or (
+        network.backend == trained_on and str(network.context.device) == saved_dropout["device"]
+    )
+    if saved_dropout["kind"] != kind or not same_stream:
+        return
+    if kind == "numpy":
+        generator.bit_generator.state = saved_dropout["state"]
+    else:
+        import torch
+
+        generator.set_state(torch.tensor(list(bytes.fromhex(saved_dropout["state"])), dtype=torch.uint8))
 
 
 def _architecture(network: Any) -> dict[str, Any]:
@@ -48,14 +110,49 @@ def _architecture(network: Any) -> dict[str, Any]:
         "epochs_trained": network.epochs_trained,
         "trained_on": network.backend,
         "metadata": network.metadata,
+        "random_state": _random_state(network),
     }
 
 
+def _create_temporary(path: str) -> tuple[int, str]:
+    """Open a new, uniquely named file beside ``path``: ``(descriptor, name)``.
+
+    Unlike ``tempfile.mkstemp`` (mode 0o600) the file gets the permissions a plain
+    ``open`` would give (0o666 less the umask), or those of the file it will replace,
+    so the saved model stays readable by whoever could read the one before.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save the model to {path}: the folder {folder} does not exist")
+    while True:
+        temporary = os.path.join(folder, f".xdnn-{secrets.token_hex(8)}.npz.tmp")
+        try:
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        break
+    try:
+        os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
+    except OSError:  # no file there yet (or one whose mode cannot be copied): keep the umask's
+        pass
+    return handle, temporary
+
+
 def save_network(network: Any, path: str | os.PathLike) -> None:
-    """Write ``network`` to ``path`` (``.npz`` is not appended) atomically."""
+    """Write ``network`` to ``path`` atomically.
+
+    The file is written exactly at ``path``: unlike ``numpy.savez``, ``.npz`` is not
+    appended, so ``load_network(path)`` reads the file ``save_network(path)`` wrote.
+    Raises ``ValueError`` for a network without parameters and ``TypeError`` when
+    ``network.metadata`` is not JSON-serialisable; the file at ``path`` is then untouched.
+    """
     if not network.built:
         raise ValueError("nothing to save: the network has no parameters yet (fit it first)")
-    arrays: dict[str, np.ndarray] = {"architecture": np.array(json.dumps(_architecture(network)))}
+    try:
+        architecture = json.dumps(_architecture(network))
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"cannot save the model: metadata (and seed) must be JSON-serialisable ({error})") from None
+    arrays: dict[str, np.ndarray] = {"architecture": np.array(architecture)}
     for prefix, group in (
         ("parameters", network.parameters),
         ("state", network.state),
@@ -64,8 +161,7 @@ def save_network(network: Any, path: str | os.PathLike) -> None:
         for name, value in group.items():
             arrays[f"{prefix}/{name}"] = np.ascontiguousarray(to_numpy(value))
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".xdnn-", suffix=".npz.tmp", dir=folder)
+    handle, temporary = _create_temporary(path)
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(stream, **arrays)
@@ -79,15 +175,36 @@ def save_network(network: Any, path: str | os.PathLike) -> None:
 
 
 def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The architecture (checked format and version) and the other arrays of a model file.
+
+    Only a zip archive is handed to ``np.load`` (never a bare ``.npy`` or a pickle), with
+    ``allow_pickle=False``; every entry must be an array.
+    """
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file not found: {path}")
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path} is a directory, not an xdnn model file")
+    try:
+        with open(path, "rb") as stream:
+            signature = stream.read(4)
+    except OSError as error:
+        raise ModelFileError(f"{path} cannot be read: {error}") from None
+    if not signature:
+        raise ModelFileError(f"{path} is empty, not an xdnn model file (an interrupted copy?)")
+    if signature not in ZIP_SIGNATURES:
+        raise ModelFileError(f"{path} is not an xdnn model file: it is not an .npz (zip) archive")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ModelFileError(f"{path} is not a readable xdnn model (.npz) file: {error}") from None
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as error:
+        raise ModelFileError(f"{path} is truncated or corrupt (not a readable .npz archive: {error})") from None
     except ValueError as error:  # pickled objects refused, or malformed members
-        raise ModelFileError(f"{path} holds data xdnn will not load: {error}") from None
+        raise ModelFileError(
+            f"{path} holds data xdnn will not load ({error}); model files never contain pickled objects"
+        ) from None
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # a zip member that is not an .npy array: raw bytes
+            raise ModelFileError(f"{path} is not an xdnn model file: entry {name!r} is not an array")
     if "architecture" not in arrays:
         raise ModelFileError(f"{path} is not an xdnn model file (no 'architecture' entry)")
     try:
@@ -129,12 +246,20 @@ def load_network(path: str | os.PathLike, *, backend: str | None = None) -> Any:
             dropout_masks=architecture["dropout_masks"],
             metrics=architecture["metrics"],
         )
-        n_features = int(architecture["n_features"])
+        n_features = architecture["n_features"]
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features <= 0:
+            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+        iterations = int(architecture.get("optimizer_iterations", 0))
+        epochs_trained = int(architecture.get("epochs_trained", 0))
     except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path} has an invalid architecture: {error}") from None
+        message = f"missing entry {error}" if isinstance(error, KeyError) else str(error)
+        raise ModelFileError(f"{path} has an invalid architecture: {message}") from None
     chosen = resolve_backend(backend) if backend is not None else active_backend()
     context = ArrayContext(chosen.xp, chosen.device)
-    network.build(n_features, context)
+    try:
+        network.build(n_features, context)
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{path} has an invalid architecture: {error}") from None
     expected = {
         "parameters": {name: tuple(value.shape) for name, value in network.parameters.items()},
         "state": {name: tuple(value.shape) for name, value in network.state.items()},
@@ -163,11 +288,15 @@ def load_network(path: str | os.PathLike, *, backend: str | None = None) -> Any:
                 )
             if not np.all(np.isfinite(value)):
                 raise ModelFileError(f"{path}: {prefix}/{name} contains NaN or inf")
-    network._place(context, groups["parameters"], groups["state"], groups["optimizer"])
-    network.optimizer.iterations = int(architecture.get("optimizer_iterations", 0))
-    network.epochs_trained = int(architecture.get("epochs_trained", 0))
     metadata = architecture.get("metadata", {})
     if not isinstance(metadata, dict):
         raise ModelFileError(f"{path} has invalid metadata (expected a JSON object)")
+    network._place(context, groups["parameters"], groups["state"], groups["optimizer"])
+    network.optimizer.iterations = iterations
+    network.epochs_trained = epochs_trained
     network.metadata = metadata
+    try:
+        _restore_random_state(network, architecture.get("random_state", {}), architecture.get("trained_on"))
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:  # RuntimeError: torch refused the state
+        raise ModelFileError(f"{path} has an invalid random_state: {error}") from None
     return network

@@ -1,0 +1,607 @@
+"""xdnn.serialization: ``Network.save`` / ``xdnn.load`` -- exact, portable, pickle-free, atomic, and loud on bad files.
+
+Every test runs on each selected backend (the ``backend`` fixture); files are written
+under pytest's ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xdnn
+from xdnn import serialization
+from xdnn.layers import Activation, BatchNorm, Dense, Dropout
+from xdnn.serialization import ModelFileError
+
+# --- networks and data ---------------------------------------------------------------------------
+
+
+def _data(n_outputs: int, loss: str, n_samples: int = 24):
+    """Host ``X (n_samples, 3)`` and targets that fit the network's output."""
+    random_state = np.random.RandomState(7)
+    X = random_state.randn(n_samples, 3)
+    if loss == "mse":
+        return X, X[:, :n_outputs] * 0.5 + 0.1
+    if n_outputs == 1:
+        return X, (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    return X, np.argmax(X[:, :n_outputs], axis=1)
+
+
+# One network per optimizer, schedule and layer form; between them every activation, both dtypes,
+# batch norm, dropout (device and host masks), l2 and every loss.
+NETWORKS = {
+    "sizes-sgd-constant-tanh-float64": lambda: xdnn.Network(
+        [3, 5, 1], activation="tanh", optimizer="sgd", learning_rate=0.1, dtype="float64", seed=1
+    ),
+    "sizes-momentum-step-leaky_relu-l2-float32": lambda: xdnn.Network(
+        [3, 6, 4, 3],
+        activation="leaky_relu",
+        optimizer=xdnn.Momentum(beta=0.8),
+        learning_rate=xdnn.StepDecay(0.05, drop=0.5, every=1),
+        l2=1e-2,
+        seed=2,
+    ),
+    "sizes-rmsprop-inverse_time-gelu-mse-float64": lambda: xdnn.Network(
+        [3, 5, 2],
+        activation="gelu",
+        loss="mse",
+        optimizer=xdnn.RMSprop(rho=0.8, epsilon=1e-7),
+        learning_rate=xdnn.InverseTimeDecay(0.01, rate=0.5),
+        dtype="float64",
+        seed=3,
+    ),
+    "sizes-adam-exponential-batchnorm-dropout-float32": lambda: xdnn.Network(
+        [3, 6, 5, 1],
+        activation="elu",
+        optimizer=xdnn.Adam(beta1=0.85, beta2=0.99, epsilon=1e-6),
+        learning_rate=xdnn.ExponentialDecay(0.01, rate=0.9, steps=2),
+        l2=1e-3,
+        dropout=0.2,
+        batch_norm=True,
+        seed=4,
+    ),
+    "layers-adam-batchnorm-hostdropout-sigmoid-float64": lambda: xdnn.Network(
+        [
+            Dense(6, "relu", initialization="xavier"),
+            BatchNorm(momentum=0.8, epsilon=1e-3),
+            Activation("sigmoid"),
+            Dropout(0.25),
+            Dense(3, "softmax"),
+        ],
+        optimizer="adam",
+        learning_rate=0.02,
+        dtype="float64",
+        seed=5,
+        dropout_masks="host",
+        metrics=[],
+    ),
+}
+
+METADATA = {"classes": ["a", "b"], "scale": [1.5, 2.0], "nested": {"ok": True, "none": None}, "note": "ünïcode"}
+
+
+def _trained(name: str, epochs: int = 2):
+    """A fitted network of kind ``name`` with metadata, and its training data."""
+    network = NETWORKS[name]()
+    X, y = _data(network.output_units, network.loss.name)
+    network.fit(X, y, epochs=epochs, batch_size=8, verbose=0)
+    network.metadata = json.loads(json.dumps(METADATA))
+    return network, X, y
+
+
+def _host(group) -> dict[str, np.ndarray]:
+    return {name: xdnn.to_numpy(value) for name, value in group.items()}
+
+
+def _assert_identical_arrays(expected, actual, where: str) -> None:
+    expected, actual = _host(expected), _host(actual)
+    assert set(actual) == set(expected), f"{where}: entries {sorted(actual)} != {sorted(expected)}"
+    for name, value in expected.items():
+        assert actual[name].dtype == value.dtype, f"{where}/{name}: dtype {actual[name].dtype} != {value.dtype}"
+        assert np.array_equal(actual[name], value), f"{where}/{name}: not bit-identical"
+
+
+def _assert_same_network(original, loaded, backend_name: str) -> None:
+    """Bit-identical arrays and the same settings, counters and metadata."""
+    where = f"[{backend_name}]"
+    _assert_identical_arrays(original.parameters, loaded.parameters, f"{where} parameters")
+    _assert_identical_arrays(original.state, loaded.state, f"{where} state")
+    _assert_identical_arrays(original.optimizer.state, loaded.optimizer.state, f"{where} optimizer")
+    assert loaded.optimizer.iterations == original.optimizer.iterations, where
+    assert loaded.epochs_trained == original.epochs_trained, where
+    assert type(loaded.optimizer) is type(original.optimizer), where
+    assert loaded.optimizer.config() == original.optimizer.config(), where
+    assert type(loaded.learning_rate) is type(original.learning_rate), where
+    assert loaded.learning_rate.config() == original.learning_rate.config(), where
+    assert [layer.config() for layer in loaded.layers] == [layer.config() for layer in original.layers], where
+    for attribute in ("n_features", "l2", "dtype_name", "seed", "initialization", "dropout_masks", "metrics"):
+        assert getattr(loaded, attribute) == getattr(original, attribute), f"{where} {attribute}"
+    assert loaded.loss.name == original.loss.name, where
+    assert loaded.metadata == original.metadata, where
+
+
+def _assert_same_predictions(original, loaded, X, backend_name: str) -> None:
+    for method in ("predict", "predict_proba"):
+        expected = xdnn.to_numpy(getattr(original, method)(X))
+        actual = xdnn.to_numpy(getattr(loaded, method)(X))
+        assert np.array_equal(actual, expected), f"[{backend_name}] {method} differs after load"
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+# --- exact round trip ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_round_trip_is_exact(backend, tmp_path, name):
+    network, X, y = _trained(name)
+    path = tmp_path / "model.npz"
+    network.save(path)
+    loaded = xdnn.load(path)
+    assert loaded.backend == backend.name
+    assert loaded.dtype == getattr(backend.xp, network.dtype_name)
+    _assert_same_network(network, loaded, backend.name)
+    _assert_same_predictions(network, loaded, X, backend.name)
+    assert loaded.evaluate(X, y) == network.evaluate(X, y), backend.name
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_training_resumed_after_load_matches_training_never_stopped(backend, tmp_path, name):
+    """Optimizer moments, iteration count (Adam's bias correction), schedule epoch, batch-norm
+    statistics, the shuffle order and the dropout stream all continue across save/load."""
+    network, X, y = _trained(name)
+    device_dropout = network.dropout_masks == "device" and any(isinstance(layer, Dropout) for layer in network.layers)
+    if backend.name == "cupy" and device_dropout:
+        pytest.skip("CuPy's device generator state is not saved: its dropout masks restart from the seed")
+    network.save(tmp_path / "model.npz")
+    loaded = xdnn.load(tmp_path / "model.npz")
+    for model in (network, loaded):
+        model.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    _assert_same_network(network, loaded, backend.name)
+
+
+def test_untrained_network_of_known_size_round_trips(backend, tmp_path):
+    """A sizes network has parameters from construction: it saves, and resumes like the original."""
+    network = xdnn.Network([3, 4, 1], optimizer="adam", seed=0)
+    network.save(tmp_path / "fresh.npz")
+    loaded = xdnn.load(tmp_path / "fresh.npz")
+    _assert_same_network(network, loaded, backend.name)
+    assert loaded.optimizer.iterations == 0 and loaded.epochs_trained == 0
+    X, y = _data(1, "binary_crossentropy")
+    for model in (network, loaded):
+        model.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    _assert_same_network(network, loaded, backend.name)
+
+
+def test_network_without_parameters_is_refused_and_nothing_written(backend, tmp_path):
+    network = xdnn.Network([Dense(4, "relu"), Dense(1, "sigmoid")])  # input size unknown until fit
+    with pytest.raises(ValueError, match="nothing to save.*fit it first"):
+        network.save(tmp_path / "model.npz")
+    assert _listing(tmp_path) == [], backend.name
+
+
+def test_metadata_that_is_not_json_is_refused_before_touching_the_file(backend, tmp_path):
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64")
+    path = tmp_path / "model.npz"
+    network.save(path)
+    before = path.read_bytes()
+    network.metadata = {"scale": np.arange(3)}
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        network.save(path)
+    assert path.read_bytes() == before, backend.name
+    assert _listing(tmp_path) == ["model.npz"], backend.name
+
+
+# --- backends ------------------------------------------------------------------------------------
+
+
+def test_load_onto_a_chosen_backend_or_the_active_one(backend, tmp_path):
+    network, X, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32")
+    path = tmp_path / "model.npz"
+    network.save(path)
+    with np.load(path, allow_pickle=False) as archive:
+        assert json.loads(str(archive["architecture"]))["trained_on"] == backend.name
+
+    on_numpy = xdnn.load(path, backend="numpy")
+    assert on_numpy.backend == "numpy"
+    assert all(isinstance(value, np.ndarray) for value in on_numpy.parameters.values())
+    _assert_same_network(network, on_numpy, f"{backend.name} -> numpy")
+    expected = xdnn.to_numpy(network.predict_proba(X))
+    np.testing.assert_allclose(
+        on_numpy.predict_proba(X), expected, rtol=1e-5, atol=1e-6, err_msg=f"{backend.name} -> numpy"
+    )
+
+    with xdnn.use_backend("numpy"):
+        chosen = xdnn.load(path, backend=backend.name)
+        default = xdnn.load(path)
+    assert chosen.backend == backend.name
+    assert default.backend == "numpy"
+    _assert_same_network(network, chosen, backend.name)
+    _assert_same_predictions(network, chosen, X, backend.name)
+
+
+def test_loads_where_the_training_library_is_not_installed(backend, tmp_path):
+    """A model trained on any backend loads in a process where only NumPy can be imported
+    (how a CuPy-trained model reaches a machine without a GPU)."""
+    network, X, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32")
+    network.save(tmp_path / "model.npz")
+    np.save(tmp_path / "X.npy", X)
+    script = (
+        "import sys\n"
+        "for name in ('torch', 'cupy', 'array_api_strict'): sys.modules[name] = None  # 'not installed'\n"
+        "import numpy as np, xdnn\n"
+        "network = xdnn.load(sys.argv[1], backend='numpy')\n"
+        "np.save(sys.argv[2], network.predict_proba(np.load(sys.argv[3])))\n"
+    )
+    arguments = [str(tmp_path / "model.npz"), str(tmp_path / "out.npy"), str(tmp_path / "X.npy")]
+    completed = subprocess.run([sys.executable, "-c", script, *arguments], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, f"[{backend.name}] {completed.stderr}"
+    np.testing.assert_allclose(
+        np.load(tmp_path / "out.npy"),
+        xdnn.to_numpy(network.predict_proba(X)),
+        rtol=1e-5,
+        atol=1e-6,
+        err_msg=backend.name,
+    )
+
+
+# --- the file: a plain .npz, never a pickle ------------------------------------------------------
+
+
+def test_file_is_a_plain_npz_with_a_json_architecture(backend, tmp_path):
+    network, _, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32")
+    path = tmp_path / "model.npz"
+    network.save(path)
+    assert zipfile.is_zipfile(path)
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    assert all(value.dtype != object for value in arrays.values()), backend.name
+    architecture = json.loads(str(arrays.pop("architecture")))
+    assert architecture["format"] == "xdnn.Network" and architecture["version"] == serialization.VERSION
+    assert architecture["optimizer"] == {"name": "adam", "beta1": 0.85, "beta2": 0.99, "epsilon": 1e-6}
+    assert architecture["learning_rate"] == {"name": "exponential", "initial": 0.01, "rate": 0.9, "steps": 2}
+    assert architecture["optimizer_iterations"] == network.optimizer.iterations == 6
+    assert architecture["metadata"] == METADATA
+    expected = {f"parameters/{name}" for name in network.parameters}
+    expected |= {f"state/{name}" for name in network.state} | {f"optimizer/{name}" for name in network.optimizer.state}
+    assert set(arrays) == expected, backend.name
+    assert {"state/running_mean1", "state/running_var1", "optimizer/v_W1", "optimizer/s_gamma2"} <= set(arrays)
+    for name, value in arrays.items():
+        assert value.dtype == np.float32, f"[{backend.name}] {name} is {value.dtype}"
+
+
+class _CreatesMarkerWhenUnpickled:
+    """Unpickling this calls ``os.mkdir(marker)``: proof that a file ran code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def _valid_arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def test_object_array_inside_is_refused_without_running_code(backend, tmp_path):
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64")
+    network.save(tmp_path / "good.npz")
+    marker = tmp_path / "code-ran"
+    arrays = _valid_arrays(tmp_path / "good.npz")
+    arrays["parameters/W1"] = np.array([_CreatesMarkerWhenUnpickled(marker)], dtype=object)
+    evil = tmp_path / "evil.npz"
+    np.savez(evil, **arrays)
+    # The file really is dangerous: NumPy with pickles allowed runs its code.
+    with np.load(evil, allow_pickle=True) as archive:
+        archive["parameters/W1"]
+    assert marker.is_dir()
+    marker.rmdir()
+
+    with pytest.raises(ModelFileError, match="never contain pickled objects") as raised:
+        xdnn.load(evil)
+    assert str(evil) in str(raised.value)
+    assert not marker.exists(), f"[{backend.name}] loading ran code from the file"
+
+
+@pytest.mark.parametrize("where", ["whole-file", "zip-member"])
+def test_raw_pickle_is_refused_without_running_code(backend, tmp_path, where):
+    marker = tmp_path / "code-ran"
+    payload = pickle.dumps(_CreatesMarkerWhenUnpickled(marker))
+    path = tmp_path / "model.npz"
+    if where == "whole-file":
+        path.write_bytes(payload)
+        expected = "not an .npz"
+    else:  # a zip member that is not an .npy array: NumPy hands such members back as raw bytes
+        network, _, _ = _trained("sizes-sgd-constant-tanh-float64")
+        network.save(tmp_path / "good.npz")
+        with zipfile.ZipFile(tmp_path / "good.npz") as good, zipfile.ZipFile(path, "w") as forged:
+            for member in good.namelist():
+                forged.writestr(member, good.read(member))
+            forged.writestr("parameters/extra.npy", payload)
+        expected = "'parameters/extra' is not an array"
+    with pytest.raises(ModelFileError, match=expected):
+        xdnn.load(path)
+    assert not marker.exists(), f"[{backend.name}] loading ran code from the file"
+
+
+# --- atomic writes -------------------------------------------------------------------------------
+
+
+def _interrupted_savez(error: BaseException):
+    real_savez = np.savez
+
+    def savez(file, *args, **kwargs):
+        real_savez(file, *args, **kwargs)
+        file.seek(file.tell() // 2)  # half written ...
+        file.truncate()
+        raise error  # ... then the disk fills up, or the user presses Ctrl-C
+
+    return savez
+
+
+@pytest.mark.parametrize(
+    "interruption",
+    ["savez-oserror", "savez-keyboardinterrupt", "replace-oserror"],
+)
+def test_interrupted_save_leaves_the_previous_model_and_no_temporary_file(backend, tmp_path, monkeypatch, interruption):
+    first, X, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)
+    second, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=3)
+    path = tmp_path / "model.npz"
+    first.save(path)
+    before = path.read_bytes()
+    error = KeyboardInterrupt() if interruption == "savez-keyboardinterrupt" else OSError("No space left on device")
+    if interruption.startswith("savez"):
+        monkeypatch.setattr(np, "savez", _interrupted_savez(error))
+    else:
+        monkeypatch.setattr(os, "replace", lambda *arguments: (_ for _ in ()).throw(error))
+    with pytest.raises(type(error)):
+        second.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before, f"[{backend.name}] {interruption}: the existing model changed"
+    assert _listing(tmp_path) == ["model.npz"], f"[{backend.name}] {interruption}: a temporary file was left"
+    _assert_same_network(first, xdnn.load(path), backend.name)
+
+
+def test_interrupted_first_save_leaves_nothing(backend, tmp_path, monkeypatch):
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64")
+    monkeypatch.setattr(np, "savez", _interrupted_savez(OSError("No space left on device")))
+    with pytest.raises(OSError, match="No space"):
+        network.save(tmp_path / "model.npz")
+    assert _listing(tmp_path) == [], backend.name
+
+
+def test_saving_over_an_existing_model_replaces_it(backend, tmp_path):
+    first, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)
+    second, _, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32", epochs=1)
+    path = tmp_path / "model.npz"
+    first.save(path)
+    second.save(path)
+    _assert_same_network(second, xdnn.load(path), backend.name)
+    assert _listing(tmp_path) == ["model.npz"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_saved_file_has_ordinary_permissions(backend, tmp_path):
+    """The temporary file must not pass its private 0o600 mode on: a new model gets what ``open``
+    would give (0o666 less the umask); a replaced one keeps the mode it had."""
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)
+    umask = os.umask(0o022)
+    try:
+        network.save(tmp_path / "new.npz")
+        (tmp_path / "kept.npz").write_bytes(b"")
+        os.chmod(tmp_path / "kept.npz", 0o640)
+        network.save(tmp_path / "kept.npz")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "new.npz").stat().st_mode & 0o777 == 0o644, backend.name
+    assert (tmp_path / "kept.npz").stat().st_mode & 0o777 == 0o640, backend.name
+
+
+def test_save_into_a_missing_folder_names_it(backend, tmp_path):
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)
+    path = tmp_path / "no-such-folder" / "model.npz"
+    with pytest.raises(FileNotFoundError, match="does not exist") as raised:
+        network.save(path)
+    assert str(path) in str(raised.value)
+
+
+# --- paths ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [str, Path])
+def test_str_and_pathlib_paths(backend, tmp_path, kind):
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)
+    path = kind(tmp_path / "model.npz")
+    network.save(path)
+    _assert_same_network(network, xdnn.load(path), backend.name)
+
+
+def test_path_without_npz_suffix_is_used_as_given(backend, tmp_path):
+    """``numpy.savez("model")`` would write ``model.npz``; xdnn writes exactly the path it is given,
+    so ``xdnn.load`` with the same path finds the file ``save`` wrote."""
+    np.savez(tmp_path / "numpy-style", a=np.zeros(1))
+    assert (tmp_path / "numpy-style.npz").exists()  # what NumPy alone would do
+
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)
+    network.save(tmp_path / "model")
+    assert (tmp_path / "model").exists() and not (tmp_path / "model.npz").exists()
+    _assert_same_network(network, xdnn.load(tmp_path / "model"), backend.name)
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        xdnn.load(tmp_path / "model.npz")
+
+
+# --- bad files: a clear error that names the file and the problem ---------------------------------
+
+
+def _model_file(tmp_path: Path) -> Path:
+    network, _, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32", epochs=1)
+    network.save(tmp_path / "good.npz")
+    return tmp_path / "good.npz"
+
+
+def _make_random_bytes(good: Path, path: Path) -> None:
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+
+
+def _make_truncated(good: Path, path: Path) -> None:
+    contents = good.read_bytes()
+    path.write_bytes(contents[: len(contents) // 2])
+
+
+def _make_empty(good: Path, path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _make_foreign_npz(good: Path, path: Path) -> None:
+    with open(path, "wb") as stream:
+        np.savez(stream, X=np.zeros((3, 2)), y=np.ones(3))
+
+
+def _make_npy(good: Path, path: Path) -> None:
+    with open(path, "wb") as stream:
+        np.save(stream, np.zeros(3))
+
+
+def _make_foreign_zip(good: Path, path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+
+
+def _make_corrupt_member(good: Path, path: Path) -> None:
+    contents = bytearray(good.read_bytes())
+    offset = contents.index(b"parameters/W1.npy") + 200  # inside that member's data
+    contents[offset : offset + 8] = b"\xff" * 8
+    path.write_bytes(bytes(contents))
+
+
+BAD_FILES = {
+    "random-bytes": (_make_random_bytes, "not an .npz"),
+    "truncated": (_make_truncated, "truncated or corrupt"),
+    "empty": (_make_empty, "is empty"),
+    "foreign-npz": (_make_foreign_npz, "no 'architecture' entry"),
+    "npy-not-npz": (_make_npy, "not an .npz"),
+    "foreign-zip": (_make_foreign_zip, "'readme.txt' is not an array"),
+    "corrupt-member": (_make_corrupt_member, "truncated or corrupt"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_file_is_refused_with_a_clear_error(backend, tmp_path, case):
+    make, expected = BAD_FILES[case]
+    path = tmp_path / "model.npz"
+    make(_model_file(tmp_path), path)
+    with pytest.raises(ModelFileError, match=expected) as raised:
+        xdnn.load(path)
+    assert str(path) in str(raised.value), f"[{backend.name}] {case}: {raised.value}"
+
+
+def test_directory_and_missing_path(backend, tmp_path):
+    with pytest.raises(ModelFileError, match="is a directory") as raised:
+        xdnn.load(tmp_path)
+    assert str(tmp_path) in str(raised.value)
+    missing = tmp_path / "missing.npz"
+    with pytest.raises(FileNotFoundError, match="model file not found") as raised:
+        xdnn.load(missing)
+    assert str(missing) in str(raised.value)
+
+
+def _set(key, value):
+    def edit(architecture, arrays):
+        architecture[key] = value
+
+    return edit
+
+
+def _delete(key):
+    def edit(architecture, arrays):
+        del architecture[key]
+
+    return edit
+
+
+def _edit_arrays(function):
+    def edit(architecture, arrays):
+        function(arrays)
+
+    return edit
+
+
+def _corrupt_architecture_text(architecture, arrays):
+    arrays["architecture"] = np.array('{"format": "xdnn.Network", "version": 1, ')  # cut short
+
+
+def _bad_layer(architecture, arrays):
+    architecture["layers"][0] = {"kind": "convolution", "filters": 3}
+
+
+EDITS = {
+    "wrong-version": (_set("version", 99), "format version 99; this xdnn reads 1"),
+    "missing-version": (_delete("version"), "format version None"),
+    "foreign-format-tag": (_set("format", "keras.Model"), "format tag missing or foreign"),
+    "missing-layers": (_delete("layers"), "invalid architecture: missing entry 'layers'"),
+    "unknown-layer": (_bad_layer, "unknown layer kind 'convolution'"),
+    "unknown-optimizer": (_set("optimizer", {"name": "lbfgs"}), "unknown optimizer 'lbfgs'"),
+    "bad-n_features": (_set("n_features", -3), "n_features must be a positive integer"),
+    "metadata-not-object": (_set("metadata", [1, 2]), "invalid metadata"),
+    "bad-random-state": (_set("random_state", {"shuffle": {"bit_generator": "MT19937"}}), "invalid random_state"),
+    "architecture-not-json": (_corrupt_architecture_text, "corrupt architecture entry"),
+    "missing-parameter": (
+        _edit_arrays(lambda arrays: arrays.pop("parameters/W2")),
+        r"parameters entries do not match the architecture \(missing \['W2'\]",
+    ),
+    "unexpected-entry": (
+        _edit_arrays(lambda arrays: arrays.update({"parameters/W9": np.zeros((2, 2), np.float32)})),
+        r"unexpected \['W9'\]",
+    ),
+    "unknown-group": (
+        _edit_arrays(lambda arrays: arrays.update({"weights/W1": np.zeros((2, 2), np.float32)})),
+        "unexpected entry 'weights/W1'",
+    ),
+    "shape-mismatch": (
+        _edit_arrays(lambda arrays: arrays.update({"parameters/W1": arrays["parameters/W1"].T})),
+        r"parameters/W1 has shape \(3, 6\).*expected a float array of shape \(6, 3\)",
+    ),
+    "integer-optimizer-state": (
+        _edit_arrays(lambda arrays: arrays.update({"optimizer/v_W1": arrays["optimizer/v_W1"].astype(np.int64)})),
+        "optimizer/v_W1 has shape .* and dtype int64",
+    ),
+    "nan-running-statistic": (
+        _edit_arrays(lambda arrays: arrays["state/running_var1"].__setitem__((0, 0), np.nan)),
+        "state/running_var1 contains NaN or inf",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EDITS))
+def test_inconsistent_model_file_is_refused_with_a_clear_error(backend, tmp_path, case):
+    edit, expected = EDITS[case]
+    arrays = _valid_arrays(_model_file(tmp_path))
+    original = arrays["architecture"]
+    architecture = json.loads(str(original))
+    edit(architecture, arrays)
+    if arrays["architecture"] is original:  # the edit changed the parsed architecture: write it back
+        arrays["architecture"] = np.array(json.dumps(architecture))
+    path = tmp_path / "edited.npz"
+    with open(path, "wb") as stream:
+        np.savez(stream, **arrays)
+    with pytest.raises(ModelFileError, match=expected) as raised:
+        xdnn.load(path)
+    assert str(path) in str(raised.value), f"[{backend.name}] {case}: {raised.value}"
+
+
+def test_model_file_error_is_a_value_error_exported_at_top_level():
+    assert xdnn.ModelFileError is ModelFileError
+    assert issubclass(ModelFileError, ValueError)
