@@ -51,10 +51,60 @@ def test_initialize_parameters_tutorial_values(backend):
     np.testing.assert_array_equal(home["b2"], np.zeros((1, 1)), err_msg=backend.name)
 
 
-def test_initialize_parameters_deep_tutorial_values(backend):
-    home = xdnn.to_numpy(initialize_parameters_deep([5, 4, 3], seed=3))
+def test_initialize_parameters_later_notebook_values(backend):
+    """The later notebook prints ``initialize_parameters(3, 2, 1)`` (seed 1)."""
+    parameters = initialize_parameters(3, 2, 1)
+    assert_on_backend(parameters, backend, "float64")
+    home = xdnn.to_numpy(parameters)
     np.testing.assert_allclose(
-        home["W1"][0], [0.01788628, 0.0043651, 0.00096497, -0.01863493, -0.00277388], atol=5e-9, err_msg=backend.name
+        home["W1"],
+        [[0.01624345, -0.00611756, -0.00528172], [-0.01072969, 0.00865408, -0.02301539]],
+        rtol=0,
+        atol=5e-9,
+        err_msg=backend.name,
+    )
+    np.testing.assert_allclose(home["W2"], [[0.01744812, -0.00761207]], rtol=0, atol=5e-9, err_msg=backend.name)
+    np.testing.assert_array_equal(home["b1"], np.zeros((2, 1)), err_msg=backend.name)
+    np.testing.assert_array_equal(home["b2"], np.zeros((1, 1)), err_msg=backend.name)
+    expected = reference_parameters([3, 2, 1], 1, lambda n_previous, n_units: 0.01)
+    for name in expected:
+        np.testing.assert_array_equal(home[name], expected[name], err_msg=f"{backend.name} {name}")
+
+
+def test_planar_notebook_initialize_parameters(backend):
+    """The planar notebook seeds its ``initialize_parameters(2, 4, 1)`` with 2."""
+    parameters = initialize_parameters(2, 4, 1, seed=2)
+    assert_on_backend(parameters, backend, "float64")
+    home = xdnn.to_numpy(parameters)
+    np.testing.assert_allclose(
+        home["W1"],
+        [[-0.00416758, -0.00056267], [-0.02136196, 0.01640271], [-0.01793436, -0.00841747], [0.00502881, -0.01245288]],
+        rtol=0,
+        atol=5e-9,
+        err_msg=backend.name,
+    )
+    np.testing.assert_allclose(
+        home["W2"], [[-0.01057952, -0.00909008, 0.00551454, 0.02292208]], rtol=0, atol=5e-9, err_msg=backend.name
+    )
+    np.testing.assert_array_equal(home["b1"], np.zeros((4, 1)), err_msg=backend.name)
+    np.testing.assert_array_equal(home["b2"], np.zeros((1, 1)), err_msg=backend.name)
+
+
+def test_initialize_parameters_deep_tutorial_values(backend):
+    parameters = initialize_parameters_deep([5, 4, 3], seed=3)
+    assert sorted(parameters) == ["W1", "W2", "b1", "b2"]
+    assert_on_backend(parameters, backend, "float64")
+    home = xdnn.to_numpy(parameters)
+    np.testing.assert_allclose(
+        home["W1"],
+        [
+            [0.01788628, 0.0043651, 0.00096497, -0.01863493, -0.00277388],
+            [-0.00354759, -0.00082741, -0.00627001, -0.00043818, -0.00477218],
+            [-0.01313865, 0.00884622, 0.00881318, 0.01709573, 0.00050034],
+            [-0.00404677, -0.0054536, -0.01546477, 0.00982367, -0.01101068],
+        ],
+        atol=5e-9,
+        err_msg=backend.name,
     )
     np.testing.assert_allclose(
         home["W2"],

@@ -5,6 +5,10 @@ Port a "deep neural network from scratch" notebook by changing its import::
     from xdnn.functional import (initialize_parameters_deep, L_model_forward,
                                  compute_cost, L_model_backward, update_parameters)
 
+The planar-data notebook's one-hidden-layer (tanh) API is here too: :func:`layer_sizes`,
+:func:`forward_propagation`, :func:`backward_propagation`, :func:`nn_model` and the
+``predict(parameters, X)`` call form; so is the application notebook's :func:`two_layer_model`.
+
 Names, argument order and data layout are the tutorial's: ``X`` is
 ``(n_features, m)``, ``Y`` is ``(1, m)``, ``W[l]`` is ``(n[l], n[l-1])``, ``b[l]`` is
 ``(n[l], 1)``; ``linear_cache = (A_prev, W, b)``, ``activation_cache = Z`` and
@@ -50,7 +54,12 @@ __all__ = [
     "L_model_backward",
     "update_parameters",
     "L_layer_model",
+    "two_layer_model",
     "predict",
+    "layer_sizes",
+    "forward_propagation",
+    "backward_propagation",
+    "nn_model",
 ]
 
 
@@ -238,11 +247,14 @@ def L_model_forward(
 # --- cost ---------------------------------------------------------------------------------------
 
 
-def compute_cost(AL: Array, Y: Array) -> Array:
+def compute_cost(AL: Array, Y: Array, parameters: Mapping[str, Array] | None = None) -> Array:
     """Cross-entropy ``J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL))`` as a 0-d array.
 
     ``AL`` and ``Y`` are ``(1, m)``.  Saturated predictions (exactly 0 or 1) give a
-    finite cost.  ``compute_cost([[.8, .9, .4]], [[1, 1, 1]])`` is ``0.414931599615``.
+    finite cost.  ``compute_cost([[.8, .9, .4]], [[1, 1, 1]])`` is ``0.414931599615``
+    and ``compute_cost([[.8, .9, .4]], [[1, 1, 0]])`` is ``0.2797765635793422``.
+    ``parameters`` is accepted and ignored, for the planar notebook's
+    ``compute_cost(A2, Y, parameters)``.
     """
     context, (AL, Y) = _prepare(AL, Y)
     if tuple(AL.shape) != tuple(Y.shape):
@@ -352,10 +364,13 @@ def _update_parameters(parameters: Parameters, grads: Mapping[str, Array], learn
     return updated
 
 
-def update_parameters(parameters: Mapping[str, Array], grads: Mapping[str, Array], learning_rate: float) -> Parameters:
+def update_parameters(
+    parameters: Mapping[str, Array], grads: Mapping[str, Array], learning_rate: float = 1.2
+) -> Parameters:
     """Gradient descent ``W[l] <- W[l] - learning_rate * dW[l]``, ``b[l] <- b[l] - learning_rate * db[l]``.
 
-    Returns a new dictionary; the arrays passed in are not modified.
+    Returns a new dictionary; the arrays passed in are not modified.  The default
+    ``learning_rate=1.2`` is the planar notebook's; the L-layer notebook always passes one.
     """
     names = [name for name in parameters if f"d{name}" in grads]
     missing = [f"d{name}" for name in parameters if name[:1] in "Wb" and f"d{name}" not in grads]
@@ -385,6 +400,7 @@ def L_layer_model(
     dtype: Any = None,
     print_every: int = 100,
     record_every: int = 100,
+    print_last: bool = True,
 ) -> tuple[Parameters, list[float]]:
     """Train an L-layer binary classifier by full-batch gradient descent.
 
@@ -395,8 +411,8 @@ def L_layer_model(
     tutorial's application (``RandomState(1)``, ``randn / sqrt(n[l-1])``, i.e.
     ``initialization="xavier"``).  As in the tutorial, the cost is recorded every
     ``record_every`` iterations (0, 100, 200, ...) and, with ``print_cost=True``, printed
-    every ``print_every`` iterations and at the last one; reading it is the only device
-    synchronisation in the loop.
+    every ``print_every`` iterations and (``print_last=True``, as the application notebook
+    does) at the last one; reading it is the only device synchronisation in the loop.
 
     ``X`` is ``(layers_dims[0], m)``, ``Y`` is ``(1, m)`` of 0/1.  Returns
     ``(parameters, costs)`` with ``costs`` a list of Python floats.
@@ -437,7 +453,7 @@ def L_layer_model(
         grads = _L_model_backward(AL, Y, caches, hidden, output, xp, fused_output=True)
         parameters = _update_parameters(parameters, grads, float(learning_rate))
         record = iteration % record_every == 0
-        show = print_cost and (iteration % print_every == 0 or iteration == num_iterations - 1)
+        show = print_cost and (iteration % print_every == 0 or (print_last and iteration == num_iterations - 1))
         if record or show:
             value = float(cost)
             if record:
@@ -447,31 +463,72 @@ def L_layer_model(
     return parameters, costs
 
 
-def predict(
+def two_layer_model(
     X: Array,
+    Y: Array,
+    layers_dims: Sequence[int],
+    learning_rate: float = 0.0075,
+    num_iterations: int = 3000,
+    print_cost: bool = False,
+    *,
+    seed: int | None = 1,
+    dtype: Any = None,
+) -> tuple[Parameters, list[float]]:
+    """The application notebook's LINEAR -> RELU -> LINEAR -> SIGMOID model.
+
+    ``layers_dims = (n_x, n_h, n_y)``; initialised as :func:`initialize_parameters`
+    (``randn * 0.01`` from ``RandomState(1)``), then trained exactly as
+    :func:`L_layer_model`.  Returns ``(parameters, costs)``.
+    """
+    dims = _initializers.validate_layer_dims(layers_dims)
+    if len(dims) != 3:
+        raise ValueError(f"layers_dims must be (n_x, n_h, n_y), got {list(layers_dims)!r}")
+    return L_layer_model(
+        X,
+        Y,
+        dims,
+        learning_rate,
+        num_iterations,
+        print_cost,
+        seed=seed,
+        initialization="small",
+        hidden_activation="relu",
+        dtype=dtype,
+    )
+
+
+def predict(
+    X: Array | Mapping[str, Array],
     y: Array | Mapping[str, Array] | None = None,
     parameters: Mapping[str, Array] | None = None,
     *,
-    hidden_activation: str = "relu",
+    hidden_activation: str | None = None,
     threshold: float = 0.5,
     print_accuracy: bool = True,
 ) -> Array:
     """Predict 0/1 labels ``p (1, m)``: ``p = 1`` where ``AL > threshold``.
 
-    Called as in the tutorial, ``predict(X, y, parameters)`` also prints
-    ``Accuracy: ...``; ``predict(X, parameters)`` only predicts.  ``p`` has the
-    floating dtype of ``X`` and the parameters (float32 with float64 gives float64)
-    and lives on their backend.
+    Called as in the L-layer tutorial, ``predict(X, y, parameters)`` also prints
+    ``Accuracy: ...``; ``predict(X, parameters)`` only predicts.  Both use relu hidden
+    layers unless ``hidden_activation`` says otherwise.  Called as in the planar
+    notebook, ``predict(parameters, X)`` predicts with that notebook's tanh hidden layer
+    (:func:`forward_propagation`).  ``p`` has the floating dtype of ``X`` and the
+    parameters (float32 with float64 gives float64) and lives on their backend.
     """
+    default_hidden = "relu"
+    if isinstance(X, Mapping):  # the planar notebook's predict(parameters, X)
+        if parameters is not None:
+            raise TypeError("predict takes (X, y, parameters), (X, parameters) or the planar (parameters, X)")
+        X, y, parameters = y, None, X
+        default_hidden = "tanh"
     if parameters is None and isinstance(y, Mapping):
         parameters, y = y, None
-    if parameters is None:
-        raise TypeError("predict needs the trained parameters: predict(X, y, parameters)")
+    if parameters is None or X is None:
+        raise TypeError("predict needs the data and the trained parameters: predict(X, y, parameters)")
     context, parameters, (X,) = _prepare_parameters(parameters, X)
     xp = context.xp
-    AL, _ = _L_model_forward(
-        X, parameters, _activations.get_activation(hidden_activation), _activations.get_activation("sigmoid"), xp
-    )
+    hidden = _activations.get_activation(hidden_activation or default_hidden)
+    AL, _ = _L_model_forward(X, parameters, hidden, _activations.get_activation("sigmoid"), xp)
     p = xp.astype(AL > threshold, AL.dtype)
     if y is not None:
         y = context.asarray(y)
@@ -479,3 +536,107 @@ def predict(
         if print_accuracy:
             print("Accuracy: " + str(accuracy))
     return p
+
+
+# --- the planar notebook: one tanh hidden layer ------------------------------------------------
+
+
+def layer_sizes(X: Array, Y: Array, n_h: int = 4) -> tuple[int, int, int]:
+    """``(n_x, n_h, n_y)``: features of ``X (n_x, m)``, hidden units (the notebook's 4), rows of ``Y (n_y, m)``."""
+    n_x = int(X.shape[0]) if hasattr(X, "shape") else len(X)
+    if hasattr(Y, "shape"):
+        n_y = int(Y.shape[0]) if len(Y.shape) == 2 else 1
+    else:
+        n_y = len(Y)
+    return n_x, int(n_h), n_y
+
+
+def forward_propagation(X: Array, parameters: Mapping[str, Array]) -> tuple[Array, Parameters]:
+    """LINEAR -> TANH -> LINEAR -> SIGMOID; returns ``(A2, cache)``, ``cache = {Z1, A1, Z2, A2}``.
+
+    ``X`` is ``(n_x, m)``; ``W1 (n_h, n_x)``, ``b1 (n_h, 1)``, ``W2 (n_y, n_h)``, ``b2 (n_y, 1)``.
+    More layers (``W3``, ...) are tanh hidden layers too and add ``Z3``, ``A3``, ... to the cache.
+    """
+    context, parameters, (X,) = _prepare_parameters(parameters, X)
+    tanh_, sigmoid_ = _activations.get_activation("tanh"), _activations.get_activation("sigmoid")
+    AL, caches = _L_model_forward(X, parameters, tanh_, sigmoid_, context.xp)
+    cache: Parameters = {}
+    for layer, ((A_prev, _W, _b), Z) in enumerate(caches, start=1):
+        if layer > 1:
+            cache[f"A{layer - 1}"] = A_prev
+        cache[f"Z{layer}"] = Z
+    cache[f"A{len(caches)}"] = AL
+    return AL, cache
+
+
+def backward_propagation(parameters: Mapping[str, Array], cache: Mapping[str, Array], X: Array, Y: Array) -> Parameters:
+    """Gradients of the cross-entropy for :func:`forward_propagation`'s network.
+
+    ``dZ2 = A2 - Y``, ``dW2 = (1/m) dZ2 A1^T``, ``db2 = (1/m) sum(dZ2, axis=1)``,
+    ``dZ1 = (W2^T dZ2) * (1 - A1^2)``, ``dW1 = (1/m) dZ1 X^T``, ``db1 = (1/m) sum(dZ1, axis=1)``.
+    Returns ``{dW1, db1, dW2, db2}`` (and so on for more layers).
+    """
+    if not isinstance(parameters, Mapping):
+        raise TypeError(f"parameters must be a dict with keys W1, b1, ..., got {type(parameters).__name__}")
+    L = _number_of_layers(parameters)
+    missing = [f"A{layer}" for layer in range(1, L + 1) if f"A{layer}" not in cache]
+    if missing:
+        raise ValueError(f"cache is missing {', '.join(missing)}: pass the cache returned by forward_propagation")
+    layers = range(1, L + 1)
+    context, arrays = _prepare(
+        X, Y, *(cache[f"A{layer}"] for layer in layers), *(parameters[f"W{layer}"] for layer in layers)
+    )
+    xp = context.xp
+    X, Y = arrays[0], arrays[1]
+    A = [X, *arrays[2 : L + 2]]  # A[0] = X, A[l] = cache["Al"]
+    W = [None, *arrays[L + 2 :]]  # W[l] = parameters["Wl"]
+    if tuple(Y.shape) != tuple(A[L].shape):
+        Y = xp.reshape(Y, A[L].shape)
+    tanh_ = _activations.get_activation("tanh")
+    grads: Parameters = {}
+    dZ = A[L] - Y
+    for layer in range(L, 0, -1):
+        dA_prev, grads[f"dW{layer}"], grads[f"db{layer}"] = _linear.linear_backward(
+            dZ, A[layer - 1], W[layer], xp=xp, input_gradient=layer > 1
+        )
+        if layer > 1:
+            dZ = tanh_.backward(dA_prev, A[layer - 1], xp=xp)
+    return {name: grads[name] for layer in layers for name in (f"dW{layer}", f"db{layer}")}
+
+
+def nn_model(
+    X: Array,
+    Y: Array,
+    n_h: int,
+    num_iterations: int = 10000,
+    print_cost: bool = False,
+    *,
+    learning_rate: float = 1.2,
+    seed: int | None = 2,
+    dtype: Any = None,
+) -> Parameters:
+    """The planar notebook's model: ``n_h`` tanh units, sigmoid output, gradient descent.
+
+    Initialised as in the notebook (``randn * 0.01`` from ``RandomState(2)``, zero
+    biases), learning rate 1.2; with ``print_cost=True`` prints the cost every 1000
+    iterations, as the notebook does.  Each iteration is :func:`forward_propagation`,
+    :func:`compute_cost`, :func:`backward_propagation`, :func:`update_parameters`, run
+    by :func:`L_layer_model`.  Returns the trained parameters.
+    """
+    n_x, _, n_y = layer_sizes(X, Y)
+    parameters, _costs = L_layer_model(
+        X,
+        Y,
+        [n_x, n_h, n_y],
+        learning_rate,
+        num_iterations,
+        print_cost,
+        seed=seed,
+        initialization="small",
+        hidden_activation="tanh",
+        dtype=dtype,
+        print_every=1000,
+        record_every=1000,
+        print_last=False,
+    )
+    return parameters
