@@ -7,9 +7,21 @@ one per training step.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 Array = Any
+
+
+def check_count(value: Any, name: str, *, minimum: int) -> int:
+    """``value`` as an ``int`` of at least ``minimum``; raise unless it is a whole number (not a bool)."""
+    whole = (
+        isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and int(value) == value
+    )
+    if not whole or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_rank(array: Array, rank: int, name: str) -> None:

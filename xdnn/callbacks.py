@@ -37,6 +37,10 @@ class History(dict):
 class Callback:
     """Base class with no-op hooks."""
 
+    def check_logs(self, names: list[str]) -> None:
+        """Called by ``fit`` before anything changes with the log names each epoch will have;
+        raise ``ValueError`` if the callback cannot work with them."""
+
     def on_train_begin(self, network: Any) -> None:
         pass
 
@@ -70,6 +74,13 @@ class EarlyStopping(Callback):
         self.min_delta = abs(float(min_delta))
         self.maximize = mode == "max" or (mode == "auto" and "acc" in monitor)
         self.restore_best_weights = restore_best_weights
+
+    def check_logs(self, names):
+        if self.monitor not in names:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r} but each epoch only logs {sorted(names)}; "
+                "pass validation_data=... to fit() to monitor val_* metrics"
+            )
 
     def on_train_begin(self, network):
         self.best = -math.inf if self.maximize else math.inf
@@ -141,12 +152,15 @@ class ProgressBar(Callback):
 
 
 class PrintCost(Callback):
-    """The tutorial's ``print_cost``: ``Cost after epoch i: 0.123456`` every ``every`` epochs."""
+    """The tutorial's ``print_cost``: ``Cost after iteration i: 0.123456`` every ``every`` epochs
+    and after the last of ``epochs`` (when given), as ``functional.L_layer_model`` prints it.
+    One epoch is one iteration of the tutorial when training full-batch."""
 
-    def __init__(self, every: int = 100, stream: Any = None) -> None:
+    def __init__(self, every: int = 100, stream: Any = None, epochs: int | None = None) -> None:
         self.every = max(1, int(every))
         self.stream = stream
+        self.epochs = epochs
 
     def on_epoch_end(self, network, epoch, logs):
-        if epoch % self.every == 0:
-            print("Cost after epoch %i: %f" % (epoch, logs["loss"]), file=self.stream or sys.stdout)
+        if epoch % self.every == 0 or epoch + 1 == self.epochs:
+            print("Cost after iteration %i: %f" % (epoch, logs["loss"]), file=self.stream or sys.stdout)

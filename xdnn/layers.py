@@ -10,8 +10,9 @@ receives ``m * dJ/dY`` and returns ``(dX, grads)`` with ``grads`` the true
 ``dJ/dparameter`` (averaged over the ``m`` samples), keyed ``dW1``, ``db1``, ...
 
 Parameter names follow the tutorial: the ``l``-th :class:`Dense` owns ``W{l}`` and
-``b{l}``; a :class:`BatchNorm` after it owns ``gamma{l}``, ``beta{l}`` and the
-running statistics ``running_mean{l}``, ``running_var{l}`` (not trained).
+``b{l}`` (no ``b{l}`` with ``use_bias=False``); a :class:`BatchNorm` after it owns
+``gamma{l}``, ``beta{l}`` and the running statistics ``running_mean{l}``,
+``running_var{l}`` (not trained).
 """
 
 from __future__ import annotations
@@ -55,27 +56,42 @@ class Layer:
 
 
 class Dense(Layer):
-    """``A = g(W X + b)`` with ``W (units, n_inputs)``, ``b (units, 1)``; ``g`` defaults to identity."""
+    """``A = g(W X + b)`` with ``W (units, n_inputs)``, ``b (units, 1)``; ``g`` defaults to identity.
+
+    ``use_bias=False`` drops ``b`` (``Z = W X``): a :class:`BatchNorm` right after subtracts the
+    batch mean, so a bias there has exactly zero gradient and would hold only rounding noise --
+    which Adam and RMSprop, dividing by ``sqrt(s)``, turn into steps of size ``lr``.
+    """
 
     kind = "dense"
 
-    def __init__(self, units: int, activation: str = "identity", initialization: str | float | None = None) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: str = "identity",
+        initialization: str | float | None = None,
+        use_bias: bool = True,
+    ) -> None:
         if isinstance(units, bool) or int(units) != units or int(units) <= 0:
             raise ValueError(f"Dense units must be a positive integer, got {units!r}")
         self.units = int(units)
         self.activation = _activations.get_activation(activation)
         self.initialization = initialization
+        self.use_bias = bool(use_bias)
 
     def build(self, n_inputs, index):
         super().build(n_inputs, index)
-        self.W, self.b = f"W{index}", f"b{index}"  # parameter and gradient names, fixed once built
-        self.dW, self.db = f"dW{index}", f"db{index}"
+        self.W, self.dW = f"W{index}", f"dW{index}"  # parameter and gradient names, fixed once built
+        self.b, self.db = (f"b{index}", f"db{index}") if self.use_bias else (None, None)
         return self.units
 
     def host_parameters(self, draws, initialization):
         scheme = self.initialization if self.initialization is not None else initialization
         scale = _initializers.weight_scale(scheme, self.n_inputs, self.units)
-        return {self.W: draws.randn(self.units, self.n_inputs) * scale, self.b: draws.zeros(self.units, 1)}
+        parameters = {self.W: draws.randn(self.units, self.n_inputs) * scale}
+        if self.use_bias:
+            parameters[self.b] = draws.zeros(self.units, 1)
+        return parameters
 
     def config(self):
         return {
@@ -83,17 +99,18 @@ class Dense(Layer):
             "units": self.units,
             "activation": self.activation.name,
             "initialization": self.initialization,
+            "use_bias": self.use_bias,
         }
 
     def forward_output(self, parameters, X, *, xp, input_gradient=True):
         """``(Z, A, backward)`` where ``backward(dZ)`` starts from the pre-activation gradient."""
         W = parameters[self.W]
-        Z = _linear.linear_forward(X, W, parameters[self.b], xp=xp)
+        Z = _linear.linear_forward(X, W, parameters[self.b], xp=xp) if self.use_bias else W @ X
         A = self.activation.on(xp).forward(Z, xp=xp)
 
         def backward(dZ):
             dX, dW, db = _linear.linear_backward(dZ, X, W, xp=xp, input_gradient=input_gradient)
-            return dX, {self.dW: dW, self.db: db}
+            return dX, ({self.dW: dW, self.db: db} if self.use_bias else {self.dW: dW})
 
         return Z, A, backward
 
@@ -160,16 +177,24 @@ class Dropout(Layer):
 class BatchNorm(Layer):
     """Batch normalisation over the samples of each unit.
 
-    Training: ``mu = mean_i X``, ``var = mean_i (X - mu)^2``, ``Xhat = (X - mu) / sqrt(var + eps)``,
-    ``Y = gamma Xhat + beta``, and running averages ``r = momentum r + (1 - momentum) batch``.
-    Inference uses the running averages.  Backward (per-sample convention):
-    ``dX = gamma / sqrt(var + eps) * (dY - mean(dY) - Xhat mean(dY Xhat))``,
-    ``dgamma = mean(dY Xhat)``, ``dbeta = mean(dY)``.
+    ``X``, ``Y`` are ``(n_units, m)``; ``gamma``, ``beta`` and the running statistics ``(n_units, 1)``.
+
+    Training: ``mu = mean_i X``, ``var = mean_i (X - mu)^2`` (biased), ``Xhat = (X - mu) / sqrt(var + eps)``,
+    ``Y = gamma Xhat + beta``, and running averages ``r = momentum r + (1 - momentum) batch`` of ``mu``
+    and ``var`` (Keras' convention; PyTorch's ``momentum`` is ``1 - momentum`` and it averages the
+    unbiased variance).  Inference uses the running averages and changes nothing.  Backward
+    (per-sample convention): ``dX = gamma / sqrt(var + eps) * (dY - mean(dY) - Xhat mean(dY Xhat))``,
+    ``dgamma = mean(dY Xhat)``, ``dbeta = mean(dY)``.  The mean subtraction cancels any bias of the
+    layer before, so that :class:`Dense` needs none (``use_bias=False``).
     """
 
     kind = "batch_norm"
 
     def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5) -> None:
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"batch-norm momentum must be in [0, 1], got {momentum!r}")
+        if not epsilon > 0.0:
+            raise ValueError(f"batch-norm epsilon must be positive, got {epsilon!r}")
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
 

@@ -111,7 +111,8 @@ def _layers_from_sizes(
     layers: list[Layer] = []
     for units in sizes[1:-1]:
         if batch_norm:
-            layers += [Dense(units), BatchNorm(), Activation(activation)]
+            # BatchNorm subtracts the batch mean, so a bias before it would get a zero gradient
+            layers += [Dense(units, use_bias=False), BatchNorm(), Activation(activation)]
         else:
             layers.append(Dense(units, activation))
         if dropout:
@@ -208,6 +209,8 @@ class Network:
             raise ValueError(
                 f"output activation {output_name!r} has no matching loss; use sigmoid, softmax or identity"
             )
+        if output_name == "softmax" and output_layer.units < 2:
+            raise ValueError("a softmax output needs at least 2 units; use one sigmoid unit for binary labels")
         self.loss = _losses.get_loss(loss if loss is not None else _LOSS_OF_OUTPUT[output_name])
         if self.loss.output_activation != output_name:
             raise ValueError(
@@ -368,23 +371,36 @@ class Network:
 
     # --- input handling -------------------------------------------------------------------------
 
-    def _context_for(self, *values: Any) -> ArrayContext:
-        """Resolve the call's namespace; an untrained network adopts the data's backend."""
+    def _resolve_context(self, *values: Any) -> ArrayContext:
+        """The call's namespace, changing nothing: the data's backend when the network is unbuilt,
+        or untrained and given backend arrays (then :meth:`_adopt` moves it once the data is
+        checked); otherwise the network's own.  Raises :class:`BackendMismatchError` for a
+        trained network given arrays of another backend."""
         context = array_context(*values)
         if not self.built:
             return context
-        trained = self.optimizer.iterations > 0 or self.epochs_trained > 0
-        if context.xp is not self.context.xp or context.device != self.context.device:
-            data_on_backend = any(v is not None and not is_host_data(v) for v in values)
-            if data_on_backend and not trained:
-                self._place(context, self.parameters, self.state, None)
-                return context
-            if data_on_backend:
-                raise _mismatch_error(self, context)
-        return self.context
+        if context.xp is self.context.xp and context.device == self.context.device:
+            return self.context
+        if not any(v is not None and not is_host_data(v) for v in values):
+            return self.context
+        if self.optimizer.iterations > 0 or self.epochs_trained > 0:
+            raise _mismatch_error(self, context)
+        return context
+
+    def _adopt(self, context: ArrayContext) -> None:
+        """Move a built, untrained network to ``context`` (from :meth:`_resolve_context`)."""
+        if self.built and context is not self.context:
+            self._place(context, self.parameters, self.state, None)
+
+    def _context_for(self, *values: Any) -> ArrayContext:
+        """:meth:`_resolve_context`, adopting its backend at once (for callers that check nothing)."""
+        context = self._resolve_context(*values)
+        self._adopt(context)
+        return context
 
     def _prepare_X(self, X: Any, context: ArrayContext, name: str = "X") -> Array:
-        X = context.asarray(X)
+        """Checked ``X (n, f)`` on ``context`` in the network dtype; changes nothing."""
+        X = _asarray(X, context, name)
         _validation.check_rank(X, 2, name)
         _validation.check_not_empty(X, name)
         if not context.xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
@@ -397,16 +413,19 @@ class Network:
             )
         return X
 
-    def _prepare_targets(self, y: Any, n_samples: int, context: ArrayContext, name: str = "y") -> Array:
+    def _prepare_targets(
+        self, y: Any, n_samples: int, context: ArrayContext, names: tuple[str, str] = ("X", "y")
+    ) -> Array:
         """Targets as ``(n_samples, k)`` in the network dtype, checked against the output layer."""
         xp = context.xp
-        y = context.asarray(y)
+        name = names[1]
+        y = _asarray(y, context, name)
         if not xp.isdtype(y.dtype, ("real floating", "integral", "bool")):
             raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
         if y.ndim not in (1, 2):
             raise ValueError(f"{name} must be 1-D or 2-D, got an array of shape {tuple(y.shape)}")
         if y.shape[0] != n_samples:
-            raise ValueError(f"X and {name} have different numbers of samples: {n_samples} and {y.shape[0]}")
+            raise ValueError(f"{names[0]} and {name} have different numbers of samples: {n_samples} and {y.shape[0]}")
         dtype = getattr(xp, self.dtype_name)
         y = xp.astype(y, dtype) if y.dtype != dtype else y
         _validation.check_finite(y, name, xp=xp)
@@ -427,15 +446,17 @@ class Network:
         if self.loss.name == "binary_crossentropy" and not bool(xp.all((y >= 0) & (y <= 1))):
             raise ValueError(f"{name} must hold 0/1 labels (or probabilities in [0, 1]) for a sigmoid output")
         if self.loss.name == "categorical_crossentropy":
-            sums = xp.sum(y, axis=1)
-            if not bool(xp.all((y >= 0) & (xp.abs(sums - 1.0) < 1e-3))):
+            row_sums = xp.sum(y, axis=1)  # (n_samples,)
+            if not (bool(xp.all(y >= 0)) and bool(xp.all(xp.abs(row_sums - 1.0) < 1e-3))):
                 raise ValueError(f"{name} rows must be one-hot (or probabilities summing to 1) for a softmax output")
         return y
 
-    def _prepare_data(self, X: Any, y: Any, context: ArrayContext) -> tuple[Array, Array]:
+    def _prepare_data(
+        self, X: Any, y: Any, context: ArrayContext, names: tuple[str, str] = ("X", "y")
+    ) -> tuple[Array, Array]:
         """Checked ``X (n, f)`` and ``Y (n, k)`` on ``context``; changes nothing."""
-        X = self._prepare_X(X, context)
-        return X, self._prepare_targets(y, X.shape[0], context)
+        X = self._prepare_X(X, context, names[0])
+        return X, self._prepare_targets(y, X.shape[0], context, names)
 
     # --- forward / backward ---------------------------------------------------------------------
 
@@ -515,37 +536,41 @@ class Network:
         targets.  ``batch_size=None`` trains full-batch.  The batch order comes from a
         seeded host permutation each epoch, the same on every backend.  Every input is
         checked before anything changes.  If the cost becomes NaN/inf, training stops,
-        the parameters of the last finite epoch are kept, a :class:`DivergenceWarning`
-        names the epoch and ``diverged_epoch`` records it.
+        the parameters from before that batch are kept (if an update itself overflowed:
+        those at the start of the last epoch whose cost was finite), a
+        :class:`DivergenceWarning` names the epoch and ``diverged_epoch`` records it.
 
         Returns the :class:`~xdnn.callbacks.History` (also ``self.history``).
         """
-        if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size <= 0
-        ):
-            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        epochs = _validation.check_count(epochs, "epochs", minimum=0)
+        if batch_size is not None:
+            batch_size = _validation.check_count(batch_size, "batch_size (or None for full batch)", minimum=1)
         if validation_data is not None and (
             not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
         ):
             raise ValueError("validation_data must be a pair (X_val, y_val)")
         extra = tuple(validation_data) if validation_data is not None else ()
-        context = self._context_for(X, y, *extra)
+        context = self._resolve_context(X, y, *extra)
         X, Y = self._prepare_data(X, y, context)
         validation = None
         if validation_data is not None:
-            X_val, Y_val = self._prepare_data(validation_data[0], validation_data[1], context)
+            X_val, Y_val = self._prepare_data(validation_data[0], validation_data[1], context, ("X_val", "y_val"))
             if X_val.shape[1] != X.shape[1]:
                 raise ValueError(f"X_val has {X_val.shape[1]} features but X has {X.shape[1]}")
             validation = (X_val, Y_val)
+        callback_list = list(callbacks or [])
+        log_names = ["loss", *self.metrics]
+        if validation is not None:
+            log_names += [f"val_{name}" for name in log_names]
+        for callback in callback_list:
+            _call(callback, "check_logs", log_names)
         if not self.built:
             self.build(X.shape[1], context)
-        callback_list = list(callbacks or [])
+        self._adopt(context)
         if print_cost:
-            callback_list.insert(0, PrintCost(print_every))
+            callback_list.insert(0, PrintCost(print_every, epochs=epochs))
         if verbose:
-            callback_list.insert(0, ProgressBar(int(epochs)))
+            callback_list.insert(0, ProgressBar(epochs))
         history = History()
         self.history = history
         self.stop_training = False
@@ -553,31 +578,38 @@ class Network:
         for callback in callback_list:
             _call(callback, "on_train_begin", self)
         # On the CPU a cost is read before each update, so a batch whose cost is NaN/inf is never
-        # applied.  On a GPU reading waits for the device: with nothing to report each epoch the
-        # costs are read every ACCELERATOR_SYNC_EVERY epochs, and a checkpoint taken at each read
-        # is restored if training diverged in between.
+        # applied; the checkpoint (taken once per epoch, at a finite cost) is needed only if an
+        # update itself overflowed.  On a GPU reading waits for the device: with nothing to report
+        # each epoch the costs are read every ACCELERATOR_SYNC_EVERY epochs, and a checkpoint taken
+        # at each read (of finite parameters) is restored if training diverged in between.
         on_accelerator = self.context.backend_name == "cupy" or "cuda" in str(self.context.device)
         per_epoch = bool(callback_list) or validation is not None or not on_accelerator
         sync_every = 1 if per_epoch else ACCELERATOR_SYNC_EVERY
-        checkpoint = _Checkpoint(self) if on_accelerator else None
+        checkpoint = _Checkpoint(self)
         pending: list[tuple[int, Any, Any]] = []
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
         self._full_batch = (X.T, Y.T)  # tutorial layout, as views
         self._permutations = _PermutationFeed(
-            self._shuffle_generator, m, self.context, epochs_per_transfer=int(epochs) if on_accelerator else 1
+            self._shuffle_generator, m, self.context, epochs_per_transfer=epochs if on_accelerator else 1
         )
-        for epoch in range(int(epochs)):
+        for epoch in range(epochs):
             learning_rate = self.learning_rate(self.epochs_trained)
-            loss_sum, correct, diverged = self._train_epoch(X, Y, batch, shuffle, learning_rate, not on_accelerator)
+            loss_sum, correct, diverged = self._train_epoch(
+                X, Y, batch, shuffle, learning_rate, None if on_accelerator else checkpoint
+            )
             if diverged:
-                self._diverged(epoch, loss_sum, "the last finite batch")
+                kept = "the last finite batch"
+                if not self._parameters_finite():  # an update overflowed before any cost did
+                    checkpoint.restore()
+                    kept = f"the last epoch start with a finite cost ({checkpoint.epochs_trained} epochs trained)"
+                self._diverged(epoch, loss_sum, kept)
                 break
             self.epochs_trained += 1
             pending.append((epoch, loss_sum, correct))
             if len(pending) < sync_every and epoch + 1 < epochs:
                 continue
-            stop = self._report(pending, m, history, callback_list, validation, checkpoint)
+            stop = self._report(pending, m, history, callback_list, validation, checkpoint if on_accelerator else None)
             pending = []
             if stop:
                 break
@@ -613,15 +645,24 @@ class Network:
                 _call(callback, "on_epoch_end", self, epoch, logs)
             if self.stop_training:
                 return True
-        if checkpoint is not None:
+        if checkpoint is not None and self._parameters_finite():  # not after an update that overflowed
             checkpoint.capture()
         return False
 
-    def _train_epoch(self, X: Array, Y: Array, batch: int, shuffle: bool, learning_rate: float, check: bool):
+    def _parameters_finite(self) -> bool:
+        """True when no parameter holds NaN or inf (one device read)."""
+        xp = self.context.xp
+        return bool(xp.all(xp.stack([xp.all(xp.isfinite(value)) for value in self.parameters.values()])))
+
+    def _train_epoch(
+        self, X: Array, Y: Array, batch: int, shuffle: bool, learning_rate: float, checkpoint: _Checkpoint | None
+    ):
         """One pass over the data: ``(sum of batch costs x sizes, correct count, diverged)``.
 
-        With ``check`` each batch's cost is read before its update and a non-finite cost
-        stops the epoch with that batch unapplied (``diverged=True``, first value the cost).
+        With a ``checkpoint`` each batch's cost is read before its update and a non-finite
+        cost stops the epoch with that batch unapplied (``diverged=True``, first value the
+        cost); the parameters are captured into ``checkpoint`` once, when the epoch's first
+        cost reads finite.  Without one, costs stay on the device (accelerators).
         """
         xp = self.context.xp
         m = X.shape[0]
@@ -640,13 +681,15 @@ class Network:
         else:
             spans = [(start, min(start + batch, m)) for start in range(0, m, batch)]
             batches = ((X[start:stop, ...].T, Y[start:stop, ...].T) for start, stop in spans)
-        for Xt, Yt in batches:
+        for position, (Xt, Yt) in enumerate(batches):
             cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random)
             size = Xt.shape[1]
-            if check:
+            if checkpoint is not None:
                 value = float(cost)
                 if not math.isfinite(value):
                     return value, correct, True
+                if position == 0:
+                    checkpoint.capture()
                 loss_sum += value * size
             else:
                 loss_sum = loss_sum + cost * size
@@ -664,8 +707,9 @@ class Network:
     def _output(self, X: Any) -> Array:
         """``A_L`` in tutorial layout ``(k, n_samples)`` for raw input ``X``."""
         self._check_fitted()
-        context = self._context_for(X)
+        context = self._resolve_context(X)
         X = self._prepare_X(X, context)
+        self._adopt(context)
         _, A, _ = self._forward(X.T, training=False, random=None)
         return A
 
@@ -700,7 +744,9 @@ class Network:
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
         """Inference-mode ``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` (loss includes the L2 term)."""
         self._check_fitted()
-        X, Y = self._prepare_data(X, y, self._context_for(X, y))
+        context = self._resolve_context(X, y)
+        X, Y = self._prepare_data(X, y, context)
+        self._adopt(context)
         return self._evaluate_prepared(X, Y)
 
     # --- persistence and checks -----------------------------------------------------------------
@@ -724,6 +770,14 @@ def _mismatch_error(network: Network, context: ArrayContext) -> Exception:
         f"{context.backend_name!r} (device {context.device}); move the data with xdnn.to_numpy(...) "
         f"or the network with network.to({context.backend_name!r})"
     )
+
+
+def _asarray(data: Any, context: ArrayContext, name: str) -> Array:
+    """``data`` on ``context``; a non-numeric host array is refused with its argument's name."""
+    try:
+        return context.asarray(data)
+    except TypeError as error:
+        raise TypeError(f"{name}: {error}") from None
 
 
 def _call(callback: Any, hook: str, *arguments: Any) -> None:

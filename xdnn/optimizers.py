@@ -17,6 +17,7 @@ included.)  Schedules map an epoch number (0-based) to a learning rate.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Mapping
 
 from xdnn import _cupy_kernels
@@ -166,15 +167,25 @@ def get_optimizer(spec: str | Optimizer | Mapping[str, Any]) -> Optimizer:
 # --- learning-rate schedules --------------------------------------------------------------------
 
 
+def _positive(value: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{what} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def _positive_count(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer (epochs), got {value!r}")
+    return int(value)
+
+
 class Schedule:
     """Maps a 0-based epoch to a learning rate; ``initial`` is the rate at epoch 0."""
 
     name = "constant"
 
     def __init__(self, initial: float) -> None:
-        if not (initial > 0 and math.isfinite(initial)):
-            raise ValueError(f"learning rate must be a positive finite number, got {initial!r}")
-        self.initial = float(initial)
+        self.initial = _positive(initial, "learning rate")
 
     def __call__(self, epoch: int) -> float:
         return self.initial
@@ -194,7 +205,7 @@ class ExponentialDecay(Schedule):
 
     def __init__(self, initial: float, rate: float = 0.96, steps: int = 1) -> None:
         super().__init__(initial)
-        self.rate, self.steps = float(rate), int(steps)
+        self.rate, self.steps = _positive(rate, "decay rate"), _positive_count(steps, "steps")
 
     def __call__(self, epoch):
         return self.initial * self.rate ** (epoch / self.steps)
@@ -210,7 +221,7 @@ class StepDecay(Schedule):
 
     def __init__(self, initial: float, drop: float = 0.5, every: int = 10) -> None:
         super().__init__(initial)
-        self.drop, self.every = float(drop), int(every)
+        self.drop, self.every = _positive(drop, "drop"), _positive_count(every, "every")
 
     def __call__(self, epoch):
         return self.initial * self.drop ** (epoch // self.every)
@@ -226,7 +237,7 @@ class InverseTimeDecay(Schedule):
 
     def __init__(self, initial: float, rate: float = 1.0, steps: int = 1) -> None:
         super().__init__(initial)
-        self.rate, self.steps = float(rate), int(steps)
+        self.rate, self.steps = _positive(rate, "decay rate"), _positive_count(steps, "steps")
 
     def __call__(self, epoch):
         return self.initial / (1.0 + self.rate * (epoch // self.steps))
