@@ -45,11 +45,11 @@ def relu_backward(dA: Array, saved: Array, *, xp: Any) -> Array:
 def sigmoid(Z: Array, *, xp: Any) -> Array:
     """``A = 1 / (1 + exp(-Z))``, computed without overflow for any ``|Z|``.
 
-    With ``e = exp(-|Z|)`` (never overflows): ``A = 1/(1+e)`` for ``Z >= 0`` and
-    ``A = e/(1+e)`` for ``Z < 0``.
+    Every ``exp`` is of a non-positive number, so nothing overflows:
+    ``A = 1/(1+e)`` for ``Z >= 0`` and ``A = e/(1+e)`` for ``Z < 0`` with ``e = exp(-|Z|)``,
+    i.e. ``A = exp(min(Z, 0)) / (1 + exp(-|Z|))`` -- one expression, no branch.
     """
-    e = xp.exp(-xp.abs(Z))
-    return xp.where(Z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return xp.exp(xp.minimum(Z, 0.0)) / (1.0 + xp.exp(-xp.abs(Z)))
 
 
 def sigmoid_backward(dA: Array, A: Array, *, xp: Any) -> Array:

@@ -102,26 +102,31 @@ class Dense(Layer):
             "use_bias": self.use_bias,
         }
 
-    def forward_output(self, parameters, X, *, xp, input_gradient=True):
-        """``(Z, A, backward)`` where ``backward(dZ)`` starts from the pre-activation gradient."""
+    def _forward_from(self, parameters, X, activation, *, xp, input_gradient):
         W = parameters[self.W]
         Z = _linear.linear_forward(X, W, parameters[self.b], xp=xp) if self.use_bias else W @ X
-        A = self.activation.on(xp).forward(Z, xp=xp)
+        A = activation.forward(Z, xp=xp)
+        use_bias, dW_name, db_name = self.use_bias, self.dW, self.db
 
-        def backward(dZ):
+        def backward_from_Z(dZ):
             dX, dW, db = _linear.linear_backward(dZ, X, W, xp=xp, input_gradient=input_gradient)
-            return dX, ({self.dW: dW, self.db: db} if self.use_bias else {self.dW: dW})
+            return dX, ({dW_name: dW, db_name: db} if use_bias else {dW_name: dW})
 
-        return Z, A, backward
+        return Z, A, backward_from_Z
+
+    def forward_output(self, parameters, X, *, xp, input_gradient=True):
+        """``(Z, A, backward)`` where ``backward(dZ)`` starts from the pre-activation gradient."""
+        return self._forward_from(parameters, X, self.activation.on(xp), xp=xp, input_gradient=input_gradient)
 
     def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
-        Z, A, backward_from_Z = self.forward_output(parameters, X, xp=xp, input_gradient=input_gradient)
         activation = self.activation.on(xp)
+        Z, A, backward_from_Z = self._forward_from(parameters, X, activation, xp=xp, input_gradient=input_gradient)
         saved = A if activation.backward_uses_output else Z
         del Z
+        activation_backward = activation.backward
 
         def backward(dA):
-            return backward_from_Z(activation.backward(dA, saved, xp=xp))
+            return backward_from_Z(activation_backward(dA, saved, xp=xp))
 
         return A, backward
 

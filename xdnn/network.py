@@ -47,6 +47,9 @@ _RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 
 
 ACCELERATOR_SYNC_EVERY = 32
+# On the CPU the parameters are copied aside about once every this many steps (at an epoch's first
+# finite cost), for the rare update that overflows while the cost read before it was finite.
+CPU_CHECKPOINT_STEPS = 16
 
 
 class _PermutationFeed:
@@ -589,14 +592,21 @@ class Network:
         pending: list[tuple[int, Any, Any]] = []
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
-        self._full_batch = (X.T, Y.T)  # tutorial layout, as views
+        # The full batch in tutorial layout, copied once per fit into row-major (n_features, m) and
+        # (k, m) arrays: a product with a contiguous operand dispatches faster than with a transposed view.
+        xp = self.context.xp
+        self._full_batch = (
+            tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y)) if batch >= m else None
+        )
         self._permutations = _PermutationFeed(
             self._shuffle_generator, m, self.context, epochs_per_transfer=epochs if on_accelerator else 1
         )
+        checkpoint_every = max(1, CPU_CHECKPOINT_STEPS // -(-m // batch))  # in epochs
         for epoch in range(epochs):
             learning_rate = self.learning_rate(self.epochs_trained)
+            capture = not on_accelerator and epoch % checkpoint_every == 0
             loss_sum, correct, diverged = self._train_epoch(
-                X, Y, batch, shuffle, learning_rate, None if on_accelerator else checkpoint
+                X, Y, batch, shuffle, learning_rate, checkpoint if capture else None, check=not on_accelerator
             )
             if diverged:
                 kept = "the last finite batch"
@@ -655,14 +665,22 @@ class Network:
         return bool(xp.all(xp.stack([xp.all(xp.isfinite(value)) for value in self.parameters.values()])))
 
     def _train_epoch(
-        self, X: Array, Y: Array, batch: int, shuffle: bool, learning_rate: float, checkpoint: _Checkpoint | None
+        self,
+        X: Array,
+        Y: Array,
+        batch: int,
+        shuffle: bool,
+        learning_rate: float,
+        checkpoint: _Checkpoint | None,
+        *,
+        check: bool,
     ):
         """One pass over the data: ``(sum of batch costs x sizes, correct count, diverged)``.
 
-        With a ``checkpoint`` each batch's cost is read before its update and a non-finite
-        cost stops the epoch with that batch unapplied (``diverged=True``, first value the
-        cost); the parameters are captured into ``checkpoint`` once, when the epoch's first
-        cost reads finite.  Without one, costs stay on the device (accelerators).
+        With ``check`` each batch's cost is read before its update and a non-finite cost
+        stops the epoch with that batch unapplied (``diverged=True``, first value the cost);
+        the parameters are captured into ``checkpoint`` (if given) when the epoch's first
+        cost reads finite.  Without ``check``, costs stay on the device (accelerators).
         """
         xp = self.context.xp
         m = X.shape[0]
@@ -684,11 +702,11 @@ class Network:
         for position, (Xt, Yt) in enumerate(batches):
             cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random)
             size = Xt.shape[1]
-            if checkpoint is not None:
+            if check:
                 value = float(cost)
                 if not math.isfinite(value):
                     return value, correct, True
-                if position == 0:
+                if position == 0 and checkpoint is not None:
                     checkpoint.capture()
                 loss_sum += value * size
             else:

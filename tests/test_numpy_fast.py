@@ -1,0 +1,78 @@
+"""The NumPy fast path (xdnn._numpy_fast) gives the same numbers as the portable Array API code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xdnn
+from xdnn import _numpy_fast, linear, losses
+
+
+@pytest.fixture
+def fast_paths():
+    """Yields a function that turns fast paths on or off; restores the default afterwards."""
+    yield xdnn.set_fast_paths
+    xdnn.set_fast_paths(True)
+
+
+def test_applies_only_to_numpy_and_follows_the_switch(fast_paths):
+    assert _numpy_fast.ops_for(np) is not None
+    fast_paths(False)
+    assert _numpy_fast.ops_for(np) is None
+    fast_paths(True)
+    torch = pytest.importorskip("torch", reason="checking a second namespace needs torch")
+    assert _numpy_fast.ops_for(torch) is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linear_step_equals_the_portable_path(fast_paths, dtype):
+    rng = np.random.default_rng(0)
+    A_prev = rng.normal(size=(400, 7)).astype(dtype).T  # a transposed view, as fit passes mini-batches
+    W = rng.normal(size=(5, 7)).astype(dtype)
+    b = rng.normal(size=(5, 1)).astype(dtype)
+    dZ = rng.normal(size=(5, 400)).astype(dtype)
+    results = {}
+    for enabled in (True, False):
+        fast_paths(enabled)
+        results[enabled] = (linear.linear_forward(A_prev, W, b, xp=np), *linear.linear_backward(dZ, A_prev, W, xp=np))
+    rtol = 1e-6 if dtype == "float32" else 1e-14
+    for fast, portable in zip(results[True], results[False], strict=True):
+        assert fast.dtype == portable.dtype and fast.shape == portable.shape
+        np.testing.assert_allclose(fast, portable, rtol=rtol, atol=rtol)
+    # and both equal a float64 reference of the formulas
+    m = A_prev.shape[1]
+    reference = (W @ A_prev + b, W.T @ dZ, dZ @ A_prev.T / m, dZ.sum(axis=1, keepdims=True) / m)
+    for fast, expected in zip(results[True], reference, strict=True):
+        np.testing.assert_allclose(fast, expected, rtol=10 * rtol, atol=10 * rtol)
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "categorical_crossentropy", "mse"])
+def test_costs_equal_the_portable_path(fast_paths, name):
+    rng = np.random.default_rng(1)
+    k = 1 if name == "binary_crossentropy" else 3
+    Z = rng.normal(scale=4, size=(k, 50))
+    Y = (rng.random((k, 50)) > 0.5).astype(np.float64) if k == 1 else np.eye(3)[:, rng.integers(0, 3, 50)]
+    loss = losses.get_loss(name)
+    A = xdnn.activations.get_activation(loss.output_activation).forward(Z, xp=np)
+    costs = []
+    for enabled in (True, False):
+        fast_paths(enabled)
+        costs.append(float(loss.cost(Z, A, Y, xp=np)))
+    assert costs[0] == pytest.approx(costs[1], rel=1e-14)
+
+
+def test_training_equal_with_and_without_fast_paths(fast_paths):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(90, 4))
+    y = rng.integers(0, 3, 90)
+    trained = []
+    for enabled in (True, False):
+        fast_paths(enabled)
+        with xdnn.use_backend("numpy"):
+            net = xdnn.Network([4, 8, 6, 3], dtype="float64", seed=0, optimizer="adam", learning_rate=0.01)
+            history = net.fit(X, y, epochs=4, batch_size=32, verbose=0)
+        trained.append(({k: xdnn.to_numpy(v) for k, v in net.parameters.items()}, history["loss"]))
+    for key, value in trained[0][0].items():
+        np.testing.assert_allclose(value, trained[1][0][key], rtol=1e-12, atol=1e-14, err_msg=key)
+    np.testing.assert_allclose(trained[0][1], trained[1][1], rtol=1e-12)
