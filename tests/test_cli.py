@@ -165,3 +165,176 @@ def test_demo_runs_from_the_command_line():
     result = run_cli("demo", "--iterations", "1001", "--backend", "numpy")
     assert result.returncode == 0, result.stderr
     assert "Cost after iteration 1000" in result.stdout and "backend: numpy" in result.stdout
+
+
+# --- one-line errors (exit code 2) for the problems a new user runs into --------------------------
+
+
+def assert_one_line_error(code, stderr, *fragments):
+    """Exit code 2, exactly one non-empty line on stderr, no traceback, and the line names the problem."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2, stderr
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def moons_model(tmp_path):
+    path = tmp_path / "moons.npz"
+    arguments = ["train", "--data", "moons", "--layers", "4", "--epochs", "1", "--out", str(path), "--quiet"]
+    assert cli.main(arguments) == 0
+    return path
+
+
+@pytest.mark.parametrize(
+    "arguments, fragments",
+    [
+        (("train", "--data", "moons", "--epochs", "-1"), ("--epochs", "positive integer", "'-1'")),
+        (("train", "--data", "moons", "--val-split", "1.5"), ("--val-split", "expected a number in [0, 1)", "'1.5'")),
+        (("train", "--data", "moons", "--backend", "jax"), ("--backend", "invalid choice", "'jax'")),
+        (("train", "--data", "moons", "--lr", "-1"), ("--lr", "positive number")),
+        (("train", "--data", "moons", "--batch-size", "0"), ("--batch-size", "positive integer")),
+        (("train", "--data", "moons", "--dropout", "1.5"), ("--dropout", "[0, 1)")),
+        (("train", "--data", "moons", "--dtype", "float16"), ("--dtype", "invalid choice", "'float16'")),
+        (("train", "--data", "moons", "--frobnicate"), ("xdnn train", "unrecognized arguments: --frobnicate")),
+        (("train", "--epochs", "3"), ("xdnn train", "required: --data")),
+        (("predict", "--data", "moons"), ("xdnn predict", "required: --model")),
+        ((), ("required: COMMAND",)),
+        (("train", "--data", "moons", "--seed", "-1"), ("argument --seed", "non-negative integer", "'-1'")),
+        (("train", "--data", "moons", "--layers", ""), ("--layers", "no layer sizes", "20,7,5")),
+        (("train", "--data", "moons", "--layers", ","), ("--layers", "no layer sizes")),
+        (("train", "--data", "moons", "--layers", "20,,5"), ("--layers", "empty entry in '20,,5'")),
+        (("train", "--data", "moons", "--layers", "20,0"), ("--layers", "positive integers")),
+    ],
+)
+def test_usage_errors_are_one_line(arguments, fragments, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(list(arguments))
+    captured = capsys.readouterr()
+    assert_one_line_error(exit_info.value.code, captured.err, "error:", *fragments)
+    assert "usage:" not in captured.err and captured.out == ""
+
+
+def test_usage_error_from_the_shell_is_one_line_and_help_is_still_full():
+    result = run_cli("train", "--data", "moons", "--val-split", "1.5")
+    assert_one_line_error(
+        result.returncode, result.stderr, "xdnn train: error: argument --val-split: expected a number in [0, 1)"
+    )
+    result = run_cli("train", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: xdnn train") and "--val-split" in result.stdout
+    assert len(result.stdout.splitlines()) > 10
+
+
+@pytest.mark.parametrize(
+    "make_arguments, fragments",
+    [
+        (lambda tmp, model: ["predict", "--model", model, "--data", "moons", "--out", tmp], ("--out", "is a folder")),
+        (lambda tmp, model: ["train", "--data", "moons", "--out", tmp], ("--out", "is a folder", "model.npz")),
+        (
+            lambda tmp, model: ["train", "--data", "moons", "--plots", model],
+            ("--plots", "is an existing file", "takes a folder"),
+        ),
+        (
+            lambda tmp, model: ["predict", "--model", model, "--data", "moons", "--out", f"{tmp}/missing/p.csv"],
+            ("--out", "missing/p.csv", "does not exist"),
+        ),
+        (
+            lambda tmp, model: ["train", "--data", "moons", "--out", f"{tmp}/missing/m.npz"],
+            ("--out", "missing/m.npz", "does not exist"),
+        ),
+        (
+            lambda tmp, model: ["train", "--data", "moons", "--plots", f"{model}/plots"],
+            ("--plots", "is a file, not a folder"),
+        ),
+    ],
+)
+def test_unusable_output_paths_are_refused_before_any_work(make_arguments, fragments, moons_model, tmp_path, capsys):
+    capsys.readouterr()
+    code = cli.main(make_arguments(str(tmp_path), str(moons_model)))
+    captured = capsys.readouterr()
+    assert_one_line_error(code, captured.err, *fragments)
+    assert "[Errno" not in captured.err
+    assert "trained" not in captured.out and "prediction" not in captured.out  # refused before training / predicting
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no folder can be created")
+def test_plots_folder_that_cannot_be_created_is_refused_before_training(capsys):
+    code = cli.main(["train", "--data", "moons", "--epochs", "1", "--plots", "/proc/xdnn-plots", "--quiet"])
+    captured = capsys.readouterr()
+    assert_one_line_error(code, captured.err, "--plots /proc/xdnn-plots", "cannot write in /proc")
+    assert "[Errno" not in captured.err and "trained" not in captured.out
+
+
+def test_backend_defaults_to_xdnn_backend(monkeypatch, capsys, tmp_path):
+    pytest.importorskip("array_api_strict")
+    monkeypatch.setenv("XDNN_BACKEND", "array_api_strict")
+    model = tmp_path / "m.npz"
+    assert cli.main(["train", "--data", "moons", "--layers", "4", "--epochs", "1", "--out", str(model), "--quiet"]) == 0
+    assert "backend: array_api_strict" in capsys.readouterr().out
+    assert cli.main(["evaluate", "--model", str(model), "--data", "moons"]) == 0
+    # --backend still wins over the environment
+    assert (
+        cli.main(["train", "--data", "moons", "--layers", "4", "--epochs", "1", "--backend", "numpy", "--quiet"]) == 0
+    )
+    assert "backend: numpy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "evaluate", "demo"])
+def test_invalid_xdnn_backend_is_a_one_line_error(command, monkeypatch, capsys, moons_model):
+    monkeypatch.setenv("XDNN_BACKEND", "jax")
+    arguments = {
+        "train": ["train", "--data", "moons", "--epochs", "1", "--quiet"],
+        "predict": ["predict", "--model", str(moons_model), "--data", "moons"],
+        "evaluate": ["evaluate", "--model", str(moons_model), "--data", "moons"],
+        "demo": ["demo", "--iterations", "1"],
+    }[command]
+    code = cli.main(arguments)
+    assert_one_line_error(code, capsys.readouterr().err, "XDNN_BACKEND", "'jax'", "--backend")
+
+
+def test_csv_without_header_row_is_refused(tmp_path, capsys):
+    headerless = tmp_path / "headerless.csv"
+    headerless.write_text("0.5,1.5,0\n1.0,-2.0,1\n2.0,0.0,0\n")
+    code = cli.main(["train", "--data", str(headerless), "--epochs", "1", "--quiet"])
+    assert_one_line_error(code, capsys.readouterr().err, "headerless.csv", "header row")
+
+
+def test_evaluate_names_the_missing_target_column(tmp_path, moons_csv, capsys):
+    csv_path, X, _ = moons_csv
+    model = tmp_path / "m.npz"
+    assert (
+        cli.main(["train", "--data", str(csv_path), "--layers", "4", "--epochs", "1", "--out", str(model), "--quiet"])
+        == 0
+    )
+    features_only = tmp_path / "new.csv"
+    np.savetxt(features_only, X, delimiter=",", header="first,second", comments="")
+    capsys.readouterr()
+    code = cli.main(["evaluate", "--model", str(model), "--data", str(features_only)])
+    assert_one_line_error(code, capsys.readouterr().err, "new.csv", "target column 'label'", "first, second")
+    # predict takes the same file: the target is optional there
+    assert cli.main(["predict", "--model", str(model), "--data", str(features_only)]) == 0
+
+
+def test_target_option_applies_to_csv_files_only(tmp_path, moons_model, capsys):
+    archive = tmp_path / "data.npz"
+    np.savez(archive, X=np.zeros((4, 2)), y=np.array([0, 1, 0, 1]))
+    for arguments in (
+        ["train", "--data", "moons", "--target", "label", "--quiet"],
+        ["train", "--data", str(archive), "--target", "label", "--quiet"],
+        ["predict", "--model", str(moons_model), "--data", "moons", "--target", "label"],
+        ["evaluate", "--model", str(moons_model), "--data", str(archive), "--target", "label"],
+    ):
+        code = cli.main(arguments)
+        assert_one_line_error(code, capsys.readouterr().err, "--target applies to CSV files")
+
+
+def test_nan_in_new_data_is_reported_for_prediction_not_training(tmp_path, moons_model, capsys):
+    with_nan = tmp_path / "nan.csv"
+    with_nan.write_text("a,b\n0.5,nan\n1.0,2.0\n")
+    code = cli.main(["predict", "--model", str(moons_model), "--data", str(with_nan)])
+    stderr = capsys.readouterr().err
+    assert_one_line_error(code, stderr, "nan.csv", "NaN", "before predicting")
+    assert "training" not in stderr

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -65,6 +69,8 @@ def test_load_csv(tmp_path, backend):
         ("a,b\n1,2,3\n", "b", "row 2 has 3 values"),
         ("a,b\n", "b", "no data rows"),
         ("", None, "is empty"),
+        ("1,2,0\n3,4,1\n", None, "CSV files need a header row"),
+        ("\n0.5, -1e3, nan\n1,2,3\n", "b", r"first row \(0.5,-1e3,nan\) holds numbers"),
     ],
 )
 def test_load_csv_errors_name_the_problem(tmp_path, content, target, message):
@@ -77,3 +83,39 @@ def test_load_csv_errors_name_the_problem(tmp_path, content, target, message):
 def test_load_csv_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         datasets.load_csv(tmp_path / "missing.csv")
+
+
+def test_read_csv_header(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("\n a , b ,label\n1,2,0\n")
+    assert datasets.read_csv_header(path) == ["a", "b", "label"]
+    path.write_text("1,2,0\n")
+    with pytest.raises(ValueError, match="header row"):
+        datasets.read_csv_header(path)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        datasets.read_csv_header(tmp_path / "missing.csv")
+
+
+def test_a_header_with_some_numeric_names_is_still_a_header(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("2019,2020,label\n1,2,0\n3,4,1\n")
+    X, y, names = datasets.load_csv_host(path)
+    assert names == ["2019", "2020"] and X.shape == (2, 2) and y.tolist() == [0, 1]
+
+
+def test_submodules_are_attributes_of_the_package():
+    # README writes xdnn.datasets.moons(...); it works after a plain `import xdnn`, in a fresh process.
+    code = (
+        "import sys, xdnn; "
+        "assert xdnn.datasets is sys.modules['xdnn.datasets']; "
+        "assert callable(xdnn.datasets.moons); "
+        "import importlib.util; "
+        "assert importlib.util.find_spec('sklearn') is None or hasattr(xdnn.estimators, 'MLPClassifier'); "
+        "print('ok')"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        xdnn.nonexistent  # noqa: B018

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -58,3 +61,19 @@ def test_confusion_matrix_counts_match_a_direct_count():
 def test_decision_boundary_needs_two_features():
     with pytest.raises(ValueError, match="n_samples, 2"):
         plot.plot_decision_boundary(lambda points: points[:, 0] > 0, np.zeros((5, 3)), np.zeros(5))
+
+
+def test_import_xdnn_loads_neither_matplotlib_nor_scikit_learn_until_asked():
+    code = (
+        "import sys, xdnn; "
+        "assert 'matplotlib' not in sys.modules and 'sklearn' not in sys.modules, 'imported too early'; "
+        "plot = xdnn.plot; "
+        "assert plot is sys.modules['xdnn.plot'] and callable(plot.plot_history); "
+        "plot.plot_history([0.5, 0.25]); "
+        "assert 'matplotlib' in sys.modules; "
+        "print('ok')"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

@@ -33,13 +33,20 @@ from xdnn.optimizers import (
 from xdnn.serialization import ModelFileError
 from xdnn.serialization import load_network as load
 
+_LAZY_SUBMODULES = ("datasets", "estimators", "plot")
+
 
 def __getattr__(name):
-    # The scikit-learn estimators import scikit-learn, an optional extra: load them on first use.
+    # The scikit-learn estimators import scikit-learn, and xdnn.plot matplotlib, both optional
+    # extras: load them (and the other submodules written `xdnn.datasets` etc.) on first use.
     if name in ("MLPClassifier", "MLPRegressor"):
         from xdnn import estimators
 
         return getattr(estimators, name)
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"xdnn.{name}")
     raise AttributeError(f"module 'xdnn' has no attribute {name!r}")
 
 

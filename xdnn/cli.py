@@ -10,12 +10,13 @@ import argparse
 import csv
 import os
 import sys
+import tempfile
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
-from xdnn._backend import BACKEND_NAMES, INSTALL_HINTS, BackendError, resolve_backend, use_backend
+from xdnn._backend import BACKEND_NAMES, INSTALL_HINTS, BackendError, get_backend, resolve_backend, use_backend
 
 BUILTIN_DATA = ("planar", "moons", "circles", "digits", "breast-cancer")
 
@@ -27,20 +28,47 @@ class InputError(Exception):
 # --- data ---------------------------------------------------------------------------------------
 
 
+LOADERS = {
+    "planar": "planar_host",
+    "moons": "moons_host",
+    "circles": "circles_host",
+    "digits": "digits_host",
+    "breast-cancer": "breast_cancer_host",
+    "breast_cancer": "breast_cancer_host",
+}
+
+
+def _is_csv(spec: str) -> bool:
+    """Whether ``--data spec`` names a CSV file (anything that is neither a built-in set nor an ``.npz``)."""
+    return spec not in LOADERS and not spec.endswith(".npz")
+
+
+def _check_target_option(arguments: argparse.Namespace) -> None:
+    """``--target`` names a CSV column: refuse it for a built-in set or an ``.npz`` instead of ignoring it."""
+    if arguments.target is not None and not _is_csv(arguments.data):
+        kind = (
+            "an .npz file (its target is the array 'y')" if arguments.data.endswith(".npz") else "a built-in data set"
+        )
+        raise InputError(f"--target applies to CSV files only, and {arguments.data} is {kind}; drop --target")
+
+
+def _csv_header(path: str) -> list[str]:
+    from xdnn import datasets
+
+    try:
+        return datasets.read_csv_header(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(str(error)) from None
+
+
 def load_data(spec: str, target: str | None, *, require_target: bool = True) -> tuple[np.ndarray, Any, list[str]]:
     """``(X, y, feature_names)`` on the host from a built-in name, a ``.csv`` or an ``.npz`` (``X``, ``y``)."""
     from xdnn import datasets
 
-    loaders = {
-        "planar": datasets.planar_host,
-        "moons": datasets.moons_host,
-        "circles": datasets.circles_host,
-        "digits": datasets.digits_host,
-        "breast-cancer": datasets.breast_cancer_host,
-        "breast_cancer": datasets.breast_cancer_host,
-    }
-    if spec in loaders:
-        X, y = loaders[spec]()
+    if target is not None and not _is_csv(spec):
+        raise InputError(f"a target column applies to CSV files only, not to {spec}")
+    if spec in LOADERS:
+        X, y = getattr(datasets, LOADERS[spec])()
         return X, y, [f"x{i + 1}" for i in range(X.shape[1])]
     if spec.endswith(".npz"):
         if not os.path.isfile(spec):
@@ -54,7 +82,7 @@ def load_data(spec: str, target: str | None, *, require_target: bool = True) -> 
         except (ValueError, OSError) as error:
             raise InputError(f"cannot read {spec}: {error}") from None
         if y is None and require_target:
-            raise InputError(f"{spec} has no array named 'y' to train on")
+            raise InputError(f"{spec} has no array named 'y' (the targets)")
         if X.ndim != 2:
             raise InputError(f"{spec}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
         return X, y, [f"x{i + 1}" for i in range(X.shape[1])]
@@ -85,24 +113,68 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 # --- commands -----------------------------------------------------------------------------------
 
 
-def _parse_layers(text: str) -> list[int]:
+def _check_output_file(path: str, option: str, example: str) -> None:
+    """Refuse, before any work is done, an output file that cannot be written."""
+    if os.path.isdir(path):
+        raise InputError(f"{option} {path} is a folder; give a file name, e.g. {os.path.join(path, example)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        problem = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise InputError(f"{option} {path}: the folder {folder} {problem}; create it first or choose another path")
+    _check_writable(folder, path, option)
+
+
+def _check_output_folder(path: str, option: str) -> None:
+    """Refuse, before any work is done, an output folder that cannot be created or written in."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InputError(f"{option} {path} is an existing file, but {option} takes a folder (created if missing)")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise InputError(f"{option} {path}: {existing} is a file, not a folder; choose another path")
+    _check_writable(existing, path, option)
+
+
+def _check_writable(folder: str, path: str, option: str) -> None:
+    try:  # a real probe: permission bits do not tell (root, read-only or virtual file systems such as /proc)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(f"{option} {path}: cannot write in {folder} ({_reason(error)}); choose another path") from None
+
+
+def _reason(error: OSError) -> str:
+    """An ``OSError`` without its ``[Errno N]`` prefix and file name (the caller names the path)."""
+    return error.strerror.lower() if error.strerror else str(error)
+
+
+def _backend_name(arguments: argparse.Namespace) -> str:
+    """``--backend``, else xdnn's process default (``XDNN_BACKEND``, else ``auto``), resolved."""
+    if arguments.backend is not None:
+        return arguments.backend
     try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(f"--layers must be comma-separated positive integers, got {text!r}") from None
-    if any(size <= 0 for size in sizes):
-        raise InputError(f"--layers must be positive integers, got {text!r}")
-    return sizes
+        return get_backend()
+    except ValueError as error:  # an invalid XDNN_BACKEND
+        raise InputError(f"{error} (or pass --backend)") from None
 
 
 def command_train(arguments: argparse.Namespace) -> int:
     import xdnn
 
+    # Everything that can be checked is checked before the data is read and training starts.
+    _check_target_option(arguments)
+    if arguments.out:
+        _check_output_file(arguments.out, "--out", "model.npz")
+    if arguments.plots:
+        _check_output_folder(arguments.plots, "--plots")
+        _check_matplotlib()
+    backend_name = _backend_name(arguments)
     X, y, feature_names = load_data(arguments.data, arguments.target)
     task = _task(np.asarray(y), arguments.task)
     metadata: dict[str, Any] = {"feature_names": feature_names, "task": task, "data": arguments.data}
-    if arguments.target:
-        metadata["target"] = arguments.target
+    if _is_csv(arguments.data):  # the target column's name, so that evaluate can ask for it by name
+        metadata["target"] = arguments.target or _csv_header(arguments.data)[-1]
     if task == "classification":
         classes, y = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -120,10 +192,9 @@ def command_train(arguments: argparse.Namespace) -> int:
         X = (X - mean) / std
         metadata["feature_mean"], metadata["feature_std"] = mean.tolist(), std.tolist()
     train, validation = _split(X.shape[0], arguments.val_split, arguments.seed)
-    hidden = _parse_layers(arguments.layers)
-    with use_backend(arguments.backend) as backend:
+    with use_backend(backend_name) as backend:
         network = xdnn.Network(
-            [X.shape[1], *hidden, outputs],
+            [X.shape[1], *arguments.layers, outputs],
             activation=arguments.hidden,
             output_activation=output_activation,
             optimizer=arguments.optimizer,
@@ -150,7 +221,10 @@ def command_train(arguments: argparse.Namespace) -> int:
         for name, values in history.items():
             print(f"final {name}: {values[-1]:.4f}")
         if arguments.out:
-            network.save(arguments.out)
+            try:
+                network.save(arguments.out)
+            except OSError as error:
+                raise InputError(f"cannot save the model to {arguments.out}: {_reason(error)}") from None
             print(f"model saved to {arguments.out}")
         if arguments.plots:
             _write_plots(arguments.plots, network, history, X, y, validation, task)
@@ -160,7 +234,10 @@ def command_train(arguments: argparse.Namespace) -> int:
 def _write_plots(folder: str, network: Any, history: Any, X: np.ndarray, y: np.ndarray, validation, task: str) -> None:
     from xdnn import plot
 
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create the --plots folder {folder}: {_reason(error)}") from None
     written = [os.path.join(folder, "history.png")]
     plot.plot_history(history, path=written[0], title="training history")
     if task == "classification":
@@ -171,6 +248,13 @@ def _write_plots(folder: str, network: Any, history: Any, X: np.ndarray, y: np.n
         written.append(os.path.join(folder, "confusion_matrix.png"))
         plot.plot_confusion_matrix(y[rows], network.predict(X[rows]), path=written[-1], title="confusion matrix")
     print("plots written: " + ", ".join(written))
+
+
+def _check_matplotlib() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise InputError('--plots needs matplotlib; install it with: pip install "xdnn[examples]" (or drop --plots)')
 
 
 def _load_model(path: str, backend: str) -> Any:
@@ -186,21 +270,40 @@ def _load_model(path: str, backend: str) -> Any:
 
 def _model_inputs(network: Any, arguments: argparse.Namespace, *, require_target: bool) -> tuple[np.ndarray, Any]:
     metadata = network.metadata
-    target = arguments.target or metadata.get("target")
-    if target is None and arguments.data.endswith(".csv"):
-        # A CSV for prediction may or may not carry the target: compare with the model's features.
-        if not os.path.isfile(arguments.data):
-            raise InputError(f"data file not found: {arguments.data}")
-        with open(arguments.data, newline="", encoding="utf-8") as stream:
-            header = next(csv.reader(stream), [])
-        if len(header) == network.n_features + 1:
+    data = arguments.data
+    target = arguments.target
+    if target is None and _is_csv(data) and (data.endswith(".csv") or os.path.isfile(data)):
+        # A CSV for prediction may or may not carry the target: look for the column the model was
+        # trained on, else compare the number of columns with the model's features.
+        header = _csv_header(data)
+        known = metadata.get("target")
+        if known in header:
+            target = known
+        elif len(header) == network.n_features + 1:
             target = header[-1]
-    X, y, _ = load_data(arguments.data, target, require_target=require_target or target is not None)
+        elif require_target:
+            missing = f"target column {known!r}" if known else "target column"
+            raise InputError(
+                f"{data} has no {missing} to evaluate against; its columns are: {', '.join(header)} "
+                f"(the model takes {network.n_features} features); add the target column or name it with --target"
+            )
+    X, y, names = load_data(data, target, require_target=require_target or target is not None)
     if X.shape[1] != network.n_features:
-        raise InputError(f"the model expects {network.n_features} features but {arguments.data} has {X.shape[1]}")
+        expected = metadata.get("feature_names")
+        expected = f" ({', '.join(map(str, expected))})" if isinstance(expected, list) else ""
+        found = f" ({', '.join(names)})" if _is_csv(data) else ""
+        raise InputError(
+            f"the model expects {network.n_features} features{expected} but {data} has {X.shape[1]}{found}"
+        )
+    verb = "evaluating" if require_target else "predicting"
+    if not np.all(np.isfinite(X)):
+        bad = "NaN" if np.isnan(X).any() else "infinite"
+        raise InputError(f"{data} contains {bad} feature values; remove or impute them before {verb}")
+    if y is not None and np.issubdtype(np.asarray(y).dtype, np.floating) and not np.all(np.isfinite(y)):
+        raise InputError(f"{data} contains NaN or infinite target values; remove them before {verb}")
     if "feature_mean" in metadata:
         X = (X - np.asarray(metadata["feature_mean"])) / np.asarray(metadata["feature_std"])
-    if y is not None and "classes" in metadata:
+    if require_target and y is not None and "classes" in metadata:  # predictions need no labels
         classes = metadata["classes"]
         lookup = {value: index for index, value in enumerate(classes)}
         try:
@@ -213,7 +316,10 @@ def _model_inputs(network: Any, arguments: argparse.Namespace, *, require_target
 def command_predict(arguments: argparse.Namespace) -> int:
     from xdnn._namespace import to_numpy
 
-    network = _load_model(arguments.model, arguments.backend)
+    _check_target_option(arguments)
+    if arguments.out:
+        _check_output_file(arguments.out, "--out", "predictions.csv")
+    network = _load_model(arguments.model, _backend_name(arguments))
     X, _ = _model_inputs(network, arguments, require_target=False)
     predictions = to_numpy(network.predict(X))
     classes = network.metadata.get("classes")
@@ -221,7 +327,10 @@ def command_predict(arguments: argparse.Namespace) -> int:
         predictions = np.asarray(classes, dtype=object)[np.asarray(predictions).astype(int)]
     rows = np.asarray(predictions).reshape(len(predictions), -1)
     header = ["prediction"] if rows.shape[1] == 1 else [f"prediction_{j}" for j in range(rows.shape[1])]
-    stream = open(arguments.out, "w", newline="", encoding="utf-8") if arguments.out else sys.stdout
+    try:
+        stream = open(arguments.out, "w", newline="", encoding="utf-8") if arguments.out else sys.stdout
+    except OSError as error:
+        raise InputError(f"cannot write predictions to {arguments.out}: {_reason(error)}") from None
     try:
         writer = csv.writer(stream)
         writer.writerow(header)
@@ -234,7 +343,8 @@ def command_predict(arguments: argparse.Namespace) -> int:
 
 
 def command_evaluate(arguments: argparse.Namespace) -> int:
-    network = _load_model(arguments.model, arguments.backend)
+    _check_target_option(arguments)
+    network = _load_model(arguments.model, _backend_name(arguments))
     X, y = _model_inputs(network, arguments, require_target=True)
     if y is None:
         raise InputError(f"{arguments.data} has no target column to evaluate against (use --target)")
@@ -301,15 +411,27 @@ def _describe_backend(name: str) -> str:
 
 
 def command_demo(arguments: argparse.Namespace) -> int:
-    from xdnn._backend import get_backend
     from xdnn.demo import run_demo
 
-    with use_backend(arguments.backend or get_backend()):
+    with use_backend(_backend_name(arguments)):
         run_demo(num_iterations=arguments.iterations)
     return 0
 
 
 # --- parser -------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr (exit code 2); ``--help`` is unchanged."""
+
+    def error(self, message: str) -> NoReturn:
+        _usage_error(self.prog, message)
+
+
+def _usage_error(prog: str, message: str) -> NoReturn:
+    message = " ".join(message.split())  # one line, whatever argparse composed
+    print(f"{prog}: error: {message} (see '{prog} --help')", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _positive_int(text: str) -> int:
@@ -332,6 +454,35 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _layer_sizes(text: str) -> list[int]:
+    """``"20,7,5"`` -> ``[20, 7, 5]``: every entry a positive integer, none empty."""
+    example = "give hidden layer sizes separated by commas, e.g. --layers 20,7,5"
+    parts = [part.strip() for part in text.split(",")]
+    if not any(parts):
+        raise argparse.ArgumentTypeError(f"no layer sizes in {text!r}; {example}")
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"empty entry in {text!r}; {example}")
+    try:
+        sizes = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers, got {text!r}; {example}"
+        ) from None
+    if any(size <= 0 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive integers, got {text!r}; {example}")
+    return sizes
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -343,14 +494,16 @@ def _fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xdnn", description="Deep neural networks from first principles.")
+    parser = _Parser(prog="xdnn", description="Deep neural networks from first principles.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a network and save it")
     train.add_argument("--data", required=True, help=f"{', '.join(BUILTIN_DATA)}, PATH.csv or PATH.npz")
     train.add_argument("--target", help="target column of a CSV (default: the last column)")
     train.add_argument("--task", default="auto", choices=("auto", "classification", "regression"))
-    train.add_argument("--layers", default="20,7,5", help="hidden layer sizes, comma-separated (default 20,7,5)")
+    train.add_argument(
+        "--layers", type=_layer_sizes, default="20,7,5", help="hidden layer sizes, comma-separated (default 20,7,5)"
+    )
     train.add_argument(
         "--hidden", default="relu", help="hidden activation (relu, tanh, sigmoid, leaky_relu, elu, gelu)"
     )
@@ -360,9 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=_fraction, default=0.0, help="dropout rate after hidden layers")
     train.add_argument("--epochs", type=_positive_int, default=200)
     train.add_argument("--batch-size", type=_positive_int, default=64)
-    train.add_argument("--backend", default="auto", choices=BACKEND_NAMES)
+    train.add_argument("--backend", default=None, choices=BACKEND_NAMES, help="backend (default: XDNN_BACKEND or auto)")
     train.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     train.add_argument("--val-split", type=_fraction, default=0.2, help="validation fraction (default 0.2)")
     train.add_argument("--no-standardize", dest="standardize", action="store_false", help="do not scale features")
     train.add_argument("--out", help="where to save the model (.npz)")
@@ -378,7 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--model", required=True, help="model file written by `xdnn train --out`")
         sub.add_argument("--data", required=True, help="PATH.csv, PATH.npz or a built-in data set")
         sub.add_argument("--target", help="target column of a CSV")
-        sub.add_argument("--backend", default="auto", choices=BACKEND_NAMES)
+        sub.add_argument(
+            "--backend", default=None, choices=BACKEND_NAMES, help="backend (default: XDNN_BACKEND or auto)"
+        )
         if name == "predict":
             sub.add_argument("--out", help="write predictions to this CSV (default: standard output)")
         sub.set_defaults(handler=handler)
@@ -395,7 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    arguments = parser.parse_args(argv)
+    arguments, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the sub-command, so that the line says which command's --help to read
+        _usage_error(f"xdnn {arguments.command}", f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return arguments.handler(arguments)
     except (InputError, BackendError, FileNotFoundError, ImportError) as error:

@@ -12,7 +12,8 @@ Layout is the high-level one: ``X (n_samples, n_features)`` float64, ``y (n_samp
   circles with Gaussian noise, from a seeded generator (no scikit-learn needed).
 * :func:`digits`, :func:`breast_cancer` -- scikit-learn's bundled copies (8x8 digit
   images, 10 classes; Wisconsin breast cancer, 2 classes); need ``xdnn[examples]``.
-* :func:`load_csv` -- a CSV file with a header row and a named target column.
+* :func:`load_csv` -- a CSV file with a header row and a named target column
+  (:func:`read_csv_header` reads only the column names).
 """
 
 from __future__ import annotations
@@ -142,6 +143,42 @@ def _parse_float(text: str, row: int, column: str, path: str) -> float:
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_header(row: list[str], path: str) -> list[str]:
+    """The column names in ``row``; refuse a first row that is data (every field a number)."""
+    header = [name.strip() for name in row]
+    if all(_is_number(name) for name in header):
+        shown = ",".join(header[:5]) + (",..." if len(header) > 5 else "")
+        raise ValueError(
+            f"{path}: the first row ({shown}) holds numbers, not column names; "
+            "CSV files need a header row naming the columns (e.g. x1,x2,label): add one"
+        )
+    return header
+
+
+def read_csv_header(path: str | os.PathLike) -> list[str]:
+    """The column names of a CSV file (its first non-blank row), read without loading the data.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for an empty file
+    or one whose first row is data rather than column names.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"data file not found: {path}")
+    with open(path, newline="", encoding="utf-8") as stream:
+        for row in csv.reader(stream):
+            if row and any(cell.strip() for cell in row):
+                return _check_header(row, path)
+    raise ValueError(f"{path} is empty")
+
+
 def load_csv_host(
     path: str | os.PathLike, target: str | None = None, *, require_target: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
@@ -149,7 +186,9 @@ def load_csv_host(
 
     ``target`` names the label column (default: the last column).  With
     ``require_target=False`` and no ``target`` every column is a feature and ``y``
-    is ``None`` (for prediction).  Integer-valued targets become int64 labels.
+    is ``None`` (for prediction).  Integer-valued targets become int64 labels.  A
+    first row whose every field is a number is refused (``ValueError``): it is data,
+    and taking it as the header would silently lose a sample.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -159,7 +198,7 @@ def load_csv_host(
     rows = [row for row in rows if row and any(cell.strip() for cell in row)]
     if not rows:
         raise ValueError(f"{path} is empty")
-    header = [name.strip() for name in rows[0]]
+    header = _check_header(rows[0], path)
     body = rows[1:]
     if not body:
         raise ValueError(f"{path} has a header but no data rows")

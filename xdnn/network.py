@@ -408,7 +408,7 @@ class Network:
         _validation.check_not_empty(X, name)
         if not context.xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
             raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
-        X = context.xp.astype(X, getattr(context.xp, self.dtype_name))
+        X = context.xp.astype(X, getattr(context.xp, self.dtype_name), copy=False)  # never written to
         _validation.check_finite(X, name, xp=context.xp)
         if self.n_features is not None and X.shape[1] != self.n_features:
             raise ValueError(
