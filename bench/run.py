@@ -282,7 +282,7 @@ def sklearn_runner(spec, X, labels, dtype):
             alpha=0.0,
             batch_size=batch,
             max_iter=epochs,
-            tol=-np.inf,
+            tol=0.0,
             n_iter_no_change=10**9,
             random_state=0,
         )

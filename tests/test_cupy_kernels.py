@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xdnn
-from xdnn import _cupy_kernels, activations, optimizers
+from xdnn import _cupy_kernels, activations, losses, optimizers
 from xdnn._backend import cuda_device_count
 
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed: the fused kernels need a CUDA GPU")
@@ -76,3 +76,21 @@ def test_network_training_equal_with_and_without_fast_paths():
             results.append({k: cupy.asnumpy(v) for k, v in network.parameters.items()})
     for key in results[0]:
         np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["binary_crossentropy", "mse"])
+def test_fused_cost_and_gradient_equals_portable(name, dtype):
+    rng = np.random.default_rng(3)
+    k = 1 if name == "binary_crossentropy" else 3
+    Z = cupy.asarray(np.r_[rng.normal(scale=5, size=k * 200 - 2), [-800.0, 800.0]].reshape(k, 200).astype(dtype))
+    Y = cupy.asarray((rng.random((k, 200)) > 0.5).astype(dtype))
+    loss = losses.get_loss(name)
+    A = activations.get_activation(loss.output_activation).forward(Z, xp=xp)
+    assert _cupy_kernels.fused_cost_and_gradient(name, Z, A, Y) is not None
+    fused_cost, fused_dZ = loss.cost_and_gradient(Z, A, Y, xp=xp)
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(float(fused_cost), float(loss.cost(Z, A, Y, xp=xp)), rtol=tolerance)
+    np.testing.assert_allclose(
+        cupy.asnumpy(fused_dZ), cupy.asnumpy(loss.output_gradient(A, Y, xp=xp)), rtol=tolerance, atol=tolerance
+    )

@@ -153,3 +153,23 @@ def test_get_loss_unknown_lists_the_valid_names():
     with pytest.raises(ValueError, match="unknown loss 'hinge'") as raised:
         losses.get_loss("hinge")
     assert all(name in str(raised.value) for name in LOSSES)
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "categorical_crossentropy", "mse"])
+def test_cost_and_gradient_is_the_cost_and_the_output_gradient(backend, xp, to_device, name):
+    """The training step's combined call (one fused kernel on CuPy) gives exactly the two separate values."""
+    rng = np.random.RandomState(5)
+    k = 1 if name == "binary_crossentropy" else 3
+    Z_host = rng.randn(k, 40) * 4
+    if name == "categorical_crossentropy":
+        Y_host = np.eye(3)[:, rng.randint(0, 3, 40)]
+    else:
+        Y_host = (rng.uniform(size=(k, 40)) > 0.5).astype(np.float64)
+    loss = losses.get_loss(name)
+    Z, Y = to_device(Z_host), to_device(Y_host)
+    A = get_activation(loss.output_activation).forward(Z, xp=xp)
+    cost, dZ = loss.cost_and_gradient(Z, A, Y, xp=xp)
+    np.testing.assert_allclose(float(cost), float(loss.cost(Z, A, Y, xp=xp)), rtol=1e-12, err_msg=backend.name)
+    np.testing.assert_allclose(
+        xdnn.to_numpy(dZ), xdnn.to_numpy(loss.output_gradient(A, Y, xp=xp)), rtol=1e-12, err_msg=backend.name
+    )

@@ -1,7 +1,8 @@
 """CuPy fast paths: fused elementwise kernels for the hot elementwise operations.
 
 This is the only module with CuPy-specific code.  Each kernel computes exactly what
-its portable counterpart in :mod:`xdnn.activations` / :mod:`xdnn.optimizers` computes,
+its portable counterpart in :mod:`xdnn.activations`, :mod:`xdnn.losses` or
+:mod:`xdnn.optimizers` computes,
 in one pass over memory instead of several (the portable sigmoid is eight array
 operations, its kernel one).  Kernels are defined lazily, on first use with a CuPy
 array, so importing xdnn never needs CUDA; CuPy compiles and caches them.
@@ -62,6 +63,16 @@ def _kernels() -> dict[str, Any]:
         ),
         "elu": kernel("T z", "T a", "a = z > 0 ? z : expm1(min(z, (T)0));", "elu"),
         "elu_backward": kernel("T dA, T a", "T dZ", "dZ = a > 0 ? dA : dA * (a + (T)1);", "elu_backward"),
+        # the output layer's cost terms and gradient dZ in one pass (costs: xdnn.losses)
+        "bce_cost_and_gradient": kernel(
+            "T z, T a, T y",
+            "T term, T dz",
+            "term = max(z, (T)0) - z * y + log1p(exp(-fabs(z))); dz = a - y;",
+            "bce_cost_and_gradient",
+        ),
+        "mse_cost_and_gradient": kernel(
+            "T a, T y, T k", "T term, T dz", "T d = a - y; term = d * d; dz = d / k;", "mse_cost_and_gradient"
+        ),
         # optimizer updates, in place on the parameter and its state
         "sgd": kernel("T g, T lr", "T w", "w -= lr * g;", "sgd"),
         "momentum": kernel(
@@ -112,6 +123,23 @@ def fused_activation(name: str) -> Any:
         return Activation(
             "elu", lambda Z, *, xp: kernels["elu"](Z), lambda dA, A, *, xp: kernels["elu_backward"](dA, A)
         )
+    return None
+
+
+def fused_cost_and_gradient(loss_name: str, Z: Any, A: Any, Y: Any) -> tuple[Any, Any] | None:
+    """``(cost, dZ)`` from one fused kernel, as :meth:`xdnn.losses.Loss.cost_and_gradient`; ``None`` if none.
+
+    Binary cross-entropy: ``J = (1/m) sum(max(Z, 0) - Z Y + log1p(exp(-|Z|)))``, ``dZ = A - Y``.
+    Mean squared error: ``J = 1/(2 m k) sum((A - Y)^2)``, ``dZ = (A - Y) / k``.  Shapes ``(k, m)``.
+    """
+    kernels = _kernels()
+    k, m = A.shape
+    if loss_name == "binary_crossentropy":
+        terms, dZ = kernels["bce_cost_and_gradient"](Z, A, Y)
+        return terms.sum() / m, dZ
+    if loss_name == "mse":
+        terms, dZ = kernels["mse_cost_and_gradient"](A, Y, _scalar(k, A))
+        return terms.sum() / (2.0 * m * k), dZ
     return None
 
 

@@ -38,8 +38,12 @@ def relu(Z: Array, *, xp: Any) -> Array:
 
 
 def relu_backward(dA: Array, saved: Array, *, xp: Any) -> Array:
-    """``dZ = dA * [Z > 0]``; ``saved`` may be ``Z`` or ``A`` (same sign pattern)."""
-    return xp.where(saved > 0, dA, 0.0)
+    """``dZ = dA * [Z > 0]``; ``saved`` may be ``Z`` or ``A`` (same sign pattern).
+
+    Written as a product with the 0/1 mask: on NumPy an elementwise product is an order of
+    magnitude faster than ``where`` with a scalar.
+    """
+    return dA * xp.astype(saved > 0, dA.dtype)
 
 
 def sigmoid(Z: Array, *, xp: Any) -> Array:
@@ -71,13 +75,13 @@ LEAKY_RELU_SLOPE = 0.01
 
 
 def leaky_relu(Z: Array, *, xp: Any) -> Array:
-    """``A = Z`` for ``Z > 0`` else ``0.01 * Z``."""
-    return xp.where(Z > 0, Z, LEAKY_RELU_SLOPE * Z)
+    """``A = Z`` for ``Z > 0`` else ``0.01 * Z``, i.e. ``max(Z, 0.01 Z)``."""
+    return xp.maximum(Z, LEAKY_RELU_SLOPE * Z)
 
 
 def leaky_relu_backward(dA: Array, saved: Array, *, xp: Any) -> Array:
     """``dZ = dA`` where ``Z > 0`` else ``0.01 * dA`` (``saved`` is ``Z`` or ``A``)."""
-    return xp.where(saved > 0, dA, LEAKY_RELU_SLOPE * dA)
+    return dA * (xp.astype(saved > 0, dA.dtype) * (1.0 - LEAKY_RELU_SLOPE) + LEAKY_RELU_SLOPE)
 
 
 def elu(Z: Array, *, xp: Any) -> Array:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from xdnn import _numpy_fast
+from xdnn import _cupy_kernels, _numpy_fast
 
 Array = Any
 
@@ -90,6 +90,18 @@ class Loss:
     output_activation: str
     cost: Callable[..., Array]
     output_gradient: Callable[..., Array]
+
+    def cost_and_gradient(self, Z: Array, A: Array, Y: Array, *, xp: Any) -> tuple[Array, Array]:
+        """``(cost, dZ)`` for one batch: :attr:`cost` and :attr:`output_gradient` together.
+
+        On CuPy (fast paths on) binary cross-entropy and MSE compute both in one fused
+        kernel pass over ``(k, m)`` (see :mod:`xdnn._cupy_kernels`); the values are the same.
+        """
+        if _cupy_kernels.applies_to(xp):
+            fused = _cupy_kernels.fused_cost_and_gradient(self.name, Z, A, Y)
+            if fused is not None:
+                return fused
+        return self.cost(Z, A, Y, xp=xp), self.output_gradient(A, Y, xp=xp)
 
 
 LOSSES: dict[str, Loss] = {

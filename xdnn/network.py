@@ -494,10 +494,9 @@ class Network:
         xp = self.context.xp
         Z, A, backwards = self._forward(Xt, training=True, random=random, update_state=update_state)
         m = Xt.shape[1]
-        cost = self.loss.cost(Z, A, Yt, xp=xp)
+        cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp)
         if self.l2:
             cost = cost + self._penalty(m)
-        gradient = self.loss.output_gradient(A, Yt, xp=xp)
         grads: dict[str, Array] = {}
         for backward in reversed(backwards):
             gradient, layer_grads = backward(gradient)
