@@ -44,6 +44,12 @@ WORKLOADS = {
 }
 QUICK_SAMPLES = {"wide": 8192}
 
+# glibc returns large freed blocks to the system and maps fresh (zero-filled) pages for the next
+# one, so a step's time depended on which competitor ran before it (deep-narrow's 2 MB temporaries
+# swung 2x between runs).  The script re-runs itself once with these thresholds raised, for every
+# competitor alike: freed blocks are reused, as in a long training run.
+STABLE_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
 
 # --- timing -------------------------------------------------------------------------------------
 
@@ -431,6 +437,11 @@ def main(argv=None):
         f"xdnn {xdnn.__version__}" + ("; QUICK smoke run, not a measurement" if arguments.quick else "")
     )
     lines.append(f"- CPU: {cpu_name()} ({os.cpu_count()} logical cores)" + (f"; GPU: {gpu}" if gpu else "; no GPU"))
+    pinned = all(os.environ.get(name) == value for name, value in STABLE_MALLOC.items())
+    lines.append(
+        "- allocator: "
+        + ("glibc malloc thresholds raised (see STABLE_MALLOC in bench/run.py)" if pinned else "process default")
+    )
     lines.append(
         f"- step time = median of {repeats} repeats after a warm-up; ratio = competitor time / xdnn time "
         "(same dtype, xdnn on the competitor's device); floor = matmul FLOPs of the step at the measured matmul rate"
@@ -514,5 +525,12 @@ def main(argv=None):
     return 0
 
 
+def run_with_stable_allocator() -> None:
+    """Re-execute this script once with :data:`STABLE_MALLOC` in the environment (Linux/glibc)."""
+    if sys.platform.startswith("linux") and any(os.environ.get(k) != v for k, v in STABLE_MALLOC.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **STABLE_MALLOC})
+
+
 if __name__ == "__main__":
+    run_with_stable_allocator()
     raise SystemExit(main())
