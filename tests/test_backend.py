@@ -160,6 +160,14 @@ def test_unknown_backend_lists_the_valid_names(clean_choice):
     assert _backend._explicit_choice.get() is None and _backend._process_choice["name"] is None
 
 
+def test_unknown_backend_is_a_backend_error_and_a_value_error(monkeypatch, clean_choice):
+    with pytest.raises(xdnn.BackendError, match="valid backends are"):
+        xdnn.set_backend("jax")
+    monkeypatch.setenv("XDNN_BACKEND", "jax")
+    with pytest.raises(xdnn.BackendError, match="XDNN_BACKEND"):
+        xdnn.get_backend()
+
+
 def test_backend_name_must_be_a_string():
     with pytest.raises(TypeError, match="string"):
         xdnn.set_backend(3)

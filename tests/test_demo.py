@@ -82,7 +82,7 @@ def test_run_demo_smoke(backend, capsys):
     accuracy = demo.run_demo(num_iterations=12, print_every=5)
     printed = capsys.readouterr().out
     assert f"backend: {backend.name}" in printed, printed
-    assert sorted(printed_costs(printed)) == [0, 5, 10, 11], printed
+    assert sorted(printed_costs(printed)) == [0, 5, 10], printed  # every print_every iterations, as the tutorial
     assert abs(printed_costs(printed)[0] - TUTORIAL_COSTS[0]) < 1e-6, f"{backend.name}: {printed}"
     assert "training accuracy:" in printed
     assert 0.0 <= accuracy <= 1.0
@@ -94,6 +94,7 @@ def test_full_demo_reaches_the_tutorials_accuracy(backend, capsys):
     accuracy = demo.run_demo()
     printed = capsys.readouterr().out
     costs = printed_costs(printed)
+    assert sorted(costs) == list(range(0, 10_000, 1000)), printed
     for iteration, expected in TUTORIAL_COSTS.items():
         assert abs(costs[iteration] - expected) < 1e-5, f"iteration {iteration}: {costs[iteration]} vs {expected}"
     assert accuracy >= 0.88, printed
@@ -112,5 +113,5 @@ def test_python_m_xdnn_demo_exits_zero():
     )
     assert completed.returncode == 0, completed.stderr
     assert "backend: numpy" in completed.stdout
-    assert sorted(printed_costs(completed.stdout)) == [0, 199], completed.stdout
+    assert sorted(printed_costs(completed.stdout)) == [0], completed.stdout
     assert "training accuracy:" in completed.stdout

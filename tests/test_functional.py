@@ -8,6 +8,7 @@ arrays already on the backend (``to_device``).
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -830,3 +831,72 @@ def test_L_layer_model_input_errors(backend, place, problem, message):
         iterations = -1
     with pytest.raises(ValueError, match=message):
         functional.L_layer_model(place(X), place(Y), layers_dims, num_iterations=iterations)
+
+
+# --- saturation, perfect predictions and the backward functions' shape checks ------------------
+
+
+def test_L_model_backward_is_finite_when_the_output_saturates(backend, place):
+    """AL of exactly 0 or 1 makes the tutorial's dAL 0/0; the gradient there is its limit AL - Y."""
+    A_prev, W, b = np.array([[1.0, -1.0]]), np.array([[50.0]]), np.zeros((1, 1))
+    Z = W @ A_prev + b  # [[50, -50]]: sigmoid is exactly 1.0 and about 2e-22
+    AL = np.array([[1.0, 0.0]])  # saturated as a float32/float64 sigmoid would give
+    Y = np.array([[0.0, 1.0]])  # both predictions confidently wrong
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        grads = functional.L_model_backward(place(AL), place(Y), [((place(A_prev), place(W), place(b)), place(Z))])
+    dZ = AL - Y
+    np.testing.assert_allclose(xdnn.to_numpy(grads["dW1"]), dZ @ A_prev.T / 2, rtol=1e-12, err_msg=backend.name)
+    np.testing.assert_allclose(xdnn.to_numpy(grads["db1"]), dZ.sum(axis=1, keepdims=True) / 2, err_msg=backend.name)
+    np.testing.assert_allclose(xdnn.to_numpy(grads["dA0"]), W.T @ dZ, rtol=1e-12, err_msg=backend.name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compute_cost_of_a_perfect_prediction_is_zero(backend, place, dtype):
+    cost = functional.compute_cost(place(np.array([[1.0, 1.0, 0.0]], dtype=dtype)), place(np.array([[1, 1, 0]])))
+    assert float(cost) == 0.0, f"{backend.name} {dtype}: {float(cost)}"
+
+
+@pytest.mark.parametrize(
+    "AL, Y, message",
+    [
+        ([[1.5, 0.9]], [[1, 1]], r"AL must hold probabilities in \[0, 1\]"),
+        ([[-0.5, 0.9]], [[0, 1]], r"AL must hold probabilities in \[0, 1\]"),
+        ([[np.nan, 0.9]], [[0, 1]], "AL contains NaN"),
+        ([[0.5, 0.9]], [[2, 1]], "binary labels"),
+        ([[0.5, 0.9]], [[np.inf, 1]], "Y contains inf"),
+    ],
+)
+def test_compute_cost_rejects_values_it_cannot_score(backend, place, AL, Y, message):
+    with pytest.raises(ValueError, match=message):
+        functional.compute_cost(place(np.array(AL)), place(np.array(Y, dtype=np.float64)))
+
+
+def test_linear_backward_shape_mismatch_names_the_shapes(backend, place):
+    A_prev, W, b = place(np.ones((3, 4))), place(np.ones((2, 3))), place(np.zeros((2, 1)))
+    with pytest.raises(ValueError, match=r"dZ has shape \(2, 5\), expected \(2, 4\)"):
+        functional.linear_backward(place(np.ones((2, 5))), (A_prev, W, b))
+    with pytest.raises(ValueError, match=r"W has shape \(2, 3\) but A_prev has shape \(2, 4\)"):
+        functional.linear_backward(place(np.ones((2, 4))), (place(np.ones((2, 4))), W, b))
+
+
+def test_linear_activation_backward_shape_mismatch_names_the_shapes(backend, place):
+    cache = ((place(np.ones((3, 4))), place(np.ones((2, 3))), place(np.zeros((2, 1)))), place(np.ones((2, 4))))
+    with pytest.raises(ValueError, match=r"dA has shape \(1, 4\) but Z has shape \(2, 4\)"):
+        functional.linear_activation_backward(place(np.ones((1, 4))), cache, "relu")
+
+
+def test_L_model_backward_checks_AL_against_Y_and_the_caches(backend, place):
+    cache = ((place(np.ones((3, 2))), place(np.ones((1, 3))), place(np.zeros((1, 1)))), place(np.ones((1, 2))))
+    with pytest.raises(ValueError, match="AL and Y must have the same shape"):
+        functional.L_model_backward(place(np.full((1, 2), 0.5)), place(np.ones((1, 3))), [cache])
+    with pytest.raises(ValueError, match="last cache's Z"):
+        functional.L_model_backward(place(np.full((1, 3), 0.5)), place(np.ones((1, 3))), [cache])
+
+
+@pytest.mark.parametrize("gradient_shape", [(3,), (1, 2), (3, 3)])
+def test_update_parameters_refuses_gradients_of_another_shape(backend, place, gradient_shape):
+    parameters = {"W1": place(np.ones((3, 2))), "b1": place(np.zeros((3, 1)))}
+    grads = {"dW1": place(np.ones((3, 2))), "db1": place(np.ones(gradient_shape))}
+    with pytest.raises(ValueError, match=r"db1 has shape .* but b1 has shape \(3, 1\)"):
+        functional.update_parameters(parameters, grads, learning_rate=0.1)

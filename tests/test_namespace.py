@@ -27,6 +27,12 @@ def test_to_numpy_brings_each_backend_home(backend, xp, dtype):
     np.testing.assert_array_equal(home, HOST.astype(dtype), err_msg=backend.name)
 
 
+def test_to_numpy_of_a_torch_bfloat16_tensor():
+    torch = pytest.importorskip("torch")
+    result = xdnn.to_numpy(torch.tensor([1.5, -2.0], dtype=torch.bfloat16))
+    np.testing.assert_array_equal(result, np.array([1.5, -2.0], dtype=np.float32))
+
+
 def test_to_numpy_of_a_dict_and_of_host_data(backend, xp):
     parameters = {"W1": xp.asarray(HOST, device=backend.device), "b1": xp.zeros((2, 1), device=backend.device)}
     home = xdnn.to_numpy(parameters)

@@ -37,6 +37,10 @@ class BackendError(RuntimeError):
     """A backend was asked for that is unknown, not installed or unusable."""
 
 
+class UnknownBackendError(BackendError, ValueError):
+    """A backend name that is not one of :data:`BACKEND_NAMES` (also a ``ValueError``)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Backend:
     """A resolved backend: its name, Array API namespace ``xp`` and default device."""
@@ -57,12 +61,12 @@ _process_choice: dict[str, str | None] = {"name": None}
 
 
 def validate_backend_name(name: str) -> str:
-    """Return ``name`` normalised (lower case, ``-`` as ``_``) or raise ``ValueError``."""
+    """Return ``name`` normalised (lower case, ``-`` as ``_``) or raise :class:`UnknownBackendError`."""
     if not isinstance(name, str):
         raise TypeError(f"backend name must be a string, got {type(name).__name__}")
     normalised = name.strip().lower().replace("-", "_")
     if normalised not in BACKEND_NAMES:
-        raise ValueError(f"unknown backend {name!r}; valid backends are: {', '.join(BACKEND_NAMES)}")
+        raise UnknownBackendError(f"unknown backend {name!r}; valid backends are: {', '.join(BACKEND_NAMES)}")
     return normalised
 
 
@@ -152,7 +156,7 @@ def _requested_name() -> str:
         try:
             return validate_backend_name(from_environment)
         except ValueError as error:
-            raise ValueError(f"{ENVIRONMENT_VARIABLE}: {error}") from None
+            raise UnknownBackendError(f"{ENVIRONMENT_VARIABLE}: {error}") from None
     return "auto"
 
 

@@ -123,7 +123,10 @@ def to_numpy(value: Any) -> Any:
     if array_api_compat.is_cupy_array(value):
         return value.get()
     if array_api_compat.is_torch_array(value):
-        return value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16
+            value = value.float()
+        return value.numpy()
     try:
         return np.from_dlpack(value)
     except Exception:  # libraries without CPU DLPack export

@@ -36,6 +36,7 @@ def run_demo(
         num_iterations=num_iterations,
         print_cost=True,
         print_every=print_every,
+        print_last=False,  # the planar notebook prints at 0, 1000, ..., 9000 only
         seed=2,
         initialization="small",
         hidden_activation="tanh",

@@ -24,6 +24,7 @@ The math itself lives in :mod:`xdnn.activations`, :mod:`xdnn.linear` and
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 from xdnn import _validation
@@ -89,6 +90,11 @@ def _prepare_parameters(parameters: Mapping[str, Array], *others: Any) -> tuple[
     context, arrays = _prepare(*others, *(parameters[name] for name in names))
     moved = dict(zip(names, arrays[len(others) :], strict=True))
     return context, moved, arrays[: len(others)]
+
+
+def _size(array: Array) -> int:
+    """Number of elements (``math.prod`` of the shape: some namespaces have no ``size``)."""
+    return math.prod(int(extent) for extent in array.shape)
 
 
 def _number_of_layers(parameters: Mapping[str, Array]) -> int:
@@ -257,12 +263,29 @@ def compute_cost(AL: Array, Y: Array, parameters: Mapping[str, Array] | None = N
     ``compute_cost(A2, Y, parameters)``.
     """
     context, (AL, Y) = _prepare(AL, Y)
+    xp = context.xp
     if tuple(AL.shape) != tuple(Y.shape):
         raise ValueError(f"AL and Y must have the same shape, got {tuple(AL.shape)} and {tuple(Y.shape)}")
-    return _losses.binary_cross_entropy(AL, Y, xp=context.xp)
+    _validation.check_finite(AL, "AL", xp=xp)
+    _validation.check_finite(Y, "Y", xp=xp)
+    if not bool(xp.all((AL >= 0) & (AL <= 1))):
+        raise ValueError("AL must hold probabilities in [0, 1] (the output of a sigmoid)")
+    _validation.check_binary_targets(Y, "Y", xp=xp)
+    return _losses.binary_cross_entropy(AL, Y, xp=xp)
 
 
 # --- backward -----------------------------------------------------------------------------------
+
+
+def _check_backward_shapes(dZ: Array, A_prev: Array, W: Array, b: Array, name: str = "dZ") -> None:
+    """Raise a ``ValueError`` naming the shapes unless ``dZ`` is ``(n[l], m)`` for the cache's layer."""
+    _linear.check_linear_shapes(A_prev, W, b)
+    expected = (W.shape[0], A_prev.shape[1])
+    if tuple(dZ.shape) != expected:
+        raise ValueError(
+            f"shape mismatch: {name} has shape {tuple(dZ.shape)}, expected {expected} "
+            f"(n[l] = W.shape[0], m = A_prev.shape[1]) for W {tuple(W.shape)} and A_prev {tuple(A_prev.shape)}"
+        )
 
 
 def linear_backward(dZ: Array, cache: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
@@ -271,7 +294,8 @@ def linear_backward(dZ: Array, cache: tuple[Array, Array, Array]) -> tuple[Array
     ``dW = (1/m) dZ A_prev^T``, ``db = (1/m) sum(dZ, axis=1)``, ``dA_prev = W^T dZ``.
     """
     A_prev, W, b = cache
-    context, (dZ, A_prev, W) = _prepare(dZ, A_prev, W)
+    context, (dZ, A_prev, W, b) = _prepare(dZ, A_prev, W, b)
+    _check_backward_shapes(dZ, A_prev, W, b)
     return _linear.linear_backward(dZ, A_prev, W, xp=context.xp)
 
 
@@ -288,6 +312,9 @@ def linear_activation_backward(dA: Array, cache: tuple, activation: str) -> tupl
     """
     (A_prev, W, b), Z = cache
     context, (dA, A_prev, W, b, Z) = _prepare(dA, A_prev, W, b, Z)
+    _check_backward_shapes(Z, A_prev, W, b, name="Z (the activation cache)")
+    if tuple(dA.shape) != tuple(Z.shape):
+        raise ValueError(f"shape mismatch: dA has shape {tuple(dA.shape)} but Z has shape {tuple(Z.shape)}")
     return _linear_activation_backward(dA, ((A_prev, W, b), Z), _activations.get_activation(activation), context.xp)
 
 
@@ -311,8 +338,18 @@ def _L_model_backward(
         dA, grads[f"dW{L}"], grads[f"db{L}"] = _linear.linear_backward(AL - Y, A_prev, W, xp=xp)
         grads[f"dA{L - 1}"] = dA
         first = L - 1
+    elif output.name == "sigmoid":
+        # dJ/dAL of the cross-entropy, per sample: -(Y/AL - (1-Y)/(1-AL)), times sigmoid'(ZL).  Where
+        # AL saturated at exactly 0 or 1 that product is 0/0; its limit there is AL - Y.
+        (A_prev, W, _b), Z = caches[-1]
+        saturated = (AL == 0.0) | (AL == 1.0)
+        safe_AL = xp.where(saturated, xp.ones_like(AL) / 2.0, AL)
+        dAL = -(Y / safe_AL - (1.0 - Y) / (1.0 - safe_AL))
+        dZ = xp.where(saturated, AL - Y, _activation_backward_from_Z(dAL, Z, output, xp))
+        dA, grads[f"dW{L}"], grads[f"db{L}"] = _linear.linear_backward(dZ, A_prev, W, xp=xp)
+        grads[f"dA{L - 1}"] = dA
+        first = L - 1
     else:
-        # dJ/dAL of the cross-entropy, per sample: -(Y/AL - (1-Y)/(1-AL))
         dA = -(Y / AL - (1.0 - Y) / (1.0 - AL))
         first = L
     for layer in range(first, 0, -1):
@@ -341,8 +378,14 @@ def L_model_backward(
     context, arrays = _prepare(*flat)
     AL, Y = arrays[0], arrays[1]
     if tuple(Y.shape) != tuple(AL.shape):
+        if _size(Y) != _size(AL):
+            raise ValueError(f"AL and Y must have the same shape, got {tuple(AL.shape)} and {tuple(Y.shape)}")
         Y = context.xp.reshape(Y, AL.shape)
     moved = [((arrays[i], arrays[i + 1], arrays[i + 2]), arrays[i + 3]) for i in range(2, len(arrays), 4)]
+    for layer, ((A_prev, W, b), Z) in enumerate(moved, start=1):
+        _check_backward_shapes(Z, A_prev, W, b, name=f"Z of cache {layer}")
+    if tuple(moved[-1][1].shape) != tuple(AL.shape):
+        raise ValueError(f"AL has shape {tuple(AL.shape)} but the last cache's Z has shape {tuple(moved[-1][1].shape)}")
     return _L_model_backward(
         AL,
         Y,
@@ -379,6 +422,12 @@ def update_parameters(
     context, moved, _ = _prepare_parameters(
         {**{name: parameters[name] for name in parameters}, **{f"d{name}": grads[f"d{name}"] for name in names}}
     )
+    for name in names:
+        if tuple(moved[f"d{name}"].shape) != tuple(moved[name].shape):
+            raise ValueError(
+                f"shape mismatch: d{name} has shape {tuple(moved[f'd{name}'].shape)} "
+                f"but {name} has shape {tuple(moved[name].shape)}"
+            )
     params = {name: moved[name] for name in parameters}
     return _update_parameters(params, moved, float(learning_rate))
 

@@ -32,13 +32,16 @@ def _total(values: Array, *, xp: Any) -> Array:
 def binary_cross_entropy(AL: Array, Y: Array, *, xp: Any) -> Array:
     """Tutorial cost from probabilities ``AL``; 0-d array.
 
-    ``AL`` is clipped to ``[tiny, 1 - eps]`` of its dtype so a prediction that
-    saturates at exactly 0 or 1 gives a large finite cost instead of inf/NaN.
+    ``AL`` and ``1 - AL`` are each floored at the dtype's smallest normal number
+    before the logarithm, so a prediction that saturates at exactly 0 or 1 on the
+    wrong side gives a large finite cost instead of inf/NaN, while a perfect
+    prediction (``AL == Y`` in {0, 1}) costs exactly 0.
     """
     m = AL.shape[-1]
-    info = xp.finfo(AL.dtype)
-    clipped = xp.clip(AL, float(info.smallest_normal), 1.0 - float(info.eps))
-    log_likelihood = Y * xp.log(clipped) + (1.0 - Y) * xp.log(1.0 - clipped)
+    tiny = float(xp.finfo(AL.dtype).smallest_normal)
+    log_AL = xp.log(xp.clip(AL, tiny, 1.0))
+    log_one_minus_AL = xp.log(xp.clip(1.0 - AL, tiny, 1.0))
+    log_likelihood = Y * log_AL + (1.0 - Y) * log_one_minus_AL
     return -xp.sum(log_likelihood) / m
 
 

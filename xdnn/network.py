@@ -379,12 +379,12 @@ class Network:
         or untrained and given backend arrays (then :meth:`_adopt` moves it once the data is
         checked); otherwise the network's own.  Raises :class:`BackendMismatchError` for a
         trained network given arrays of another backend."""
+        if self.built and all(v is None or is_host_data(v) for v in values):
+            return self.context  # host data goes to the network's backend: the active one is not consulted
         context = array_context(*values)
         if not self.built:
             return context
         if context.xp is self.context.xp and context.device == self.context.device:
-            return self.context
-        if not any(v is not None and not is_host_data(v) for v in values):
             return self.context
         if self.optimizer.iterations > 0 or self.epochs_trained > 0:
             raise _mismatch_error(self, context)
