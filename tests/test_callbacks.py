@@ -258,22 +258,47 @@ def test_progress_bar_shows_cost_and_accuracy(backend, to_device, capsys):
     assert "3/3" in captured.err
 
 
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
 def test_progress_bar_without_tqdm_writes_plain_lines(backend, to_device, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # "import tqdm.auto" now raises ImportError
     X, y, _, _ = make_data()
     net = new_network()
     history = net.fit(to_device(X), to_device(y), epochs=3, batch_size=None, verbose=1)
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err  # not a terminal: whole lines, never a carriage return
     last = f"epoch 3/3 - loss: {history['loss'][-1]:.4g} - accuracy: {history['accuracy'][-1]:.4g}\n"
-    assert err.endswith(last), (err, backend.name)
-    assert f"\repoch 1/3 - loss: {history['loss'][0]:.4g}" in err
-    stream = io.StringIO()  # stopped early: the line still ends
+    assert err.endswith(last) and "\r" not in err, (err, backend.name)
+    assert err.startswith(f"epoch 1/3 - loss: {history['loss'][0]:.4g}"), err
+
+
+def test_plain_progress_line_on_a_terminal_is_rewritten_without_stale_characters(backend, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    net = new_network()
+    stream = _Terminal()
     bar = ProgressBar(10, stream=stream)
     bar.on_train_begin(net)
-    bar.on_epoch_end(net, 0, {"loss": 0.5})
-    net.stop_training = True
+    bar.on_epoch_end(net, 0, {"loss": 0.123456})
+    bar.on_epoch_end(net, 1, {"loss": 0.5})
+    net.stop_training = True  # stopped early: the line still ends
     bar.on_train_end(net)
-    assert stream.getvalue() == "\repoch 1/10 - loss: 0.5\n"
+    first, second = "epoch 1/10 - loss: 0.1235", "epoch 2/10 - loss: 0.5"
+    assert stream.getvalue() == "\r" + first + "\r" + second.ljust(len(first)) + "\n"
+
+
+def test_plain_progress_to_a_file_prints_about_ten_lines(backend, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    net = new_network()
+    stream = io.StringIO()
+    bar = ProgressBar(100, stream=stream)
+    bar.on_train_begin(net)
+    for epoch in range(100):
+        bar.on_epoch_end(net, epoch, {"loss": 1.0 / (epoch + 1)})
+    bar.on_train_end(net)
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == [f"{n}/100" for n in range(10, 101, 10)], lines
 
 
 def test_verbose_zero_prints_nothing(backend, to_device, capfd):

@@ -30,6 +30,12 @@ def run_cli(*arguments, cwd=None):
     )
 
 
+@pytest.fixture(autouse=True)
+def in_a_scratch_folder(tmp_path, monkeypatch):
+    """Every command runs in the test's own folder (``xdnn train`` saves ``model.npz`` there by default)."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def moons_csv(tmp_path):
     X, y = moons_host(120, noise=0.1, seed=5)
@@ -338,3 +344,116 @@ def test_nan_in_new_data_is_reported_for_prediction_not_training(tmp_path, moons
     stderr = capsys.readouterr().err
     assert_one_line_error(code, stderr, "nan.csv", "NaN", "before predicting")
     assert "training" not in stderr
+
+
+# --- saving, column names, and the rest of a new user's first session -----------------------------
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def predictions_of(result):
+    assert result.returncode == 0, result.stderr
+    return [line for line in result.stdout.splitlines()[1:]]
+
+
+def test_train_saves_model_npz_by_default_for_predict(tmp_path, moons_csv):
+    assert cli.main(["train", "--data", "moons", "--layers", "4", "--epochs", "2", "--quiet"]) == 0
+    assert (tmp_path / "model.npz").is_file()
+    csv_path, _, y = moons_csv
+    assert len(predictions_of(run_cli("predict", "--model", "model.npz", "--data", str(csv_path)))) == len(y)
+
+
+def test_train_refuses_to_replace_something_that_is_not_a_regular_file(tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code = cli.main(["train", "--data", "moons", "--epochs", "1", "--out", str(fifo), "--quiet"])
+    assert_one_line_error(code, capsys.readouterr().err, "--out", "not a regular file")
+    assert not (tmp_path / "pipe").is_file()
+
+
+def test_columns_are_matched_by_name_for_a_model_trained_on_a_csv(tmp_path):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 0] - 2 * X[:, 1] + 0.5 * X[:, 2] > 0).astype(int)
+    train = write_csv(tmp_path / "train.csv", ["a", "b", "c", "label"], np.c_[X, y].tolist())
+    assert cli.main(["train", "--data", str(train), "--layers", "8", "--epochs", "20", "--quiet"]) == 0
+    in_order = write_csv(tmp_path / "in_order.csv", ["a", "b", "c"], X.tolist())
+    shuffled = write_csv(tmp_path / "shuffled.csv", ["id", "c", "a", "b"], np.c_[np.arange(80), X[:, [2, 0, 1]]])
+    expected = predictions_of(run_cli("predict", "--model", "model.npz", "--data", str(in_order)))
+    assert predictions_of(run_cli("predict", "--model", "model.npz", "--data", str(shuffled))) == expected
+    renamed = write_csv(tmp_path / "renamed.csv", ["p", "q", "r"], X.tolist())
+    result = run_cli("predict", "--model", "model.npz", "--data", str(renamed))
+    assert_one_line_error(result.returncode, result.stderr, "lacks the feature column(s) a, b, c")
+
+
+def test_a_model_without_column_names_reads_a_csv_by_position(tmp_path, capsys):
+    assert cli.main(["train", "--data", "moons", "--layers", "4", "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    rows = [[0.1, 0.2, 1], [0.4, 0.5, 0]]
+    two = write_csv(tmp_path / "two.csv", ["u", "v"], [row[:2] for row in rows])
+    three = write_csv(tmp_path / "three.csv", ["u", "v", "w"], rows)
+    assert cli.main(["predict", "--model", "model.npz", "--data", str(two)]) == 0
+    without_target = capsys.readouterr().out
+    assert cli.main(["predict", "--model", "model.npz", "--data", str(three)]) == 0
+    captured = capsys.readouterr()  # the last column is the target, as `train` reads a CSV, and it says so
+    assert captured.out == without_target and "column 'w'" in captured.err and "target" in captured.err
+    four = write_csv(tmp_path / "four.csv", ["u", "v", "w", "z"], [row + [0] for row in rows])
+    code = cli.main(["predict", "--model", "model.npz", "--data", str(four)])
+    assert_one_line_error(code, capsys.readouterr().err, "expects 2 features", "has 4 feature columns")
+    assert cli.main(["predict", "--model", "model.npz", "--data", str(four), "--target", "z"]) == 2
+
+
+def test_standardisation_uses_the_training_rows_only(tmp_path):
+    from xdnn.datasets import moons_host
+
+    assert cli.main(["train", "--data", "moons", "--layers", "4", "--epochs", "1", "--quiet"]) == 0
+    metadata = xdnn.load("model.npz").metadata
+    X, _ = moons_host()
+    train, _ = cli._split(X.shape[0], 0.2, 0)
+    np.testing.assert_allclose(metadata["feature_mean"], X[train].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(metadata["feature_std"], X[train].std(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "write, fragments",
+    [
+        (lambda path: np.savez(path, X=np.ones((10, 2)), y=np.zeros(7)), ("y must be", "one row per sample")),
+        (lambda path: path.write_text("a,b,label\n1,inf,0\n2,3,1\n"), ("contains infinite feature values",)),
+        (lambda path: path.write_text("a,a,label\n1,2,0\n2,3,1\n"), ("repeats column name(s) 'a'",)),
+        (lambda path: path.write_text("label\n0\n1\n"), ("no feature columns",)),
+    ],
+    ids=["npz-lengths", "csv-inf", "csv-duplicate-names", "csv-target-only"],
+)
+def test_more_bad_data_files_give_one_line_errors(tmp_path, write, fragments):
+    path = tmp_path / ("data.npz" if "y must be" in fragments[0] else "data.csv")
+    write(path)
+    result = run_cli("train", "--data", str(path), "--epochs", "1", "--quiet")
+    assert_one_line_error(result.returncode, result.stderr, *fragments)
+
+
+def test_a_csv_with_a_byte_order_mark_reads_its_first_column_name(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("label,a,b\n0,1,2\n1,3,4\n0,1,1\n1,4,4\n0,0,1\n".encode("utf-8-sig"))
+    assert cli.main(["train", "--data", str(path), "--target", "label", "--epochs", "1", "--quiet"]) == 0
+
+
+def test_predict_into_a_closed_pipe_stops_quietly(tmp_path, moons_csv):
+    assert cli.main(["train", "--data", "moons", "--layers", "4", "--epochs", "1", "--quiet"]) == 0
+    environment = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    environment.setdefault("XDNN_BACKEND", "numpy")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "xdnn", "predict", "--model", "model.npz", "--data", str(moons_csv[0])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+    process.stdout.close()  # the reader goes away before anything is written, like `| head -0`
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr

@@ -246,3 +246,9 @@ def test_refuses_what_it_cannot_check(backend, to_device):
     cost, parameters, _ = quadratic_problem()
     with pytest.raises(TypeError, match="needs the analytic gradients"):
         xdnn.gradient_check(cost, parameters)
+    _, _, gradients = quadratic_problem()
+    without_db = {name: value for name, value in gradients.items() if name != "db"}
+    with pytest.raises(ValueError, match="gradients is missing db"):
+        xdnn.gradient_check(cost, parameters, without_db)
+    with pytest.raises(ValueError, match="dW has shape"):
+        xdnn.gradient_check(cost, parameters, {**gradients, "dW": np.ones((1, 1))})

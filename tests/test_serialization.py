@@ -393,6 +393,32 @@ def test_saving_over_an_existing_model_replaces_it(backend, tmp_path):
     assert _listing(tmp_path) == ["model.npz"]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX symbolic links")
+def test_saving_through_a_symbolic_link_keeps_the_link(backend, tmp_path):
+    network, X, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32")
+    target = tmp_path / "models" / "current.npz"
+    target.parent.mkdir()
+    target.write_bytes(b"an older model")
+    link = tmp_path / "model.npz"
+    link.symlink_to(target)
+    network.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target), backend.name
+    np.testing.assert_array_equal(
+        xdnn.to_numpy(xdnn.load(target).predict_proba(X)), xdnn.to_numpy(network.predict_proba(X))
+    )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX named pipes")
+def test_saving_onto_a_device_or_pipe_is_refused(backend, tmp_path):
+    network, _, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        network.save(fifo)
+    assert not fifo.is_file() and fifo.exists(), backend.name
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pipe"]  # no temporary left behind
+
+
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 def test_saved_file_has_ordinary_permissions(backend, tmp_path):
     """The temporary file must not pass its private 0o600 mode on: a new model gets what ``open``

@@ -98,6 +98,8 @@ def to_backend(data: Any, context: ArrayContext, dtype: Any = None) -> Any:
     xp = context.xp
     if is_host_data(data):
         array = xp.asarray(_host_array(data), device=context.device)
+    elif array_api_compat.is_torch_array(data) and data.requires_grad:
+        array = data.detach()  # xdnn computes its own gradients: an autograd graph would only grow
     else:
         array = data
     if dtype is not None and array.dtype != dtype:

@@ -33,6 +33,13 @@ class History(dict):
         for name, value in logs.items():
             self.setdefault(name, []).append(value)
 
+    def truncate(self, epochs: int) -> None:
+        """Keep the first ``epochs`` records (epochs undone by a roll-back are forgotten)."""
+        epochs = max(0, epochs)
+        del self.epoch[epochs:]
+        for values in self.values():
+            del values[epochs:]
+
 
 class Callback:
     """Base class with no-op hooks."""
@@ -117,12 +124,17 @@ class EarlyStopping(Callback):
 
 
 class ProgressBar(Callback):
-    """One line per fit showing epoch, loss and accuracy: tqdm when installed, plain text otherwise."""
+    """One line per fit showing epoch, loss and accuracy: tqdm when installed, plain text otherwise.
+
+    The plain text rewrites one line on a terminal (padded, so a shorter line leaves no stale
+    characters); written to a file or pipe it prints about ten lines a fit, each on its own line.
+    """
 
     def __init__(self, epochs: int, stream: Any = None) -> None:
         self.epochs = epochs
         self.stream = stream if stream is not None else sys.stderr
         self.bar = None
+        self.width = 0
 
     def on_train_begin(self, network):
         try:
@@ -139,16 +151,28 @@ class ProgressBar(Callback):
             self.bar.update(1)
             return
         text = " - ".join(f"{name}: {value}" for name, value in summary.items())
-        self.stream.write(f"\repoch {epoch + 1}/{self.epochs} - {text}")
-        if epoch + 1 == self.epochs:
-            self.stream.write("\n")
+        line = f"epoch {epoch + 1}/{self.epochs} - {text}"
+        last = epoch + 1 == self.epochs
+        if self._on_terminal():
+            self.stream.write("\r" + line.ljust(self.width) + ("\n" if last else ""))
+            self.width = 0 if last else max(self.width, len(line))
+        elif last or (epoch + 1) % max(1, self.epochs // 10) == 0 or network.stop_training:
+            self.stream.write(line + "\n")
         self.stream.flush()
+
+    def _on_terminal(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except (OSError, ValueError):  # a closed or detached stream
+            return False
 
     def on_train_end(self, network):
         if self.bar is not None:
             self.bar.close()
-        elif network.stop_training:
+        elif self.width:  # stopped early on a terminal: end the rewritten line
             self.stream.write("\n")
+            self.width = 0
 
 
 class PrintCost(Callback):

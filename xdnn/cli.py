@@ -85,14 +85,87 @@ def load_data(spec: str, target: str | None, *, require_target: bool = True) -> 
             raise InputError(f"{spec} has no array named 'y' (the targets)")
         if X.ndim != 2:
             raise InputError(f"{spec}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
+        if y is not None and (y.ndim not in (1, 2) or y.shape[0] != X.shape[0]):
+            raise InputError(
+                f"{spec}: y must be 1-D or 2-D with one row per sample of X; X has shape {X.shape}, y {y.shape}"
+            )
+        _check_finite_data(X, y, spec)
         return X, y, [f"x{i + 1}" for i in range(X.shape[1])]
     if spec.endswith(".csv") or os.path.isfile(spec):
         try:
             X, y, names = datasets.load_csv_host(spec, target, require_target=require_target)
         except (FileNotFoundError, ValueError) as error:
             raise InputError(str(error)) from None
+        _check_finite_data(X, y, spec)
         return X, y, names
     raise InputError(f"unknown data {spec!r}: use one of {', '.join(BUILTIN_DATA)}, a .csv or an .npz file")
+
+
+def _check_finite_data(X: np.ndarray, y: Any, spec: str, verb: str = "training") -> None:
+    """Refuse NaN or infinite features or targets, naming the file and which it was."""
+    for values, what in ((X, "feature"), (y, "target")):
+        if values is None or not np.issubdtype(np.asarray(values).dtype, np.floating):
+            continue
+        values = np.asarray(values)
+        if not np.all(np.isfinite(values)):
+            bad = "NaN" if np.isnan(values).any() else "infinite"
+            raise InputError(f"{spec} contains {bad} {what} values; remove or impute them before {verb}")
+
+
+def _csv_model_inputs(
+    network: Any, path: str, target: str | None, *, require_target: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(X, y)`` of a CSV for a saved model: feature columns chosen by name when the model was
+    trained on a CSV (so their order may differ and extra columns are ignored), else by position
+    (every column but the target, which must then leave exactly the model's feature count)."""
+    from xdnn import datasets
+
+    try:
+        values, _, header = datasets.load_csv_host(path, None, require_target=False)
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(str(error)) from None
+    metadata = network.metadata
+    n_features = network.n_features
+    expected = [str(name) for name in metadata.get("feature_names") or []]
+    if target is not None and target not in header:
+        raise InputError(f"{path}: no column named {target!r}; columns are: {', '.join(header)}")
+    if target is None and metadata.get("target") in header:
+        target = metadata["target"]
+    trained_on_named_columns = _is_csv(str(metadata.get("data", ""))) and len(expected) == n_features
+    if not trained_on_named_columns and len(expected) == n_features and all(name in header for name in expected):
+        trained_on_named_columns = True  # e.g. x1, x2 of a built-in set, written out with its names
+    elif not trained_on_named_columns and target is None and len(header) == n_features + 1:
+        target = header[-1]  # as `xdnn train` reads a CSV: the last column is the target
+        print(f"xdnn: note: column {target!r} of {path} taken as the target (the last column)", file=sys.stderr)
+    if trained_on_named_columns:
+        missing = [name for name in expected if name not in header]
+        if missing:
+            raise InputError(
+                f"{path} lacks the feature column(s) {', '.join(missing)} the model was trained on "
+                f"(it expects {', '.join(expected)}; the file has {', '.join(header)})"
+            )
+        columns = [header.index(name) for name in expected]
+    else:
+        columns = [position for position, name in enumerate(header) if name != target]
+        if len(columns) != n_features:
+            hint = "; name the target column with --target" if len(columns) == n_features + 1 else ""
+            raise InputError(
+                f"the model expects {n_features} features ({', '.join(expected)}) but {path} has "
+                f"{len(columns)} feature columns ({', '.join(header[c] for c in columns)}){hint}"
+            )
+    if require_target and target is None:
+        known = metadata.get("target")
+        missing = f"target column {known!r}" if known else "target column"
+        raise InputError(
+            f"{path} has no {missing} to evaluate against; its columns are: {', '.join(header)} "
+            f"(the model takes {n_features} features); add the target column or name it with --target"
+        )
+    X = values[:, columns]
+    y = None if target is None else values[:, header.index(target)]
+    _check_finite_data(X, y, path, "evaluating" if require_target else "predicting")
+    if y is not None and np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    return X, y
 
 
 def _task(y: np.ndarray, requested: str) -> str:
@@ -164,8 +237,9 @@ def command_train(arguments: argparse.Namespace) -> int:
 
     # Everything that can be checked is checked before the data is read and training starts.
     _check_target_option(arguments)
-    if arguments.out:
-        _check_output_file(arguments.out, "--out", "model.npz")
+    _check_output_file(arguments.out, "--out", "model.npz")
+    if os.path.exists(arguments.out) and not os.path.isfile(arguments.out):
+        raise InputError(f"--out {arguments.out} is not a regular file (a device, pipe or socket); choose a file name")
     if arguments.plots:
         _check_output_folder(arguments.plots, "--plots")
         _check_matplotlib()
@@ -186,12 +260,13 @@ def command_train(arguments: argparse.Namespace) -> int:
         y = np.asarray(y, dtype=np.float64)
         outputs = 1 if y.ndim == 1 else y.shape[1]
         output_activation = "identity"
-    if arguments.standardize:
-        mean, std = X.mean(axis=0), X.std(axis=0)
-        std[std == 0] = 1.0
-        X = (X - mean) / std
-        metadata["feature_mean"], metadata["feature_std"] = mean.tolist(), std.tolist()
     train, validation = _split(X.shape[0], arguments.val_split, arguments.seed)
+    scaled = X
+    if arguments.standardize:  # the training rows' statistics: the validation rows stay unseen
+        mean, std = X[train].mean(axis=0), X[train].std(axis=0)
+        std[std == 0] = 1.0
+        scaled = (X - mean) / std
+        metadata["feature_mean"], metadata["feature_std"] = mean.tolist(), std.tolist()
     with use_backend(backend_name) as backend:
         network = xdnn.Network(
             [X.shape[1], *arguments.layers, outputs],
@@ -205,10 +280,10 @@ def command_train(arguments: argparse.Namespace) -> int:
             seed=arguments.seed,
         )
         network.metadata = metadata
-        validation_data = (X[validation], y[validation]) if len(validation) else None
+        validation_data = (scaled[validation], y[validation]) if len(validation) else None
         start = time.perf_counter()
         history = network.fit(
-            X[train],
+            scaled[train],
             y[train],
             epochs=arguments.epochs,
             batch_size=arguments.batch_size,
@@ -220,15 +295,27 @@ def command_train(arguments: argparse.Namespace) -> int:
         print(f"backend: {backend.name}, device: {backend.device}")
         for name, values in history.items():
             print(f"final {name}: {values[-1]:.4f}")
-        if arguments.out:
-            try:
-                network.save(arguments.out)
-            except OSError as error:
-                raise InputError(f"cannot save the model to {arguments.out}: {_reason(error)}") from None
-            print(f"model saved to {arguments.out}")
+        try:
+            network.save(arguments.out)
+        except (OSError, ValueError) as error:
+            reason = _reason(error) if isinstance(error, OSError) else str(error)
+            raise InputError(f"cannot save the model to {arguments.out}: {reason}") from None
+        print(f"model saved to {arguments.out}")
         if arguments.plots:
-            _write_plots(arguments.plots, network, history, X, y, validation, task)
+            _write_plots(arguments.plots, _OnRawFeatures(network, metadata), history, X, y, validation, task)
     return 0
+
+
+class _OnRawFeatures:
+    """A trained network seen in the data's own units: ``predict`` standardises as training did."""
+
+    def __init__(self, network: Any, metadata: dict[str, Any]) -> None:
+        self.network = network
+        self.mean = np.asarray(metadata.get("feature_mean", 0.0))
+        self.std = np.asarray(metadata.get("feature_std", 1.0))
+
+    def predict(self, X: Any) -> Any:
+        return self.network.predict((np.asarray(X, dtype=np.float64) - self.mean) / self.std)
 
 
 def _write_plots(folder: str, network: Any, history: Any, X: np.ndarray, y: np.ndarray, validation, task: str) -> None:
@@ -245,8 +332,11 @@ def _write_plots(folder: str, network: Any, history: Any, X: np.ndarray, y: np.n
             written.append(os.path.join(folder, "decision_boundary.png"))
             plot.plot_decision_boundary(network, X, y, path=written[-1], title="decision boundary")
         rows = validation if len(validation) else np.arange(X.shape[0])
+        subset = "validation set" if len(validation) else "training set"
         written.append(os.path.join(folder, "confusion_matrix.png"))
-        plot.plot_confusion_matrix(y[rows], network.predict(X[rows]), path=written[-1], title="confusion matrix")
+        plot.plot_confusion_matrix(
+            y[rows], network.predict(X[rows]), path=written[-1], title=f"confusion matrix ({subset})"
+        )
     print("plots written: " + ", ".join(written))
 
 
@@ -271,36 +361,14 @@ def _load_model(path: str, backend: str) -> Any:
 def _model_inputs(network: Any, arguments: argparse.Namespace, *, require_target: bool) -> tuple[np.ndarray, Any]:
     metadata = network.metadata
     data = arguments.data
-    target = arguments.target
-    if target is None and _is_csv(data) and (data.endswith(".csv") or os.path.isfile(data)):
-        # A CSV for prediction may or may not carry the target: look for the column the model was
-        # trained on, else compare the number of columns with the model's features.
-        header = _csv_header(data)
-        known = metadata.get("target")
-        if known in header:
-            target = known
-        elif len(header) == network.n_features + 1:
-            target = header[-1]
-        elif require_target:
-            missing = f"target column {known!r}" if known else "target column"
-            raise InputError(
-                f"{data} has no {missing} to evaluate against; its columns are: {', '.join(header)} "
-                f"(the model takes {network.n_features} features); add the target column or name it with --target"
-            )
-    X, y, names = load_data(data, target, require_target=require_target or target is not None)
-    if X.shape[1] != network.n_features:
-        expected = metadata.get("feature_names")
-        expected = f" ({', '.join(map(str, expected))})" if isinstance(expected, list) else ""
-        found = f" ({', '.join(names)})" if _is_csv(data) else ""
-        raise InputError(
-            f"the model expects {network.n_features} features{expected} but {data} has {X.shape[1]}{found}"
-        )
-    verb = "evaluating" if require_target else "predicting"
-    if not np.all(np.isfinite(X)):
-        bad = "NaN" if np.isnan(X).any() else "infinite"
-        raise InputError(f"{data} contains {bad} feature values; remove or impute them before {verb}")
-    if y is not None and np.issubdtype(np.asarray(y).dtype, np.floating) and not np.all(np.isfinite(y)):
-        raise InputError(f"{data} contains NaN or infinite target values; remove them before {verb}")
+    if _is_csv(data) and (data.endswith(".csv") or os.path.isfile(data)):
+        X, y = _csv_model_inputs(network, data, arguments.target, require_target=require_target)
+    else:
+        X, y, _ = load_data(data, arguments.target, require_target=require_target)
+        if X.shape[1] != network.n_features:
+            expected = metadata.get("feature_names")
+            expected = f" ({', '.join(map(str, expected))})" if isinstance(expected, list) else ""
+            raise InputError(f"the model expects {network.n_features} features{expected} but {data} has {X.shape[1]}")
     if "feature_mean" in metadata:
         X = (X - np.asarray(metadata["feature_mean"])) / np.asarray(metadata["feature_std"])
     if require_target and y is not None and "classes" in metadata:  # predictions need no labels
@@ -518,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     train.add_argument("--val-split", type=_fraction, default=0.2, help="validation fraction (default 0.2)")
     train.add_argument("--no-standardize", dest="standardize", action="store_false", help="do not scale features")
-    train.add_argument("--out", help="where to save the model (.npz)")
+    train.add_argument("--out", default="model.npz", help="where to save the model (default: model.npz)")
     train.add_argument("--plots", help="folder for history / decision boundary / confusion matrix PNGs")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=command_train)
@@ -564,3 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xdnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. `xdnn predict ... | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
+        return 0

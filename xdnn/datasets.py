@@ -160,6 +160,12 @@ def _check_header(row: list[str], path: str) -> list[str]:
             f"{path}: the first row ({shown}) holds numbers, not column names; "
             "CSV files need a header row naming the columns (e.g. x1,x2,label): add one"
         )
+    unnamed = [str(position) for position, name in enumerate(header, start=1) if not name]
+    if unnamed:
+        raise ValueError(f"{path}: header column(s) {', '.join(unnamed)} have no name; name every column")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}: the header repeats column name(s) {', '.join(map(repr, repeated))}; rename them")
     return header
 
 
@@ -172,7 +178,7 @@ def read_csv_header(path: str | os.PathLike) -> list[str]:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"data file not found: {path}")
-    with open(path, newline="", encoding="utf-8") as stream:
+    with open(path, newline="", encoding="utf-8-sig") as stream:
         for row in csv.reader(stream):
             if row and any(cell.strip() for cell in row):
                 return _check_header(row, path)
@@ -193,7 +199,7 @@ def load_csv_host(
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"data file not found: {path}")
-    with open(path, newline="", encoding="utf-8") as stream:
+    with open(path, newline="", encoding="utf-8-sig") as stream:  # -sig: a byte-order mark is not a name
         rows = list(csv.reader(stream))
     rows = [row for row in rows if row and any(cell.strip() for cell in row)]
     if not rows:
@@ -209,6 +215,8 @@ def load_csv_host(
         target = header[-1]
     if target is not None and target not in header:
         raise ValueError(f"{path}: no column named {target!r}; columns are: {', '.join(header)}")
+    if target is not None and len(header) == 1:
+        raise ValueError(f"{path} has only the target column {target!r} and no feature columns")
     values = np.array(
         [
             [_parse_float(cell, number, header[j], path) for j, cell in enumerate(row)]

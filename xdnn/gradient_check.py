@@ -53,7 +53,16 @@ def gradient_check(
     if gradients is None:
         raise TypeError("gradient_check(cost_function, parameters, gradients) needs the analytic gradients")
     host = {name: np.array(to_numpy(value), dtype=np.float64) for name, value in parameters.items()}
-    names = [name for name in host if "d" + name in gradients]
+    missing = [f"d{name}" for name in host if "d" + name not in gradients]
+    if missing:
+        raise ValueError(f"gradients is missing {', '.join(missing)} (one entry d<name> per parameter)")
+    names = list(host)
+    for name in names:
+        if tuple(np.shape(to_numpy(gradients["d" + name]))) != host[name].shape:
+            raise ValueError(
+                f"d{name} has shape {tuple(np.shape(to_numpy(gradients['d' + name])))} "
+                f"but {name} has shape {host[name].shape}"
+            )
     analytic = np.concatenate([np.ravel(to_numpy(gradients["d" + name])).astype(np.float64) for name in names])
     approx = _finite_differences(lambda params: float(cost(params)), host, names, epsilon)
     return relative_difference(analytic, approx)

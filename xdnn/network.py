@@ -48,7 +48,8 @@ _RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 
 ACCELERATOR_SYNC_EVERY = 32
 # On the CPU the parameters are copied aside about once every this many steps (at an epoch's first
-# finite cost), for the rare update that overflows while the cost read before it was finite.
+# cost, once it reads finite); training that diverges falls back to the last such copy, so the
+# parameters kept always had a finite cost (the ones that met the NaN/inf cost did not).
 CPU_CHECKPOINT_STEPS = 16
 
 
@@ -537,10 +538,11 @@ class Network:
         0..k-1 for softmax), one-hot / multi-label ``(n_samples, k)``, or regression
         targets.  ``batch_size=None`` trains full-batch.  The batch order comes from a
         seeded host permutation each epoch, the same on every backend.  Every input is
-        checked before anything changes.  If the cost becomes NaN/inf, training stops,
-        the parameters from before that batch are kept (if an update itself overflowed:
-        those at the start of the last epoch whose cost was finite), a
-        :class:`DivergenceWarning` names the epoch and ``diverged_epoch`` records it.
+        checked before anything changes.  If the cost becomes NaN/inf, training stops and
+        rolls back to its last checkpoint -- parameters whose cost read finite, taken at an
+        epoch start about every 16 steps (every epoch with 16 or more batches) -- the history
+        forgets the epochs undone, a :class:`DivergenceWarning` names the epoch and how far
+        it rolled back, and ``diverged_epoch`` records it.
 
         Returns the :class:`~xdnn.callbacks.History` (also ``self.history``).
         """
@@ -588,6 +590,7 @@ class Network:
         per_epoch = bool(callback_list) or validation is not None or not on_accelerator
         sync_every = 1 if per_epoch else ACCELERATOR_SYNC_EVERY
         checkpoint = _Checkpoint(self)
+        self._epochs_before_fit = self.epochs_trained
         pending: list[tuple[int, Any, Any]] = []
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
@@ -608,11 +611,7 @@ class Network:
                 X, Y, batch, shuffle, learning_rate, checkpoint if capture else None, check=not on_accelerator
             )
             if diverged:
-                kept = "the last finite batch"
-                if not self._parameters_finite():  # an update overflowed before any cost did
-                    checkpoint.restore()
-                    kept = f"the last epoch start with a finite cost ({checkpoint.epochs_trained} epochs trained)"
-                self._diverged(epoch, loss_sum, kept)
+                self._roll_back(checkpoint, history, epoch, loss_sum)
                 break
             self.epochs_trained += 1
             pending.append((epoch, loss_sum, correct))
@@ -627,11 +626,17 @@ class Network:
             _call(callback, "on_train_end", self)
         return history
 
-    def _diverged(self, epoch: int, loss: float, kept: str) -> None:
+    def _roll_back(self, checkpoint: _Checkpoint, history: History, epoch: int, loss: float) -> None:
+        """Training diverged at ``epoch``: restore the checkpoint (parameters whose cost read finite),
+        drop the history of the epochs undone, record ``diverged_epoch`` and warn."""
+        undone = epoch + self._epochs_before_fit - checkpoint.epochs_trained  # this one never counted
+        checkpoint.restore()
+        history.truncate(checkpoint.epochs_trained - self._epochs_before_fit)
         self.diverged_epoch = epoch
         warnings.warn(
             f"training diverged at epoch {epoch}: the cost became {loss}; stopped and kept the parameters "
-            f"of {kept}. Try a smaller learning rate.",
+            f"after {checkpoint.epochs_trained} epochs of training, the last checkpoint whose cost was finite "
+            f"({undone} epochs undone). Try a smaller learning rate.",
             DivergenceWarning,
             stacklevel=3,
         )
@@ -641,8 +646,7 @@ class Network:
         for epoch, loss_sum, correct in pending:
             loss = float(loss_sum) / m
             if not math.isfinite(loss):  # only reachable on an accelerator (see fit)
-                checkpoint.restore()
-                self._diverged(epoch, loss, f"the last checked epoch ({checkpoint.epochs_trained} epochs trained)")
+                self._roll_back(checkpoint, history, epoch, loss)
                 return True
             logs = {"loss": loss}
             if "accuracy" in self.metrics:

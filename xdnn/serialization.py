@@ -138,12 +138,23 @@ def _create_temporary(path: str) -> tuple[int, str]:
     return handle, temporary
 
 
+def _model_destination(path: str) -> str:
+    """The regular file a save replaces: a symbolic link's target (the link itself is kept), and
+    never a folder, device, pipe or socket, which the rename would otherwise replace."""
+    destination = os.path.realpath(path) if os.path.islink(path) else path
+    if os.path.exists(destination) and not os.path.isfile(destination):
+        kind = "a folder" if os.path.isdir(destination) else "not a regular file (a device, pipe or socket)"
+        raise ValueError(f"cannot save a model to {path}: it is {kind}; choose a file name such as model.npz")
+    return destination
+
+
 def save_network(network: Any, path: str | os.PathLike) -> None:
     """Write ``network`` to ``path`` atomically.
 
     The file is written exactly at ``path``: unlike ``numpy.savez``, ``.npz`` is not
     appended, so ``load_network(path)`` reads the file ``save_network(path)`` wrote.
-    Raises ``ValueError`` for a network without parameters and ``TypeError`` when
+    A symbolic link at ``path`` keeps pointing at the new file.  Raises ``ValueError`` for a
+    network without parameters or a ``path`` that is a folder or a device, and ``TypeError`` when
     ``network.metadata`` is not JSON-serialisable; the file at ``path`` is then untouched.
     """
     if not network.built:
@@ -160,7 +171,7 @@ def save_network(network: Any, path: str | os.PathLike) -> None:
     ):
         for name, value in group.items():
             arrays[f"{prefix}/{name}"] = np.ascontiguousarray(to_numpy(value))
-    path = os.fspath(path)
+    path = _model_destination(os.fspath(path))
     handle, temporary = _create_temporary(path)
     try:
         with os.fdopen(handle, "wb") as stream:
