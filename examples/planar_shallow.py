@@ -18,7 +18,8 @@ from xdnn.datasets import load_planar_dataset
 
 # What the tutorial printed, beside which we print our numbers.
 TUTORIAL_ACCURACY = 0.90
-TUTORIAL_SWEEP = {1: 0.675, 2: 0.6725, 3: 0.9075, 4: 0.905, 5: 0.9125, 20: 0.905, 50: 0.9075}
+# As the planar notebook prints its sweep (5000 iterations each); 20 and 50 units depend on rounding.
+TUTORIAL_SWEEP = {1: 0.675, 2: 0.6725, 3: 0.9075, 4: 0.905, 5: 0.9125, 20: 0.90, 50: 0.9025}
 
 
 def train(X, Y, hidden_units, iterations, print_cost=False):
