@@ -76,3 +76,41 @@ def test_training_equal_with_and_without_fast_paths(fast_paths):
     for key, value in trained[0][0].items():
         np.testing.assert_allclose(value, trained[1][0][key], rtol=1e-12, atol=1e-14, err_msg=key)
     np.testing.assert_allclose(trained[0][1], trained[1][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_dense_layer_in_place_activation_equals_the_portable_path(fast_paths, activation):
+    """The relu Dense layer overwrites its own Z and the incoming dA; tanh has no in-place form."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(6, 50))
+    dA = rng.normal(size=(5, 50))
+    results = {}
+    for enabled in (True, False):
+        fast_paths(enabled)
+        layer = xdnn.Dense(5, activation=activation)
+        layer.build(6, 1)
+        parameters = {"W1": rng.normal(size=(5, 6)) if enabled else results[True][3]["W1"], "b1": np.ones((5, 1))}
+        A, backward = layer.forward(parameters, None, X, training=True, xp=np, random=None)
+        dX, grads = backward(dA.copy())
+        results[enabled] = (A, dX, grads, parameters)
+    for fast, portable in zip(results[True][:2], results[False][:2], strict=True):
+        np.testing.assert_allclose(fast, portable, rtol=1e-14, atol=1e-15)
+    for name in ("dW1", "db1"):
+        np.testing.assert_allclose(results[True][2][name], results[False][2][name], rtol=1e-14, atol=1e-15)
+    fast_paths(True)
+    assert (_numpy_fast.in_place_activation(activation, np) is not None) == (activation == "relu")
+
+
+@pytest.mark.parametrize("batch_size, shuffle", [(None, True), (16, False), (16, True)])
+def test_training_never_writes_into_the_callers_data(fast_paths, batch_size, shuffle):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(48, 4))  # float64, as the network: fit may use it without a copy
+    y = rng.normal(size=48)
+    X_before, y_before = X.copy(), y.copy()
+    with xdnn.use_backend("numpy"):
+        net = xdnn.Network([4, 8, 8, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+        net.fit(X, y, epochs=3, batch_size=batch_size, shuffle=shuffle, verbose=0)
+        net.predict(X)
+        net.evaluate(X, y)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from xdnn import _numpy_fast
 from xdnn import activations as _activations
 from xdnn import initializers as _initializers
 from xdnn import linear as _linear
@@ -102,31 +103,56 @@ class Dense(Layer):
             "use_bias": self.use_bias,
         }
 
-    def _forward_from(self, parameters, X, activation, *, xp, input_gradient):
+    def _linear_forward(self, parameters, X, *, xp):
+        """``Z = W X + b`` (``W X`` without a bias), a new array the layer owns."""
         W = parameters[self.W]
-        Z = _linear.linear_forward(X, W, parameters[self.b], xp=xp) if self.use_bias else W @ X
-        A = activation.forward(Z, xp=xp)
+        return _linear.linear_forward(X, W, parameters[self.b], xp=xp) if self.use_bias else W @ X
+
+    def _backward_from_Z(self, W, held, *, xp, input_gradient):
+        """``backward(dZ) -> (dX, grads)``; ``held = [X]`` is emptied on use, so that the input is
+        released as soon as this layer's gradients are computed (each backward runs once)."""
         use_bias, dW_name, db_name = self.use_bias, self.dW, self.db
 
         def backward_from_Z(dZ):
+            (X,) = held
+            held.clear()
             dX, dW, db = _linear.linear_backward(dZ, X, W, xp=xp, input_gradient=input_gradient)
             return dX, ({dW_name: dW, db_name: db} if use_bias else {dW_name: dW})
 
-        return Z, A, backward_from_Z
+        return backward_from_Z
 
     def forward_output(self, parameters, X, *, xp, input_gradient=True):
         """``(Z, A, backward)`` where ``backward(dZ)`` starts from the pre-activation gradient."""
-        return self._forward_from(parameters, X, self.activation.on(xp), xp=xp, input_gradient=input_gradient)
+        Z = self._linear_forward(parameters, X, xp=xp)
+        A = self.activation.on(xp).forward(Z, xp=xp)
+        return Z, A, self._backward_from_Z(parameters[self.W], [X], xp=xp, input_gradient=input_gradient)
 
     def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
         activation = self.activation.on(xp)
-        Z, A, backward_from_Z = self._forward_from(parameters, X, activation, xp=xp, input_gradient=input_gradient)
-        saved = A if activation.backward_uses_output else Z
+        Z = self._linear_forward(parameters, X, xp=xp)
+        # Z is the layer's own array: where a fast path exists (NumPy relu) the activation overwrites
+        # it, and the backward pass turns the incoming dA -- always a fresh array from the layer
+        # above or the loss -- into dZ in place (see xdnn._numpy_fast).
+        in_place = _numpy_fast.in_place_activation(activation.name, xp)
+        if in_place is not None:
+            A = saved = in_place.forward(Z)
+            activation_backward = in_place.backward
+        else:
+            A = activation.forward(Z, xp=xp)
+            saved = A if activation.backward_uses_output else Z
+            portable_backward = activation.backward
+
+            def activation_backward(dA, saved):
+                return portable_backward(dA, saved, xp=xp)
+
         del Z
-        activation_backward = activation.backward
+        backward_from_Z = self._backward_from_Z(parameters[self.W], [X], xp=xp, input_gradient=input_gradient)
+        held = [saved]
+        del saved
 
         def backward(dA):
-            return backward_from_Z(activation_backward(dA, saved, xp=xp))
+            dZ = activation_backward(dA, held.pop())  # the saved activation is released here
+            return backward_from_Z(dZ)
 
         return A, backward
 
