@@ -10,16 +10,28 @@ Where it runs (the convention of scikit-learn's ``array_api_dispatch``)
 -----------------------------------------------------------------------
 * ``X`` given as a CuPy, PyTorch or array-api-strict array: the network trains on
   that library and device, and ``predict`` / ``predict_proba`` return arrays of it.
-  Everything follows ``X``: a ``y`` from elsewhere is moved to it.  (A classifier
+  ``y`` (and ``classes``, ``sample_weight``) may be host data (NumPy arrays, lists),
+  moved to ``X``'s device, or arrays of that same library and device; arrays of two
+  different libraries or devices in one call raise
+  :class:`~xdnn.BackendMismatchError`, as :class:`xdnn.Network` does -- except inside
+  ``sklearn.config_context(array_api_dispatch=True)``, where scikit-learn's rule
+  "everything follows ``X``" moves them to ``X``'s library and device.  (A classifier
   with non-numeric classes, e.g. strings, predicts a NumPy array: such labels cannot
   live on a device.)
 * ``X`` given as NumPy arrays, lists or data frames: scikit-learn's own validation
   is used, the network trains on the active xdnn backend (:func:`xdnn.set_backend`)
   and the results are NumPy arrays.
 
-The network computes in ``dtype`` (float32 by default); results come back in the
-floating dtype of ``X`` (float64 for integer host data), as scikit-learn's
-estimators do.  ``classes_`` is always a NumPy array.  Inside
+The network computes in ``dtype``.  With the default ``dtype=None`` it follows ``X``
+as scikit-learn's ``MLPClassifier`` does: float32 ``X`` trains in float32, anything
+else (float64, integers, booleans, lists) in float64; ``dtype="float32"`` or
+``"float64"`` forces the precision.  The first ``fit`` / ``partial_fit`` fixes it for
+the fitted model.  Results come back in the floating dtype of ``X`` (float64 for
+integer data), as scikit-learn's estimators do.  ``classes_`` is always a NumPy array.
+
+Every input is checked before anything changes: a ``fit`` or ``partial_fit`` that
+raises leaves the estimator exactly as it was (fitted attributes, weights and
+predictions).  Inside
 ``sklearn.config_context(array_api_dispatch=True)``, ``predict`` refuses input from a
 namespace or device other than the one ``fit`` saw, as scikit-learn's estimators do;
 outside it, host data is moved to the network's backend.
@@ -41,7 +53,7 @@ from typing import Any
 
 import numpy as np
 import sklearn
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
@@ -103,6 +115,15 @@ def _is_real_number(value: Any) -> bool:
 
 def _is_positive_integer(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
+def _check_one_backend(*values: Any) -> None:
+    """Refuse arrays of two backends or devices in one call (:class:`~xdnn.BackendMismatchError`), as
+    :class:`xdnn.Network` does; host data mixes with anything.  Inside
+    ``sklearn.config_context(array_api_dispatch=True)`` scikit-learn's rule applies instead
+    (its ``check_array_api_mixed_inputs``): everything follows ``X``, the other inputs are moved to it."""
+    if not _array_api_dispatch_enabled():
+        array_context(*values)
 
 
 def _take_rows(array: Any, indices: np.ndarray, context: ArrayContext) -> Any:
@@ -175,7 +196,7 @@ class _BaseMLP(BaseEstimator):
         n_iter_no_change=10,
         dropout=0.0,
         batch_norm=False,
-        dtype="float32",
+        dtype=None,
         verbose=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -250,7 +271,8 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}")
         if not (_is_real_number(self.dropout) and 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        floating_dtype_name(self.dtype)
+        if self.dtype is not None:
+            floating_dtype_name(self.dtype)
         check_random_state(self.random_state)
 
     def _seed(self) -> int | None:
@@ -261,17 +283,24 @@ class _BaseMLP(BaseEstimator):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
-    def _new_network(self, n_features: int, n_outputs: int, output_activation: str, seed: int | None) -> Network:
+    def _training_dtype(self, X: Array) -> str:
+        """``dtype``, or for ``dtype=None`` scikit-learn's rule: float32 for float32 ``X``, else float64."""
+        if self.dtype is not None:
+            return floating_dtype_name(self.dtype)
+        float32 = np.float32 if isinstance(X, np.ndarray) else array_context(X).xp.float32
+        return "float32" if X.dtype == float32 else "float64"
+
+    def _new_network(self, X: Array, n_outputs: int, seed: int | None) -> Network:
         return Network(
-            [n_features, *self._hidden_sizes(), n_outputs],
+            [X.shape[1], *self._hidden_sizes(), n_outputs],
             activation=self.activation,
-            output_activation=output_activation,
+            output_activation=self._output_activation_for(n_outputs),
             optimizer=_optimizers.get_optimizer(self.solver),
             learning_rate=self.learning_rate_init,
             l2=self.alpha,
             dropout=self.dropout,
             batch_norm=self.batch_norm,
-            dtype=self.dtype,
+            dtype=self._training_dtype(X),
             seed=seed,
             metrics=[],
         )
@@ -279,7 +308,7 @@ class _BaseMLP(BaseEstimator):
     # --- input validation -----------------------------------------------------------------------
 
     def _check_backend_X(self, X: Array, context: ArrayContext, *, reset: bool) -> Array:
-        """scikit-learn's checks of ``X``, for an array of a backend (CuPy, PyTorch, ...)."""
+        """scikit-learn's checks of ``X``, for an array of a backend (CuPy, PyTorch, ...); changes nothing."""
         name = type(self).__name__
         xp = context.xp
         if X.ndim != 2:
@@ -299,15 +328,46 @@ class _BaseMLP(BaseEstimator):
         if xp.isdtype(X.dtype, "real floating") and not bool(xp.all(xp.isfinite(X))):
             bad = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity"
             raise ValueError(f"Input X contains {bad}; {name} does not accept missing values: impute them first.")
-        if reset:
-            self.n_features_in_ = int(X.shape[1])
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif X.shape[1] != self.n_features_in_:
+        if not reset and X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {name} is expecting {self.n_features_in_} features as input."
             )
         return X
+
+    def _validate_input(self, X: Any, y: Any, *, reset: bool, **check_params) -> tuple[Array, Any, bool, dict]:
+        """``(X, y, on_host, fitted)`` with ``X`` checked, changing nothing.
+
+        Host ``X`` gets scikit-learn's validation (with ``check_params``, ``y`` included);
+        a backend ``X`` gets :meth:`_check_backend_X` and ``y`` comes back as given, for
+        the subclass to check.  ``fitted`` holds the attributes to assign once the whole
+        call has succeeded (``n_features_in_``, ``feature_names_in_``; ``None`` removes it).
+        """
+        if is_host_data(X):
+            if y is not None and not is_host_data(y):
+                y = to_numpy(y)
+            # scikit-learn's validation records n_features_in_ on the estimator it is given: a clone when resetting.
+            checker = clone(self) if reset else self
+            X, y = _validate_data(checker, X, y, reset=reset, dtype=_HOST_FLOAT_DTYPES, **check_params)
+            names = getattr(checker, "feature_names_in_", None)
+            on_host = True
+        else:
+            if y is None:
+                raise ValueError(
+                    f"This {type(self).__name__} estimator requires y to be passed, but the target y is None."
+                )
+            X = self._check_backend_X(X, array_context(X), reset=reset)
+            names = None
+            on_host = False
+        fitted = {"n_features_in_": int(X.shape[1]), "feature_names_in_": names} if reset else {}
+        return X, y, on_host, fitted
+
+    def _assign(self, fitted: dict[str, Any]) -> None:
+        """Set the fitted attributes of a call that succeeded (a ``None`` feature_names_in_ removes it)."""
+        for name, value in fitted.items():
+            if name == "feature_names_in_" and value is None:
+                self.__dict__.pop(name, None)
+            else:
+                setattr(self, name, value)
 
     def _check_same_namespace(self, X: Any, method: str) -> None:
         """Under ``array_api_dispatch``, refuse input from a namespace or device other than fit's."""
@@ -358,12 +418,44 @@ class _BaseMLP(BaseEstimator):
     def _stratify_labels(self, targets: Any) -> np.ndarray | None:
         return None
 
-    def _train(self, X: Array, targets: Any, *, incremental: bool) -> None:
-        """Run the epochs of ``fit`` (or the single epoch of ``partial_fit``) and record the loss curve."""
-        network = self.network_
+    def _validation_split(self, X: Array, targets: Any, seed: int | None) -> tuple[tuple, tuple]:
+        """``((X_train, targets_train), (X_val, targets_val))`` for early stopping (stratified for classifiers)."""
+        context = array_context(X)
+        train_rows, validation_rows = train_test_split(
+            np.arange(X.shape[0]),
+            test_size=self.validation_fraction,
+            random_state=seed,
+            stratify=self._stratify_labels(targets),
+        )
+        if validation_rows.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
+            )
+        return tuple(
+            (_take_rows(X, rows, context), _take_rows(targets, rows, context)) for rows in (train_rows, validation_rows)
+        )
+
+    def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None):
+        """Check everything, train, then assign the fitted attributes: a call that raises changes nothing."""
+        self._check_hyperparameters()
+        _check_one_backend(X, y, classes)
+        first_call = not (incremental and hasattr(self, "network_"))
+        X, targets, n_outputs, on_host, fitted = self._validate_training_data(
+            X, y, reset=first_call, incremental=incremental, classes=classes
+        )
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            # The split's checks do not depend on the seed: run them before drawing one from a RandomState.
+            self._validation_split(X, targets, seed=0)
+        if first_call:
+            seed = self._seed()
+            network = self._new_network(X, n_outputs, seed)
+            fitted.update(_split_seed=seed, _fitted_on_host=on_host)
+        else:
+            network = self.network_
         verbose = 1 if self.verbose else 0
         if incremental:
-            network.fit(
+            history = network.fit(
                 X,
                 targets,
                 epochs=1,
@@ -371,82 +463,60 @@ class _BaseMLP(BaseEstimator):
                 shuffle=bool(self.shuffle),
                 verbose=verbose,
             )
-            self.loss_curve_ = [*self.loss_curve_, *network.history.get("loss", [])]
-            self.n_iter_ = len(self.loss_curve_)
-            self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else math.nan
-            return
-        validation_data = None
-        if self.early_stopping:
-            seed = self._split_seed
-            context = array_context(X)
-            n_samples = X.shape[0]
-            train_rows, validation_rows = train_test_split(
-                np.arange(n_samples),
-                test_size=self.validation_fraction,
-                random_state=seed,
-                stratify=self._stratify_labels(targets),
-            )
-            if validation_rows.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
+            loss_curve = [*([] if first_call else self.loss_curve_), *history.get("loss", [])]
+            fitted.update(best_loss_=min(loss_curve) if loss_curve else None)
+            if first_call:
+                fitted.update(validation_loss_curve_=None, best_validation_loss_=None)
+            converged = True  # one epoch by request: nothing to warn about
+        else:
+            validation_data = None
+            if early_stopping:
+                (X, targets), validation_data = self._validation_split(X, targets, fitted["_split_seed"])
+                stopper = EarlyStopping(
+                    monitor="val_loss", patience=self.n_iter_no_change, min_delta=self.tol, restore_best_weights=True
                 )
-            validation_data = (_take_rows(X, validation_rows, context), _take_rows(targets, validation_rows, context))
-            X, targets = _take_rows(X, train_rows, context), _take_rows(targets, train_rows, context)
-            stopper = EarlyStopping(
-                monitor="val_loss", patience=self.n_iter_no_change, min_delta=self.tol, restore_best_weights=True
+            else:
+                stopper = _TrainingLossStopping(float(self.tol), int(self.n_iter_no_change))
+            history = network.fit(
+                X,
+                targets,
+                epochs=int(self.max_iter),
+                batch_size=self._batch_size(X.shape[0]),
+                validation_data=validation_data,
+                callbacks=[stopper],
+                verbose=verbose,
+                shuffle=bool(self.shuffle),
             )
-        else:
-            stopper = _TrainingLossStopping(float(self.tol), int(self.n_iter_no_change))
-        history = network.fit(
-            X,
-            targets,
-            epochs=int(self.max_iter),
-            batch_size=self._batch_size(X.shape[0]),
-            validation_data=validation_data,
-            callbacks=[stopper],
-            verbose=verbose,
-            shuffle=bool(self.shuffle),
+            loss_curve = list(history.get("loss", []))
+            if early_stopping:
+                fitted.update(
+                    validation_loss_curve_=list(history.get("val_loss", [])),
+                    best_validation_loss_=stopper.best if stopper.best_epoch is not None else None,
+                    best_loss_=None,
+                )
+                converged = stopper.stopped_epoch is not None
+            else:
+                fitted.update(
+                    validation_loss_curve_=None,
+                    best_validation_loss_=None,
+                    best_loss_=min(loss_curve) if loss_curve else None,
+                )
+                converged = stopper.converged
+            converged = converged or network.diverged_epoch is not None or len(loss_curve) < self.max_iter
+        fitted.update(
+            network_=network,
+            loss_curve_=loss_curve,
+            n_iter_=len(loss_curve),
+            loss_=loss_curve[-1] if loss_curve else math.nan,
         )
-        self.loss_curve_ = list(history.get("loss", []))
-        self.n_iter_ = len(self.loss_curve_)
-        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else math.nan
-        if self.early_stopping:
-            self.validation_loss_curve_ = list(history.get("val_loss", []))
-            self.best_validation_loss_ = stopper.best if stopper.best_epoch is not None else None
-            self.best_loss_ = None
-            converged = stopper.stopped_epoch is not None
-        else:
-            self.validation_loss_curve_ = None
-            self.best_validation_loss_ = None
-            self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
-            converged = stopper.converged
-        if not converged and network.diverged_epoch is None and self.n_iter_ == self.max_iter:
+        self._assign(fitted)
+        if not converged:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
                 "hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
-
-    def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None):
-        self._check_hyperparameters()
-        first_call = not (incremental and hasattr(self, "network_"))
-        X, targets, n_outputs, on_host = self._validate_training_data(
-            X, y, reset=first_call, incremental=incremental, classes=classes
-        )
-        if first_call:
-            seed = self._seed()
-            self._split_seed = seed
-            self._fitted_on_host = on_host
-            self.network_ = self._new_network(X.shape[1], n_outputs, self._output_activation_for(n_outputs), seed)
-            self.loss_curve_ = []
-            if incremental:
-                self.validation_loss_curve_ = None
-                self.best_validation_loss_ = None
-                self.best_loss_ = None
-        self._train(X, targets, incremental=incremental)
-        if incremental:
-            self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
         return self
 
     def __getstate__(self):
@@ -502,8 +572,11 @@ _PARAMETERS_DOC = """
         Inverted-dropout rate after each hidden layer.
     batch_norm : bool, default=False
         Batch normalisation before each hidden activation.
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of the network's computations.
+    dtype : {"float32", "float64"} or None, default=None
+        Precision of the network's computations.  ``None`` follows ``X``, as
+        scikit-learn's MLP does: float32 for float32 ``X``, float64 for anything else
+        (float64, integer or boolean data, lists).  Fixed by the first ``fit`` /
+        ``partial_fit`` (``network_.dtype_name``).
     verbose : bool, default=False
         Show a progress bar while training.
 
@@ -564,24 +637,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return targets
 
     def _validate_training_data(self, X, y, *, reset, incremental, classes):
-        """``(X, encoded labels 0..k-1 as NumPy int64, n_outputs, on_host)``; sets ``classes_`` when resetting."""
-        name = type(self).__name__
-        if is_host_data(X):
-            if y is not None and not is_host_data(y):
-                y = to_numpy(y)
-            X, y = _validate_data(self, X, y, reset=reset, dtype=_HOST_FLOAT_DTYPES)
-            on_host = True
-        else:
-            if y is None:
-                raise ValueError(f"This {name} estimator requires y to be passed, but the target y is None.")
-            X = self._check_backend_X(X, array_context(X), reset=reset)
+        """``(X, encoded labels 0..k-1 as NumPy int64, n_outputs, on_host, fitted)``, changing nothing;
+        ``fitted`` includes ``classes_`` when resetting."""
+        X, y, on_host, fitted = self._validate_input(X, y, reset=reset)
+        if not on_host:
             y = check_array(to_numpy(y), ensure_2d=False, dtype=None, input_name="y")
             y = column_or_1d(y, warn=True)
             if y.shape[0] != X.shape[0]:
                 raise ValueError(
                     f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {y.shape[0]}]"
                 )
-            on_host = False
         check_classification_targets(y)
         if classes is not None:
             classes = np.unique(to_numpy(classes))
@@ -592,18 +657,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         elif reset and incremental:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         if reset:
-            self.classes_ = classes if classes is not None else np.unique(y)
-            if self.classes_.shape[0] < 2:
+            classes = classes if classes is not None else np.unique(y)
+            if classes.shape[0] < 2:
                 raise ValueError(
-                    f"{name} needs samples of at least 2 classes, but the data contains only one class: "
-                    f"{self.classes_[0]!r}"
+                    f"{type(self).__name__} needs samples of at least 2 classes, but the data contains only one "
+                    f"class: {classes[0]!r}"
                 )
-        unseen = ~np.isin(y, self.classes_)
+            fitted["classes_"] = classes
+        else:
+            classes = self.classes_
+        unseen = ~np.isin(y, classes)
         if np.any(unseen):
-            raise ValueError(f"y holds labels that are not in classes_ = {self.classes_!r}: {np.unique(y[unseen])!r}")
-        encoded = np.searchsorted(self.classes_, y).astype(np.int64)
-        n_classes = self.classes_.shape[0]
-        return X, encoded, (1 if n_classes == 2 else n_classes), on_host
+            raise ValueError(f"y holds labels that are not in classes_ = {classes!r}: {np.unique(y[unseen])!r}")
+        encoded = np.searchsorted(classes, y).astype(np.int64)
+        n_classes = classes.shape[0]
+        return X, encoded, (1 if n_classes == 2 else n_classes), on_host, fitted
 
     def fit(self, X, y):
         """Train on ``X (n_samples, n_features)`` and labels ``y (n_samples,)``; returns ``self``."""
@@ -643,7 +711,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return context.xp.take(context.asarray(self.classes_), indices, axis=0)
 
     def score(self, X, y, sample_weight=None):
-        """Mean accuracy of ``predict(X)`` against ``y`` as a Python float (inputs of any backend)."""
+        """Mean accuracy of ``predict(X)`` against ``y`` as a Python float (host data or one backend's arrays)."""
+        _check_one_backend(X, y, sample_weight)
         predicted = to_numpy(self.predict(X))
         return float(accuracy_score(to_numpy(y), predicted, sample_weight=to_numpy(sample_weight)))
 
@@ -686,21 +755,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return "identity"
 
     def _validate_training_data(self, X, y, *, reset, incremental, classes):
-        """``(X, y, n_outputs, on_host)`` with ``y`` numeric, finite and on X's side."""
-        if is_host_data(X):
-            if y is not None and not is_host_data(y):
-                y = to_numpy(y)
-            X, y = _validate_data(self, X, y, reset=reset, dtype=_HOST_FLOAT_DTYPES, multi_output=True, y_numeric=True)
-            on_host = True
+        """``(X, y, n_outputs, on_host, fitted)`` with ``y`` numeric, finite and on X's side, changing nothing;
+        after the first call ``y`` must keep its shape: ``(n_samples,)`` or ``(n_samples, n_outputs_)``."""
+        X, y, on_host, fitted = self._validate_input(X, y, reset=reset, multi_output=True, y_numeric=True)
+        if on_host:
+            if y.dtype.kind not in "biuf":
+                raise ValueError(f"y must hold real numbers, got an array of dtype {y.dtype}")
         else:
-            if y is None:
-                raise ValueError(
-                    f"This {type(self).__name__} estimator requires y to be passed, but the target y is None."
-                )
             context = array_context(X)
-            X = self._check_backend_X(X, context, reset=reset)
-            if is_host_data(y) or array_context(y) != context:
-                y = context.asarray(to_numpy(y))
+            if not is_host_data(y) and array_context(y) != context:  # another backend's, under array_api_dispatch
+                y = to_numpy(y)
+            y = context.asarray(y)
             xp = context.xp
             if not xp.isdtype(y.dtype, ("real floating", "integral", "bool")):
                 raise ValueError(f"y must hold real numbers, got an array of dtype {y.dtype}")
@@ -712,12 +777,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 )
             if xp.isdtype(y.dtype, "real floating") and not bool(xp.all(xp.isfinite(y))):
                 raise ValueError("Input y contains NaN or infinity.")
-            on_host = False
         n_outputs = 1 if y.ndim == 1 else int(y.shape[1])
         if reset:
-            self.n_outputs_ = n_outputs
-        self._y_is_2d = y.ndim == 2
-        return X, y, n_outputs, on_host
+            fitted.update(n_outputs_=n_outputs, _y_is_2d=y.ndim == 2)
+        elif (y.ndim == 2) != self._y_is_2d or n_outputs != self.n_outputs_:
+            expected = f"(n_samples, {self.n_outputs_})" if self._y_is_2d else "(n_samples,), a 1-D y"
+            raise ValueError(
+                f"y has shape {tuple(y.shape)}, but this {type(self).__name__} was fitted on y of shape {expected}; "
+                "partial_fit must keep the shape of y"
+            )
+        return X, y, n_outputs, on_host, fitted
 
     def fit(self, X, y):
         """Train on ``X (n_samples, n_features)`` and ``y (n_samples,)`` or ``(n_samples, n_outputs)``."""
@@ -737,6 +806,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._output_dtype_like(values, X, on_host)
 
     def score(self, X, y, sample_weight=None):
-        """Coefficient of determination R^2 of ``predict(X)`` as a Python float (inputs of any backend)."""
+        """Coefficient of determination R^2 of ``predict(X)`` as a Python float (host data or one backend's arrays)."""
+        _check_one_backend(X, y, sample_weight)
         predicted = to_numpy(self.predict(X))
         return float(r2_score(to_numpy(y), predicted, sample_weight=to_numpy(sample_weight)))
