@@ -631,3 +631,16 @@ def test_inconsistent_model_file_is_refused_with_a_clear_error(backend, tmp_path
 def test_model_file_error_is_a_value_error_exported_at_top_level():
     assert xdnn.ModelFileError is ModelFileError
     assert issubclass(ModelFileError, ValueError)
+
+
+def test_a_trained_network_pickles_through_its_model_file(backend):
+    import copy
+    import pickle
+
+    network, X, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32")
+    for restored in (pickle.loads(pickle.dumps(network)), copy.deepcopy(network)):
+        _assert_same_network(network, restored, backend.name)
+        assert restored.backend == network.backend, backend.name
+        np.testing.assert_array_equal(
+            xdnn.to_numpy(restored.predict_proba(X)), xdnn.to_numpy(network.predict_proba(X)), err_msg=backend.name
+        )

@@ -17,7 +17,9 @@ import functools
 import os
 from typing import Any
 
-_state = {"enabled": os.environ.get("XDNN_FAST_PATHS", "1").strip() not in ("0", "false", "no", "off")}
+# The switch of every fast path (these kernels and xdnn._numpy_fast), read on each call.
+FAST_PATHS = {"enabled": os.environ.get("XDNN_FAST_PATHS", "1").strip() not in ("0", "false", "no", "off")}
+_state = FAST_PATHS
 
 
 def set_fast_paths(enabled: bool) -> None:

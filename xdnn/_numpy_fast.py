@@ -18,6 +18,7 @@ the tests assert both give the same numbers.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple
 
 import numpy
@@ -33,26 +34,23 @@ class NumpyOps(NamedTuple):
     total: Callable[[Any], Any]
 
 
-def _row_sum(a: Any) -> Any:
-    return numpy.add.reduce(a, axis=1, keepdims=True)
-
-
-def _total(a: Any) -> Any:
-    return numpy.add.reduce(a, axis=None)
-
-
-_OPS = NumpyOps(numpy.dot, _row_sum, _total)
+# Partials of the ufunc reduction: called from C, without a Python frame of their own.
+_OPS = NumpyOps(
+    numpy.dot,
+    functools.partial(numpy.add.reduce, axis=1, keepdims=True),
+    functools.partial(numpy.add.reduce, axis=None),
+)
+_SWITCH = _cupy_kernels.FAST_PATHS  # the one switch of every fast path (xdnn.set_fast_paths)
 
 
 def ops_for(xp: Any) -> NumpyOps | None:
     """The fast NumPy operations when ``xp`` is NumPy and fast paths are on, else ``None`` (portable code)."""
-    if xp is numpy and _cupy_kernels.fast_paths_enabled():
-        return _OPS
-    return None
+    return _OPS if xp is numpy and _SWITCH["enabled"] else None
 
 
-def affine(W: Any, A_prev: Any, b: Any) -> Any:
-    """``W @ A_prev + b`` with the bias added into the fresh product (one array, not two)."""
+def affine(A_prev: Any, W: Any, b: Any) -> Any:
+    """``W @ A_prev + b`` with the bias added into the fresh product (one array, not two); the
+    argument order of :func:`xdnn.linear.linear_forward`."""
     Z = numpy.dot(W, A_prev)
     if Z.dtype == b.dtype:
         Z += b
@@ -84,6 +82,4 @@ _IN_PLACE = {"relu": InPlaceActivation(_relu_in_place, _relu_backward_in_place)}
 
 def in_place_activation(name: str, xp: Any) -> InPlaceActivation | None:
     """The in-place form of activation ``name`` when ``xp`` is NumPy and fast paths are on, else ``None``."""
-    if xp is numpy and _cupy_kernels.fast_paths_enabled():
-        return _IN_PLACE.get(name)
-    return None
+    return _IN_PLACE.get(name) if xp is numpy and _SWITCH["enabled"] else None

@@ -45,9 +45,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-import pickle
-import tempfile
 import warnings
 from typing import Any
 
@@ -63,11 +60,10 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from xdnn import activations as _activations
 from xdnn import optimizers as _optimizers
-from xdnn._backend import BACKEND_NAMES, BackendError
 from xdnn._namespace import ArrayContext, array_context, floating_dtype_name, is_host_data, to_numpy
 from xdnn.callbacks import Callback, EarlyStopping
 from xdnn.network import Network
-from xdnn.serialization import load_network
+from xdnn.serialization import network_from_state, network_state
 
 try:
     from sklearn.utils.validation import validate_data as _validate_data
@@ -131,48 +127,6 @@ def _take_rows(array: Any, indices: np.ndarray, context: ArrayContext) -> Any:
     if isinstance(array, np.ndarray):
         return array[indices]
     return context.xp.take(array, context.asarray(indices), axis=0)
-
-
-def _network_state(network: Network) -> dict[str, Any]:
-    """A picklable copy of ``network``: its xdnn ``.npz`` model file as bytes, plus where it lived."""
-    with tempfile.TemporaryDirectory(prefix="xdnn-") as folder:
-        path = os.path.join(folder, "network.npz")
-        network.save(path)
-        with open(path, "rb") as stream:
-            contents = stream.read()
-    device = network.context.device
-    try:
-        pickle.dumps(device)
-    except Exception:  # a device object that does not pickle: restore onto the backend's default device
-        device = None
-    return {"npz": contents, "backend": network.backend, "device": device}
-
-
-def _network_from_state(saved: dict[str, Any]) -> Network:
-    """Rebuild a network from :func:`_network_state`, on its backend and device when available."""
-    backend = saved["backend"]
-    with tempfile.TemporaryDirectory(prefix="xdnn-") as folder:
-        path = os.path.join(folder, "network.npz")
-        with open(path, "wb") as stream:
-            stream.write(saved["npz"])
-        try:
-            if backend not in BACKEND_NAMES:
-                raise BackendError(f"backend {backend!r} is not one xdnn can restore")
-            network = load_network(path, backend=backend)
-        except BackendError as error:
-            warnings.warn(
-                f"the network was trained on backend {backend!r}, which is not usable here ({error}); "
-                "it was loaded onto NumPy instead",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return load_network(path, backend="numpy")
-    context = network.context
-    if saved["device"] is not None and str(context.device) != str(saved["device"]):
-        network._place(
-            ArrayContext(context.xp, saved["device"]), network.parameters, network.state, network.optimizer.state
-        )
-    return network
 
 
 class _BaseMLP(BaseEstimator):
@@ -523,13 +477,13 @@ class _BaseMLP(BaseEstimator):
         state = super().__getstate__()
         if isinstance(state.get("network_"), Network):
             state = dict(state)
-            state["network_"] = _network_state(state["network_"])
+            state["network_"] = network_state(state["network_"])
         return state
 
     def __setstate__(self, state):
         if isinstance(state.get("network_"), dict):
             state = dict(state)
-            state["network_"] = _network_from_state(state["network_"])
+            state["network_"] = network_from_state(state["network_"])
         super().__setstate__(state)
 
 

@@ -17,6 +17,7 @@ Parameter names follow the tutorial: the ``l``-th :class:`Dense` owns ``W{l}`` a
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 from xdnn import _numpy_fast
@@ -50,6 +51,19 @@ class Layer:
 
     def config(self) -> dict[str, Any]:
         return {"kind": self.kind}
+
+    def bind(self, xp: Any, *, input_gradient: bool = True) -> Callable[..., tuple[Array, Any]]:
+        """``forward(parameters, state, X, training, random) -> (output, backward)`` on ``xp``:
+        this layer's ``forward`` with the namespace resolved once (a network binds its layers
+        once per fit, not once per step)."""
+        layer_forward = self.forward
+
+        def forward(parameters, state, X, training, random):
+            return layer_forward(
+                parameters, state, X, training=training, xp=xp, random=random, input_gradient=input_gradient
+            )
+
+        return forward
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "kind")
@@ -103,58 +117,79 @@ class Dense(Layer):
             "use_bias": self.use_bias,
         }
 
-    def _linear_forward(self, parameters, X, *, xp):
-        """``Z = W X + b`` (``W X`` without a bias), a new array the layer owns."""
-        W = parameters[self.W]
-        return _linear.linear_forward(X, W, parameters[self.b], xp=xp) if self.use_bias else W @ X
-
-    def _backward_from_Z(self, W, held, *, xp, input_gradient):
-        """``backward(dZ) -> (dX, grads)``; ``held = [X]`` is emptied on use, so that the input is
-        released as soon as this layer's gradients are computed (each backward runs once)."""
-        use_bias, dW_name, db_name = self.use_bias, self.dW, self.db
-
-        def backward_from_Z(dZ):
-            (X,) = held
-            held.clear()
-            dX, dW, db = _linear.linear_backward(dZ, X, W, xp=xp, input_gradient=input_gradient)
-            return dX, ({dW_name: dW, db_name: db} if use_bias else {dW_name: dW})
-
-        return backward_from_Z
-
     def forward_output(self, parameters, X, *, xp, input_gradient=True):
         """``(Z, A, backward)`` where ``backward(dZ)`` starts from the pre-activation gradient."""
-        Z = self._linear_forward(parameters, X, xp=xp)
-        A = self.activation.on(xp).forward(Z, xp=xp)
-        return Z, A, self._backward_from_Z(parameters[self.W], [X], xp=xp, input_gradient=input_gradient)
+        return self.bind_output(xp, input_gradient=input_gradient)(parameters, X)
 
     def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
+        return self.bind(xp, input_gradient=input_gradient)(parameters, state, X, training, random)
+
+    def bind_output(self, xp, *, input_gradient=True):
+        """:meth:`forward_output` with everything that depends on ``xp`` resolved once:
+        ``forward(parameters, X) -> (Z, A, backward_from_Z)``.  ``Z`` is kept (the loss reads
+        the logits), so the activation is never applied in place."""
         activation = self.activation.on(xp)
-        Z = self._linear_forward(parameters, X, xp=xp)
-        # Z is the layer's own array: where a fast path exists (NumPy relu) the activation overwrites
-        # it, and the backward pass turns the incoming dA -- always a fresh array from the layer
-        # above or the loss -- into dZ in place (see xdnn._numpy_fast).
+        activation_forward = functools.partial(activation.forward, xp=xp)
+        linear = self._bound_linear(xp, input_gradient)
+
+        def forward(parameters, X):
+            Z, backward_from_Z = linear(parameters, X)
+            return Z, activation_forward(Z), backward_from_Z
+
+        return forward
+
+    def bind(self, xp, *, input_gradient=True):
+        """:meth:`forward` with everything that depends on ``xp`` resolved once (it runs every step):
+        ``forward(parameters, state, X, training, random) -> (A, backward)``.
+
+        ``Z`` is the layer's own array: where a fast path exists (NumPy relu) the activation
+        overwrites it, and the backward pass turns the incoming ``dA`` -- always a fresh array
+        from the layer above or the loss -- into ``dZ`` in place (see :mod:`xdnn._numpy_fast`).
+        The saved activation is released as soon as the backward pass has used it.
+        """
+        activation = self.activation.on(xp)
         in_place = _numpy_fast.in_place_activation(activation.name, xp)
         if in_place is not None:
-            A = saved = in_place.forward(Z)
-            activation_backward = in_place.backward
+            activation_forward, activation_backward, keeps_output = in_place.forward, in_place.backward, True
         else:
-            A = activation.forward(Z, xp=xp)
-            saved = A if activation.backward_uses_output else Z
-            portable_backward = activation.backward
+            activation_forward = functools.partial(activation.forward, xp=xp)
+            activation_backward = functools.partial(activation.backward, xp=xp)
+            keeps_output = activation.backward_uses_output
+        linear = self._bound_linear(xp, input_gradient)
 
-            def activation_backward(dA, saved):
-                return portable_backward(dA, saved, xp=xp)
+        def forward(parameters, state, X, training, random):
+            Z, backward_from_Z = linear(parameters, X)
+            A = activation_forward(Z)
+            held = [A if keeps_output else Z]
+            del Z
 
-        del Z
-        backward_from_Z = self._backward_from_Z(parameters[self.W], [X], xp=xp, input_gradient=input_gradient)
-        held = [saved]
-        del saved
+            def backward(dA):
+                return backward_from_Z(activation_backward(dA, held.pop()))
 
-        def backward(dA):
-            dZ = activation_backward(dA, held.pop())  # the saved activation is released here
-            return backward_from_Z(dZ)
+            return A, backward
 
-        return A, backward
+        return forward
+
+    def _bound_linear(self, xp, input_gradient):
+        """``linear(parameters, X) -> (Z, backward_from_Z)`` for ``Z = W X (+ b)``, on ``xp``.
+
+        ``backward_from_Z(dZ) -> (dX, grads)`` releases ``X`` once used (each backward runs once).
+        """
+        linear_forward, linear_backward = _linear.forward_function(xp), _linear.backward_function(xp)
+        W_name, b_name, dW_name, db_name, use_bias = self.W, self.b, self.dW, self.db, self.use_bias
+
+        def linear(parameters, X):
+            W = parameters[W_name]
+            Z = linear_forward(X, W, parameters[b_name]) if use_bias else W @ X
+            held = [X]
+
+            def backward_from_Z(dZ):
+                dX, dW, db = linear_backward(dZ, held.pop(), W, input_gradient)
+                return dX, ({dW_name: dW, db_name: db} if use_bias else {dW_name: dW})
+
+            return Z, backward_from_Z
+
+        return linear
 
 
 class Activation(Layer):

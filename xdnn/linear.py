@@ -11,7 +11,7 @@ parameter gradients are averages over the ``m`` samples:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from xdnn import _numpy_fast
 
@@ -35,9 +35,7 @@ def check_linear_shapes(A_prev: Array, W: Array, b: Array) -> None:
 
 def linear_forward(A_prev: Array, W: Array, b: Array, *, xp: Any) -> Array:
     """``Z = W @ A_prev + b`` (``b`` broadcasts over the ``m`` columns)."""
-    if _numpy_fast.ops_for(xp):
-        return _numpy_fast.affine(W, A_prev, b)
-    return W @ A_prev + b
+    return forward_function(xp)(A_prev, W, b)
 
 
 def linear_backward(
@@ -48,14 +46,35 @@ def linear_backward(
     ``input_gradient=False`` skips ``dA_prev = W^T dZ`` (returned as ``None``): the
     first layer of a network needs no gradient with respect to the data.
     """
-    m = A_prev.shape[1]
+    return backward_function(xp)(dZ, A_prev, W, input_gradient)
+
+
+def forward_function(xp: Any) -> Callable[[Array, Array, Array], Array]:
+    """``(A_prev, W, b) -> Z`` on ``xp``, resolved once: NumPy's fast path
+    (:func:`xdnn._numpy_fast.affine`) or the portable ``W @ A_prev + b``."""
+    return _numpy_fast.affine if _numpy_fast.ops_for(xp) else _portable_forward
+
+
+def backward_function(xp: Any) -> Callable[[Array, Array, Array, bool], tuple[Array | None, Array, Array]]:
+    """``(dZ, A_prev, W, input_gradient) -> (dA_prev, dW, db)`` on ``xp``, resolved once."""
     fast = _numpy_fast.ops_for(xp)
     if fast:  # NumPy: the same products and sums with less dispatch (see xdnn._numpy_fast)
-        dW = fast.matmul(dZ, A_prev.T) / m
-        db = fast.row_sum(dZ) / m
-        dA_prev = fast.matmul(W.T, dZ) if input_gradient else None
-        return dA_prev, dW, db
-    dW = (dZ @ A_prev.T) / m
-    db = xp.sum(dZ, axis=1, keepdims=True) / m
-    dA_prev = W.T @ dZ if input_gradient else None
-    return dA_prev, dW, db
+        matmul, row_sum = fast.matmul, fast.row_sum
+
+        def numpy_backward(dZ, A_prev, W, input_gradient):
+            m = A_prev.shape[1]
+            return (matmul(W.T, dZ) if input_gradient else None), matmul(dZ, A_prev.T) / m, row_sum(dZ) / m
+
+        return numpy_backward
+
+    def portable_backward(dZ, A_prev, W, input_gradient):
+        m = A_prev.shape[1]
+        dW = (dZ @ A_prev.T) / m
+        db = xp.sum(dZ, axis=1, keepdims=True) / m
+        return (W.T @ dZ if input_gradient else None), dW, db
+
+    return portable_backward
+
+
+def _portable_forward(A_prev: Array, W: Array, b: Array) -> Array:
+    return W @ A_prev + b

@@ -107,25 +107,23 @@ class Loss:
         return self.cost(Z, A, Y, xp=xp), self.output_gradient(A, Y, xp=xp)
 
 
+# The costs as Loss.cost calls them, ``(Z, A, Y, *, xp)``: module functions, so that a network pickles.
+def _binary_cost(Z: Array, A: Array, Y: Array, *, xp: Any) -> Array:
+    return binary_cross_entropy_from_logits(Z, Y, xp=xp)
+
+
+def _categorical_cost(Z: Array, A: Array, Y: Array, *, xp: Any) -> Array:
+    return categorical_cross_entropy_from_logits(Z, Y, xp=xp)
+
+
+def _squared_cost(Z: Array, A: Array, Y: Array, *, xp: Any) -> Array:
+    return mean_squared_error(A, Y, xp=xp)
+
+
 LOSSES: dict[str, Loss] = {
-    "binary_crossentropy": Loss(
-        "binary_crossentropy",
-        "sigmoid",
-        lambda Z, A, Y, *, xp: binary_cross_entropy_from_logits(Z, Y, xp=xp),
-        _probability_gradient,
-    ),
-    "categorical_crossentropy": Loss(
-        "categorical_crossentropy",
-        "softmax",
-        lambda Z, A, Y, *, xp: categorical_cross_entropy_from_logits(Z, Y, xp=xp),
-        _probability_gradient,
-    ),
-    "mse": Loss(
-        "mse",
-        "identity",
-        lambda Z, A, Y, *, xp: mean_squared_error(A, Y, xp=xp),
-        _mse_gradient,
-    ),
+    "binary_crossentropy": Loss("binary_crossentropy", "sigmoid", _binary_cost, _probability_gradient),
+    "categorical_crossentropy": Loss("categorical_crossentropy", "softmax", _categorical_cost, _probability_gradient),
+    "mse": Loss("mse", "identity", _squared_cost, _mse_gradient),
 }
 _ALIASES = {
     "bce": "binary_crossentropy",

@@ -51,6 +51,9 @@ ACCELERATOR_SYNC_EVERY = 32
 # cost, once it reads finite); training that diverges falls back to the last such copy, so the
 # parameters kept always had a finite cost (the ones that met the NaN/inf cost did not).
 CPU_CHECKPOINT_STEPS = 16
+# Without callbacks or validation data, the CPU's (already read) epoch costs go into the history this
+# many epochs at a time: per-epoch bookkeeping is a tenth of a tutorial network's step.
+CPU_REPORT_EVERY = 64
 
 
 class _PermutationFeed:
@@ -239,6 +242,7 @@ class Network:
         self.history = History()
         self.stop_training = False
         self.epochs_trained = 0
+        self._bound = None  # the layers bound to the namespace during a fit (see _bound_layers)
         self.diverged_epoch: int | None = None
         self.n_features: int | None = None
         self.context: ArrayContext | None = None
@@ -464,20 +468,25 @@ class Network:
 
     # --- forward / backward ---------------------------------------------------------------------
 
-    def _forward(self, Xt: Array, *, training: bool, random: Any, update_state: bool = True):
-        """Tutorial-layout forward: returns ``(Z_L, A_L, backwards)``; backwards are ``None`` at inference."""
+    def _bound_layers(self) -> tuple[list, Any]:
+        """``(hidden forwards, output forward)``: every layer bound to the network's namespace
+        (:meth:`xdnn.layers.Layer.bind`), once per fit or inference call rather than per step.
+        The first layer computes no gradient with respect to the data."""
         xp = self.context.xp
+        hidden = [layer.bind(xp, input_gradient=position > 0) for position, layer in enumerate(self.layers[:-1])]
+        return hidden, self.layers[-1].bind_output(xp, input_gradient=len(self.layers) > 1)
+
+    def _forward(self, Xt: Array, *, training: bool, random: Any, update_state: bool = True, bound=None):
+        """Tutorial-layout forward: returns ``(Z_L, A_L, backwards)`` (``bound`` from :meth:`_bound_layers`)."""
+        hidden, output = bound if bound is not None else self._bound_layers()
+        parameters = self.parameters
+        state = self.state if update_state else None
         A = Xt
         backwards = []
-        state = self.state if update_state else None
-        for position, layer in enumerate(self.layers[:-1]):
-            A, backward = layer.forward(
-                self.parameters, state, A, training=training, xp=xp, random=random, input_gradient=position > 0
-            )
+        for forward in hidden:
+            A, backward = forward(parameters, state, A, training, random)
             backwards.append(backward)
-        Z, A, output_backward = self.layers[-1].forward_output(
-            self.parameters, A, xp=xp, input_gradient=len(self.layers) > 1
-        )
+        Z, A, output_backward = output(parameters, A)
         backwards.append(output_backward)
         return Z, A, backwards
 
@@ -490,10 +499,10 @@ class Network:
                 total = total + xp.sum(W * W)
         return (self.l2 / (2.0 * m)) * total
 
-    def _cost_and_gradients(self, Xt: Array, Yt: Array, random: Any, update_state: bool = True):
+    def _cost_and_gradients(self, Xt: Array, Yt: Array, random: Any, update_state: bool = True, bound=None):
         """Training-mode cost (with L2) and ``dJ/dparameter`` for one batch in tutorial layout."""
         xp = self.context.xp
-        Z, A, backwards = self._forward(Xt, training=True, random=random, update_state=update_state)
+        Z, A, backwards = self._forward(Xt, training=True, random=random, update_state=update_state, bound=bound)
         m = Xt.shape[1]
         cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp)
         if self.l2:
@@ -582,13 +591,14 @@ class Network:
         for callback in callback_list:
             _call(callback, "on_train_begin", self)
         # On the CPU a cost is read before each update, so a batch whose cost is NaN/inf is never
-        # applied; the checkpoint (taken once per epoch, at a finite cost) is needed only if an
-        # update itself overflowed.  On a GPU reading waits for the device: with nothing to report
-        # each epoch the costs are read every ACCELERATOR_SYNC_EVERY epochs, and a checkpoint taken
-        # at each read (of finite parameters) is restored if training diverged in between.
+        # applied, and training rolls back to the last checkpoint (taken at an epoch's first finite
+        # cost).  On a GPU reading waits for the device: with nothing to report each epoch the costs
+        # are read every ACCELERATOR_SYNC_EVERY epochs, and a checkpoint taken at each read (of
+        # finite parameters) is restored if training diverged in between.  With no callback and no
+        # validation data the history is written in blocks of epochs (CPU_REPORT_EVERY on the CPU).
         on_accelerator = self.context.backend_name == "cupy" or "cuda" in str(self.context.device)
-        per_epoch = bool(callback_list) or validation is not None or not on_accelerator
-        sync_every = 1 if per_epoch else ACCELERATOR_SYNC_EVERY
+        per_epoch = bool(callback_list) or validation is not None
+        sync_every = 1 if per_epoch else (ACCELERATOR_SYNC_EVERY if on_accelerator else CPU_REPORT_EVERY)
         checkpoint = _Checkpoint(self)
         self._epochs_before_fit = self.epochs_trained
         pending: list[tuple[int, Any, Any]] = []
@@ -600,6 +610,7 @@ class Network:
         self._full_batch = (
             tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y)) if batch >= m else None
         )
+        self._bound = self._bound_layers()  # the layers bound to the namespace once for this fit
         self._permutations = _PermutationFeed(
             self._shuffle_generator, m, self.context, epochs_per_transfer=epochs if on_accelerator else 1
         )
@@ -610,7 +621,8 @@ class Network:
             loss_sum, correct, diverged = self._train_epoch(
                 X, Y, batch, shuffle, learning_rate, checkpoint if capture else None, check=not on_accelerator
             )
-            if diverged:
+            if diverged:  # (CPU) the epochs before it first go into the history, as they would have
+                self._report(pending, m, history, callback_list, validation, None)
                 self._roll_back(checkpoint, history, epoch, loss_sum)
                 break
             self.epochs_trained += 1
@@ -621,7 +633,7 @@ class Network:
             pending = []
             if stop:
                 break
-        self._full_batch = self._permutations = None
+        self._full_batch = self._permutations = self._bound = None
         for callback in callback_list:
             _call(callback, "on_train_end", self)
         return history
@@ -703,7 +715,7 @@ class Network:
             spans = [(start, min(start + batch, m)) for start in range(0, m, batch)]
             batches = ((X[start:stop, ...].T, Y[start:stop, ...].T) for start, stop in spans)
         for position, (Xt, Yt) in enumerate(batches):
-            cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random)
+            cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random, bound=self._bound)
             size = Xt.shape[1]
             if check:
                 value = float(cost)
@@ -752,7 +764,7 @@ class Network:
 
     def _evaluate_prepared(self, X: Array, Y: Array) -> dict[str, float]:
         xp = self.context.xp
-        Z, A, _ = self._forward(X.T, training=False, random=None)
+        Z, A, _ = self._forward(X.T, training=False, random=None, bound=self._bound)
         Yt = Y.T
         cost = self.loss.cost(Z, A, Yt, xp=xp)
         if self.l2:
@@ -771,6 +783,16 @@ class Network:
         return self._evaluate_prepared(X, Y)
 
     # --- persistence and checks -----------------------------------------------------------------
+
+    def __reduce__(self):
+        """Pickling (``pickle``, ``joblib``, ``copy.deepcopy``) goes through the ``.npz`` model file,
+        carried as bytes: a built network comes back on its backend and device (NumPy where that
+        backend is missing), exactly as :func:`xdnn.load` would restore it."""
+        if not self.built:
+            return super().__reduce__()
+        from xdnn.serialization import network_from_state, network_state
+
+        return network_from_state, (network_state(self),)
 
     def save(self, path: Any) -> None:
         """Write a single ``.npz`` (parameters, optimizer state, architecture as JSON) atomically."""

@@ -74,6 +74,16 @@ class GradientDescent(Optimizer):
     def _update_one(self, name, value, grad, learning_rate, xp):
         value -= learning_rate * grad
 
+    def update(self, parameters, grads, learning_rate, *, xp):
+        """``W -= lr * g`` for every parameter, in place (the step of a tutorial network is short:
+        one loop here, not a method call per parameter)."""
+        if _cupy_kernels.applies_to(xp):
+            super().update(parameters, grads, learning_rate, xp=xp)
+            return
+        self.iterations += 1
+        for name, value in parameters.items():
+            value -= learning_rate * grads["d" + name]
+
 
 class Momentum(Optimizer):
     """Gradient descent with momentum: ``v = beta v + (1 - beta) g``; ``W -= lr v``."""

@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import secrets
 import stat
+import tempfile
+import warnings
 import zipfile
 import zlib
 from typing import Any
 
 import numpy as np
 
-from xdnn._namespace import to_numpy
+from xdnn._backend import BACKEND_NAMES, BackendError
+from xdnn._namespace import ArrayContext, to_numpy
 from xdnn._random import HostRandom
 
 FORMAT = "xdnn.Network"
@@ -310,4 +314,49 @@ def load_network(path: str | os.PathLike, *, backend: str | None = None) -> Any:
         _restore_random_state(network, architecture.get("random_state", {}), architecture.get("trained_on"))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:  # RuntimeError: torch refused the state
         raise ModelFileError(f"{path} has an invalid random_state: {error}") from None
+    return network
+
+
+# --- pickling (xdnn.Network and the estimators): the same .npz file, carried as bytes ---------------
+
+
+def network_state(network: Any) -> dict[str, Any]:
+    """A picklable copy of ``network``: its xdnn ``.npz`` model file as bytes, plus where it lived."""
+    with tempfile.TemporaryDirectory(prefix="xdnn-") as folder:
+        path = os.path.join(folder, "network.npz")
+        network.save(path)
+        with open(path, "rb") as stream:
+            contents = stream.read()
+    device = network.context.device
+    try:
+        pickle.dumps(device)
+    except Exception:  # a device object that does not pickle: restore onto the backend's default device
+        device = None
+    return {"npz": contents, "backend": network.backend, "device": device}
+
+
+def network_from_state(saved: dict[str, Any]) -> Any:
+    """Rebuild a network from :func:`network_state`, on its backend and device when available."""
+    backend = saved["backend"]
+    with tempfile.TemporaryDirectory(prefix="xdnn-") as folder:
+        path = os.path.join(folder, "network.npz")
+        with open(path, "wb") as stream:
+            stream.write(saved["npz"])
+        try:
+            if backend not in BACKEND_NAMES:
+                raise BackendError(f"backend {backend!r} is not one xdnn can restore")
+            network = load_network(path, backend=backend)
+        except BackendError as error:
+            warnings.warn(
+                f"the network was trained on backend {backend!r}, which is not usable here ({error}); "
+                "it was loaded onto NumPy instead",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return load_network(path, backend="numpy")
+    context = network.context
+    if saved["device"] is not None and str(context.device) != str(saved["device"]):
+        network._place(
+            ArrayContext(context.xp, saved["device"]), network.parameters, network.state, network.optimizer.state
+        )
     return network
