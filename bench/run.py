@@ -84,14 +84,32 @@ class Timer:
         return time.perf_counter() - begin
 
 
-def median_step_time(run_epochs, steps_per_epoch: int, epochs: int, repeats: int, timer: Timer) -> float:
-    """Median over ``repeats`` of (time for ``epochs`` epochs) / (steps in them), after one warm-up."""
-    run_epochs(1)
-    samples = []
+def interleaved_step_times(runs, steps_per_epoch: int, repeats: int, target_seconds: float) -> list:
+    """Median step time of each ``(run_epochs, timer)`` in ``runs``, timed round-robin.
+
+    Each competitor is warmed up and probed once, given the number of epochs that takes about
+    ``target_seconds``, and then timed ``repeats`` times -- every repeat times every competitor
+    once, one after the other, so a slow spell of this shared machine reaches all of them alike
+    and the ratios stay meaningful.  A competitor that fails gets its exception instead of a time.
+    """
+    epochs, samples = [], []
+    for run, timer in runs:
+        try:
+            run(1)
+            probe = timer(lambda run=run: run(1))
+            epochs.append(max(1, min(2000, int(target_seconds / max(probe, 1e-6)))))
+            samples.append([])
+        except Exception as error:  # a competitor that cannot run here is reported, not fatal
+            epochs.append(None)
+            samples.append(error)
     for _ in range(repeats):
-        gc.collect()
-        samples.append(timer(lambda: run_epochs(epochs)) / (epochs * steps_per_epoch))
-    return statistics.median(samples)
+        for index, (run, timer) in enumerate(runs):
+            if epochs[index] is None:
+                continue
+            gc.collect()
+            count = epochs[index]
+            samples[index].append(timer(lambda run=run, count=count: run(count)) / (count * steps_per_epoch))
+    return [entry if isinstance(entry, Exception) else statistics.median(entry) for entry in samples]
 
 
 def matmul_rate(kind: str, dtype: str, n: int, repeats: int = 5) -> float:
@@ -465,7 +483,8 @@ def main(argv=None):
         + ("glibc malloc thresholds raised (see STABLE_MALLOC in bench/run.py)" if pinned else "process default")
     )
     lines.append(
-        f"- step time = median of {repeats} repeats after a warm-up; ratio = competitor time / xdnn time "
+        f"- step time = median of {repeats} repeats after a warm-up, the competitors timed round-robin within each "
+        "repeat (a slow spell of the machine reaches them all alike); ratio = competitor time / xdnn time "
         "(same dtype, xdnn on the competitor's device); floor = matmul FLOPs of the step at the measured matmul rate"
     )
     lines.append("")
@@ -501,15 +520,18 @@ def main(argv=None):
         for dtype in dtypes:
             X, labels = make_data(spec, m, dtype)
             flops = workload_flops(spec["dims"], batch)
-            results = []
+            results, prepared = [], []
             for label, _backend, kind, factory in competitors(spec, X, labels, dtype, backends, bool(gpu)):
                 try:
-                    run = factory()
-                    probe = Timer(kind)(lambda run=run: run(1)) / steps_per_epoch
-                    epochs = max(1, min(200, int(target_seconds / max(probe * steps_per_epoch, 1e-6))))
-                    seconds = median_step_time(run, steps_per_epoch, epochs, repeats, Timer(kind))
+                    prepared.append((label, kind, factory()))
                 except Exception as error:  # a competitor that cannot run here is reported, not fatal
                     lines.append(f"| {label} | {dtype} | {kind} | failed: {type(error).__name__}: {error} | | |")
+            times = interleaved_step_times(
+                [(run, Timer(kind)) for _, kind, run in prepared], steps_per_epoch, repeats, target_seconds
+            )
+            for (label, kind, _), seconds in zip(prepared, times, strict=True):
+                if isinstance(seconds, Exception):
+                    lines.append(f"| {label} | {dtype} | {kind} | failed: {type(seconds).__name__}: {seconds} | | |")
                     continue
                 results.append((label, kind, seconds))
             reference = {kind: seconds for label, kind, seconds in results if label.startswith("xdnn")}
