@@ -85,7 +85,7 @@ class Timer:
 
 
 def interleaved_step_times(runs, steps_per_epoch: int, repeats: int, target_seconds: float) -> list:
-    """Median step time of each ``(run_epochs, timer)`` in ``runs``, timed round-robin.
+    """The step times (one per repeat) of each ``(run_epochs, timer)`` in ``runs``, timed round-robin.
 
     Each competitor is warmed up and probed once, given the number of epochs that takes about
     ``target_seconds``, and then timed ``repeats`` times -- every repeat times every competitor
@@ -109,7 +109,7 @@ def interleaved_step_times(runs, steps_per_epoch: int, repeats: int, target_seco
             gc.collect()
             count = epochs[index]
             samples[index].append(timer(lambda run=run, count=count: run(count)) / (count * steps_per_epoch))
-    return [entry if isinstance(entry, Exception) else statistics.median(entry) for entry in samples]
+    return samples
 
 
 def matmul_rate(kind: str, dtype: str, n: int, repeats: int = 5) -> float:
@@ -484,7 +484,8 @@ def main(argv=None):
     )
     lines.append(
         f"- step time = median of {repeats} repeats after a warm-up, the competitors timed round-robin within each "
-        "repeat (a slow spell of the machine reaches them all alike); ratio = competitor time / xdnn time "
+        "repeat (a slow spell of the machine reaches them all alike); ratio = median over the repeats of "
+        "competitor time / xdnn time in that repeat "
         "(same dtype, xdnn on the competitor's device); floor = matmul FLOPs of the step at the measured matmul rate"
     )
     lines.append("")
@@ -529,14 +530,21 @@ def main(argv=None):
             times = interleaved_step_times(
                 [(run, Timer(kind)) for _, kind, run in prepared], steps_per_epoch, repeats, target_seconds
             )
-            for (label, kind, _), seconds in zip(prepared, times, strict=True):
-                if isinstance(seconds, Exception):
-                    lines.append(f"| {label} | {dtype} | {kind} | failed: {type(seconds).__name__}: {seconds} | | |")
+            for (label, kind, _), samples in zip(prepared, times, strict=True):
+                if isinstance(samples, Exception):
+                    lines.append(f"| {label} | {dtype} | {kind} | failed: {type(samples).__name__}: {samples} | | |")
                     continue
-                results.append((label, kind, seconds))
-            reference = {kind: seconds for label, kind, seconds in results if label.startswith("xdnn")}
-            for label, kind, seconds in results:
-                ratio = seconds / reference[kind] if kind in reference else float("nan")
+                results.append((label, kind, samples))
+            reference = {kind: samples for label, kind, samples in results if label.startswith("xdnn")}
+            for label, kind, samples in results:
+                seconds = statistics.median(samples)
+                # The ratio of each repeat's pair of times (taken back to back), then their median:
+                # a drift of the machine between repeats cancels out of it.
+                ratio = (
+                    statistics.median(ours / mine for ours, mine in zip(samples, reference[kind], strict=True))
+                    if kind in reference
+                    else float("nan")
+                )
                 floor = flops / rates.get((kind, dtype), float("nan"))
                 lines.append(
                     f"| {label} | {dtype} | {kind} | {seconds * 1e3:.4f} | {ratio:.2f} | {seconds / floor:.1f} |"
