@@ -457,3 +457,12 @@ def test_predict_into_a_closed_pipe_stops_quietly(tmp_path, moons_csv):
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_evaluate_a_csv_named_like_the_models_features_plus_a_target(tmp_path):
+    assert cli.main(["train", "--data", "moons", "--layers", "4", "--epochs", "2", "--quiet"]) == 0
+    X, y = moons_host(30, noise=0.1, seed=2)
+    rows = [[a, b, int(c)] for (a, b), c in zip(X, y, strict=True)]
+    path = write_csv(tmp_path / "named.csv", ["x1", "x2", "label"], rows)
+    result = run_cli("evaluate", "--model", "model.npz", "--data", str(path))
+    assert result.returncode == 0 and "accuracy:" in result.stdout, result.stderr

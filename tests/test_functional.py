@@ -840,6 +840,15 @@ def test_L_layer_model_input_errors(backend, place, problem, message):
 # --- saturation, perfect predictions and the backward functions' shape checks ------------------
 
 
+@pytest.mark.parametrize("dtype, z", [("float32", -95.0), ("float64", -720.0)])
+def test_L_model_backward_is_finite_when_the_output_is_subnormal(backend, place, dtype, z):
+    """sigmoid(z) is a subnormal number there: Y / AL would overflow; the gradient is AL - Y ~ -1."""
+    A_prev, W, b = np.array([[1.0]], dtype=dtype), np.array([[z]], dtype=dtype), np.zeros((1, 1), dtype=dtype)
+    AL, caches = functional.L_model_forward(place(A_prev), {"W1": place(W), "b1": place(b)})
+    grads = functional.L_model_backward(AL, place(np.array([[1.0]], dtype=dtype)), caches)
+    np.testing.assert_allclose(xdnn.to_numpy(grads["dW1"]), [[-1.0]], rtol=1e-6, err_msg=backend.name)
+
+
 def test_L_model_backward_is_finite_when_the_output_saturates(backend, place):
     """AL of exactly 0 or 1 makes the tutorial's dAL 0/0; the gradient there is its limit AL - Y."""
     A_prev, W, b = np.array([[1.0, -1.0]]), np.array([[50.0]]), np.zeros((1, 1))
@@ -858,7 +867,7 @@ def test_L_model_backward_is_finite_when_the_output_saturates(backend, place):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_compute_cost_of_a_perfect_prediction_is_zero(backend, place, dtype):
     cost = functional.compute_cost(place(np.array([[1.0, 1.0, 0.0]], dtype=dtype)), place(np.array([[1, 1, 0]])))
-    assert float(cost) == 0.0, f"{backend.name} {dtype}: {float(cost)}"
+    assert float(cost) == 0.0 and str(float(cost)) == "0.0", f"{backend.name} {dtype}: {float(cost)}"  # not -0.0
 
 
 @pytest.mark.parametrize(

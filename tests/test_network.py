@@ -1009,3 +1009,23 @@ def test_torch_inputs_that_require_grad_build_no_autograd_graph(backend):
     net.fit(X, torch.tensor(task.y), epochs=2, verbose=0)
     assert not any(value.requires_grad for value in net.parameters.values())
     assert not net.predict_proba(X).requires_grad
+
+
+def test_an_interrupted_fit_keeps_the_history_of_the_epochs_it_finished(backend, to_device):
+    task = make_task("binary")
+    net = xdnn.Network(task.sizes, optimizer="sgd", seed=0)
+    update = net.optimizer.update
+    steps = []
+
+    def interrupted_update(*arguments, **keywords):
+        if len(steps) == 100:
+            raise KeyboardInterrupt
+        steps.append(1)
+        return update(*arguments, **keywords)
+
+    net.optimizer.update = interrupted_update
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(to_device(task.X), to_device(task.y), epochs=500, batch_size=None, verbose=0)
+    assert net.epochs_trained == 100 and len(net.history["loss"]) == 100, (net.epochs_trained, backend.name)
+    net.optimizer.update = update
+    net.evaluate(to_device(task.X), to_device(task.y))  # nothing of the interrupted fit is left bound

@@ -90,7 +90,7 @@ def test_dense_layer_in_place_activation_equals_the_portable_path(fast_paths, ac
         layer = xdnn.Dense(5, activation=activation)
         layer.build(6, 1)
         parameters = {"W1": rng.normal(size=(5, 6)) if enabled else results[True][3]["W1"], "b1": np.ones((5, 1))}
-        A, backward = layer.forward(parameters, None, X, training=True, xp=np, random=None)
+        A, backward = layer.bind(np)(parameters, None, X, True, None)  # as a network runs it
         dX, grads = backward(dA.copy())
         results[enabled] = (A, dX, grads, parameters)
     for fast, portable in zip(results[True][:2], results[False][:2], strict=True):
@@ -114,3 +114,53 @@ def test_training_never_writes_into_the_callers_data(fast_paths, batch_size, shu
         net.evaluate(X, y)
     np.testing.assert_array_equal(X, X_before)
     np.testing.assert_array_equal(y, y_before)
+
+
+def test_public_dense_forward_leaves_the_callers_gradient_alone(fast_paths):
+    """Outside a network the caller owns dA: the backward neither overwrites it nor runs only once."""
+    rng = np.random.default_rng(6)
+    layer = xdnn.Dense(4, activation="relu")
+    layer.build(3, 1)
+    parameters = {"W1": rng.normal(size=(4, 3)), "b1": np.zeros((4, 1))}
+    X, dA = rng.normal(size=(3, 20)), rng.normal(size=(4, 20))
+    _, backward = layer.forward(parameters, None, X, training=True, xp=np, random=None)
+    dA_before = dA.copy()
+    first, second = backward(dA), backward(dA)
+    np.testing.assert_array_equal(dA, dA_before)
+    np.testing.assert_array_equal(first[1]["dW1"], second[1]["dW1"])
+
+
+def test_a_custom_activation_named_relu_is_not_replaced(fast_paths):
+    calls = []
+
+    def forward(Z, *, xp):
+        calls.append("forward")
+        return xp.maximum(Z, 0.0)
+
+    def backward(dA, A, *, xp):
+        calls.append("backward")
+        return dA * xp.astype(A > 0, dA.dtype)
+
+    from xdnn.activations import Activation
+
+    layer = xdnn.Dense(2, activation=Activation("relu", forward, backward))
+    layer.build(2, 1)
+    parameters = {"W1": np.eye(2), "b1": np.zeros((2, 1))}
+    _, step_backward = layer.bind(np)(parameters, None, np.ones((2, 3)), True, None)
+    step_backward(np.ones((2, 3)))
+    assert calls == ["forward", "backward"]
+
+
+def test_network_calls_a_dense_subclass_forward():
+    calls = []
+
+    class Counting(xdnn.Dense):
+        def forward(self, *arguments, **keywords):
+            calls.append(1)
+            return super().forward(*arguments, **keywords)
+
+    rng = np.random.default_rng(7)
+    with xdnn.use_backend("numpy"):
+        net = xdnn.Network([Counting(4, "tanh"), xdnn.Dense(1, "sigmoid")], seed=0)
+        net.fit(rng.normal(size=(40, 3)), rng.integers(0, 2, 40), epochs=2, batch_size=None, verbose=0)
+    assert len(calls) == 2

@@ -145,6 +145,9 @@ def _csv_model_inputs(
                 f"(it expects {', '.join(expected)}; the file has {', '.join(header)})"
             )
         columns = [header.index(name) for name in expected]
+        others = [name for name in header if name not in expected]
+        if target is None and len(others) == 1:
+            target = others[0]  # the one column that is not a feature: the target, as `train` reads it
     else:
         columns = [position for position, name in enumerate(header) if name != target]
         if len(columns) != n_features:

@@ -340,9 +340,10 @@ def _L_model_backward(
         first = L - 1
     elif output.name == "sigmoid":
         # dJ/dAL of the cross-entropy, per sample: -(Y/AL - (1-Y)/(1-AL)), times sigmoid'(ZL).  Where
-        # AL saturated at exactly 0 or 1 that product is 0/0; its limit there is AL - Y.
+        # AL saturated at 0 or 1 that product is 0/0 or overflows; its limit there is AL - Y.
         (A_prev, W, _b), Z = caches[-1]
-        saturated = (AL == 0.0) | (AL == 1.0)
+        # (also where AL is subnormal: Y / AL would overflow)
+        saturated = (AL < float(xp.finfo(AL.dtype).smallest_normal)) | (AL == 1.0)
         safe_AL = xp.where(saturated, xp.ones_like(AL) / 2.0, AL)
         dAL = -(Y / safe_AL - (1.0 - Y) / (1.0 - safe_AL))
         dZ = xp.where(saturated, AL - Y, _activation_backward_from_Z(dAL, Z, output, xp))

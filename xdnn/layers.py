@@ -119,18 +119,39 @@ class Dense(Layer):
 
     def forward_output(self, parameters, X, *, xp, input_gradient=True):
         """``(Z, A, backward)`` where ``backward(dZ)`` starts from the pre-activation gradient."""
-        return self.bind_output(xp, input_gradient=input_gradient)(parameters, X)
+        return self._output_forward(xp, input_gradient, owned=False)(parameters, X)
 
     def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
-        return self.bind(xp, input_gradient=input_gradient)(parameters, state, X, training, random)
+        """``(A, backward)``; ``backward(dA)`` leaves ``dA`` as it was and may be called again."""
+        return self._forward(xp, input_gradient, owned=False)(parameters, state, X, training, random)
 
     def bind_output(self, xp, *, input_gradient=True):
-        """:meth:`forward_output` with everything that depends on ``xp`` resolved once:
-        ``forward(parameters, X) -> (Z, A, backward_from_Z)``.  ``Z`` is kept (the loss reads
-        the logits), so the activation is never applied in place."""
-        activation = self.activation.on(xp)
-        activation_forward = functools.partial(activation.forward, xp=xp)
-        linear = self._bound_linear(xp, input_gradient)
+        """:meth:`forward_output` with everything that depends on ``xp`` resolved once, for a
+        network's step: ``forward(parameters, X) -> (Z, A, backward_from_Z)``.  ``Z`` is kept (the
+        loss reads the logits), so the activation is never applied in place; ``backward_from_Z``
+        runs once and then releases the layer's input."""
+        if type(self).forward_output is not Dense.forward_output:  # a subclass's own forward_output
+            layer = self
+            return lambda parameters, X: layer.forward_output(parameters, X, xp=xp, input_gradient=input_gradient)
+        return self._output_forward(xp, input_gradient, owned=True)
+
+    def bind(self, xp, *, input_gradient=True):
+        """:meth:`forward` with everything that depends on ``xp`` resolved once, for a network's
+        step: ``forward(parameters, state, X, training, random) -> (A, backward)``.
+
+        Inside a network every array a layer's backward receives is fresh (made by the layer above
+        or the loss) and each backward runs once, so: where a fast path exists (NumPy's built-in
+        relu) the activation overwrites the layer's own ``Z`` and its derivative turns ``dA`` into
+        ``dZ`` in place (see :mod:`xdnn._numpy_fast`), and the saved arrays are released as soon as
+        the backward pass has used them.  A subclass that overrides :meth:`forward` is bound to it.
+        """
+        if type(self).forward is not Dense.forward:
+            return Layer.bind(self, xp, input_gradient=input_gradient)
+        return self._forward(xp, input_gradient, owned=True)
+
+    def _output_forward(self, xp, input_gradient, *, owned):
+        activation_forward = functools.partial(self.activation.on(xp).forward, xp=xp)
+        linear = self._bound_linear(xp, input_gradient, owned=owned)
 
         def forward(parameters, X):
             Z, backward_from_Z = linear(parameters, X)
@@ -138,24 +159,19 @@ class Dense(Layer):
 
         return forward
 
-    def bind(self, xp, *, input_gradient=True):
-        """:meth:`forward` with everything that depends on ``xp`` resolved once (it runs every step):
-        ``forward(parameters, state, X, training, random) -> (A, backward)``.
-
-        ``Z`` is the layer's own array: where a fast path exists (NumPy relu) the activation
-        overwrites it, and the backward pass turns the incoming ``dA`` -- always a fresh array
-        from the layer above or the loss -- into ``dZ`` in place (see :mod:`xdnn._numpy_fast`).
-        The saved activation is released as soon as the backward pass has used it.
-        """
+    def _forward(self, xp, input_gradient, *, owned):
+        """The forward of :meth:`bind` (``owned=True``) or :meth:`forward` (``owned=False``: no
+        in-place work on ``dA``, and a backward that can be called more than once)."""
         activation = self.activation.on(xp)
-        in_place = _numpy_fast.in_place_activation(activation.name, xp)
+        built_in = _activations.ACTIVATIONS.get(self.activation.name) is self.activation
+        in_place = _numpy_fast.in_place_activation(activation.name, xp) if owned and built_in else None
         if in_place is not None:
             activation_forward, activation_backward, keeps_output = in_place.forward, in_place.backward, True
         else:
             activation_forward = functools.partial(activation.forward, xp=xp)
             activation_backward = functools.partial(activation.backward, xp=xp)
             keeps_output = activation.backward_uses_output
-        linear = self._bound_linear(xp, input_gradient)
+        linear = self._bound_linear(xp, input_gradient, owned=owned)
 
         def forward(parameters, state, X, training, random):
             Z, backward_from_Z = linear(parameters, X)
@@ -164,16 +180,18 @@ class Dense(Layer):
             del Z
 
             def backward(dA):
-                return backward_from_Z(activation_backward(dA, held.pop()))
+                saved = held.pop() if owned else held[0]
+                return backward_from_Z(activation_backward(dA, saved))
 
             return A, backward
 
         return forward
 
-    def _bound_linear(self, xp, input_gradient):
+    def _bound_linear(self, xp, input_gradient, *, owned):
         """``linear(parameters, X) -> (Z, backward_from_Z)`` for ``Z = W X (+ b)``, on ``xp``.
 
-        ``backward_from_Z(dZ) -> (dX, grads)`` releases ``X`` once used (each backward runs once).
+        With ``owned``, ``backward_from_Z(dZ) -> (dX, grads)`` releases ``X`` once used (a
+        network's backward runs once per step).
         """
         linear_forward, linear_backward = _linear.forward_function(xp), _linear.backward_function(xp)
         W_name, b_name, dW_name, db_name, use_bias = self.W, self.b, self.dW, self.db, self.use_bias
@@ -184,7 +202,7 @@ class Dense(Layer):
             held = [X]
 
             def backward_from_Z(dZ):
-                dX, dW, db = linear_backward(dZ, held.pop(), W, input_gradient)
+                dX, dW, db = linear_backward(dZ, held.pop() if owned else held[0], W, input_gradient)
                 return dX, ({dW_name: dW, db_name: db} if use_bias else {dW_name: dW})
 
             return Z, backward_from_Z

@@ -42,7 +42,7 @@ def binary_cross_entropy(AL: Array, Y: Array, *, xp: Any) -> Array:
     log_AL = xp.log(xp.clip(AL, tiny, 1.0))
     log_one_minus_AL = xp.log(xp.clip(1.0 - AL, tiny, 1.0))
     log_likelihood = Y * log_AL + (1.0 - Y) * log_one_minus_AL
-    return -xp.sum(log_likelihood) / m
+    return (0.0 - xp.sum(log_likelihood)) / m  # 0 - s, not -s: a perfect prediction costs +0.0
 
 
 def binary_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any) -> Array:

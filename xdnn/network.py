@@ -601,7 +601,6 @@ class Network:
         sync_every = 1 if per_epoch else (ACCELERATOR_SYNC_EVERY if on_accelerator else CPU_REPORT_EVERY)
         checkpoint = _Checkpoint(self)
         self._epochs_before_fit = self.epochs_trained
-        pending: list[tuple[int, Any, Any]] = []
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
         # The full batch in tutorial layout, copied once per fit into row-major (n_features, m) and
@@ -615,6 +614,27 @@ class Network:
             self._shuffle_generator, m, self.context, epochs_per_transfer=epochs if on_accelerator else 1
         )
         checkpoint_every = max(1, CPU_CHECKPOINT_STEPS // -(-m // batch))  # in epochs
+        pending: list[tuple[int, Any, Any]] = []  # epochs trained, costs not yet in the history
+        try:
+            self._epoch_loop(
+                epochs, X, Y, batch, shuffle, history, callback_list, validation, checkpoint, on_accelerator,
+                sync_every, checkpoint_every, m, pending,
+            )  # fmt: skip
+        except BaseException:  # an exception or Ctrl-C: the finished epochs still go into the history
+            if pending and not on_accelerator:  # (their costs are already read on the CPU)
+                self._report(pending, m, history, [], None, None)
+            raise
+        finally:
+            self._full_batch = self._permutations = self._bound = None
+        for callback in callback_list:
+            _call(callback, "on_train_end", self)
+        return history
+
+    def _epoch_loop(
+        self, epochs, X, Y, batch, shuffle, history, callback_list, validation, checkpoint, on_accelerator,
+        sync_every, checkpoint_every, m, pending,
+    ):  # fmt: skip
+        """The epochs of :meth:`fit`; ``pending`` holds the trained epochs not yet reported."""
         for epoch in range(epochs):
             learning_rate = self.learning_rate(self.epochs_trained)
             capture = not on_accelerator and epoch % checkpoint_every == 0
@@ -622,21 +642,19 @@ class Network:
                 X, Y, batch, shuffle, learning_rate, checkpoint if capture else None, check=not on_accelerator
             )
             if diverged:  # (CPU) the epochs before it first go into the history, as they would have
-                self._report(pending, m, history, callback_list, validation, None)
+                reported = list(pending)
+                pending.clear()
+                self._report(reported, m, history, callback_list, validation, None)
                 self._roll_back(checkpoint, history, epoch, loss_sum)
                 break
             self.epochs_trained += 1
             pending.append((epoch, loss_sum, correct))
             if len(pending) < sync_every and epoch + 1 < epochs:
                 continue
-            stop = self._report(pending, m, history, callback_list, validation, checkpoint if on_accelerator else None)
-            pending = []
-            if stop:
+            reported = list(pending)
+            pending.clear()
+            if self._report(reported, m, history, callback_list, validation, checkpoint if on_accelerator else None):
                 break
-        self._full_batch = self._permutations = self._bound = None
-        for callback in callback_list:
-            _call(callback, "on_train_end", self)
-        return history
 
     def _roll_back(self, checkpoint: _Checkpoint, history: History, epoch: int, loss: float) -> None:
         """Training diverged at ``epoch``: restore the checkpoint (parameters whose cost read finite),

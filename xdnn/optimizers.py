@@ -77,8 +77,8 @@ class GradientDescent(Optimizer):
     def update(self, parameters, grads, learning_rate, *, xp):
         """``W -= lr * g`` for every parameter, in place (the step of a tutorial network is short:
         one loop here, not a method call per parameter)."""
-        if _cupy_kernels.applies_to(xp):
-            super().update(parameters, grads, learning_rate, xp=xp)
+        if _cupy_kernels.applies_to(xp) or type(self)._update_one is not GradientDescent._update_one:
+            super().update(parameters, grads, learning_rate, xp=xp)  # fused kernels, or a subclass's rule
             return
         self.iterations += 1
         for name, value in parameters.items():
