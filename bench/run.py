@@ -158,20 +158,25 @@ def one_hot_rows(labels, k, dtype):
 # --- competitors --------------------------------------------------------------------------------
 
 
+def benchmark_network(spec, dtype):
+    """The workload's network as xdnn builds it (on the active backend): plain gradient descent, He init."""
+    return xdnn.Network(
+        spec["dims"],
+        activation=spec["hidden"],
+        output_activation=spec["output"],
+        optimizer="sgd",
+        learning_rate=spec["lr"],
+        dtype=dtype,
+        seed=0,
+        metrics=[],
+        initialization="he",
+    )
+
+
 def xdnn_runner(spec, X, labels, dtype, backend):
     with xdnn.use_backend(backend):
         X_device, y_device = xdnn.asarray(X), xdnn.asarray(labels)
-        network = xdnn.Network(
-            spec["dims"],
-            activation=spec["hidden"],
-            output_activation=spec["output"],
-            optimizer="sgd",
-            learning_rate=spec["lr"],
-            dtype=dtype,
-            seed=0,
-            metrics=[],
-            initialization="he",
-        )
+        network = benchmark_network(spec, dtype)
 
     def run(epochs):
         with xdnn.use_backend(backend):
@@ -340,17 +345,7 @@ def memory_report(spec, m, dtype):
     """Peak traced memory of xdnn NumPy training steps vs parameters + activations + a working set."""
     X, labels = make_data(spec, m, dtype)
     with xdnn.use_backend("numpy"):
-        network = xdnn.Network(
-            spec["dims"],
-            activation=spec["hidden"],
-            output_activation=spec["output"],
-            optimizer="sgd",
-            learning_rate=spec["lr"],
-            dtype=dtype,
-            seed=0,
-            metrics=[],
-            initialization="he",
-        )
+        network = benchmark_network(spec, dtype)
         probe = _StepPeak()
         network.fit(X, labels, epochs=2, batch_size=spec["batch"], verbose=0, callbacks=[probe])
     itemsize = np.dtype(dtype).itemsize

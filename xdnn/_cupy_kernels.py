@@ -19,17 +19,16 @@ from typing import Any
 
 # The switch of every fast path (these kernels and xdnn._numpy_fast), read on each call.
 FAST_PATHS = {"enabled": os.environ.get("XDNN_FAST_PATHS", "1").strip() not in ("0", "false", "no", "off")}
-_state = FAST_PATHS
 
 
 def set_fast_paths(enabled: bool) -> None:
     """Turn the CuPy fused kernels on (default) or off (portable Array API code everywhere)."""
-    _state["enabled"] = bool(enabled)
+    FAST_PATHS["enabled"] = bool(enabled)
 
 
 def fast_paths_enabled() -> bool:
     """Whether fused kernels are used for CuPy arrays."""
-    return _state["enabled"]
+    return FAST_PATHS["enabled"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,7 +39,7 @@ def _is_cupy_namespace(xp: Any) -> bool:
 
 def applies_to(xp: Any) -> bool:
     """True when ``xp`` is CuPy's namespace and fast paths are on."""
-    return _state["enabled"] and _is_cupy_namespace(xp)
+    return FAST_PATHS["enabled"] and _is_cupy_namespace(xp)
 
 
 @functools.lru_cache(maxsize=None)

@@ -58,6 +58,14 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
     return Z + b  # mixed dtypes promote, as the portable path does
 
 
+def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple[Any, Any, Any]:
+    """``(dA_prev, dW, db)`` of :func:`affine` (see :func:`xdnn.linear.linear_backward`) through
+    ``np.dot`` and ``np.add.reduce``; the argument order of :func:`xdnn.linear.backward_function`."""
+    m = A_prev.shape[1]
+    dA_prev = numpy.dot(W.T, dZ) if input_gradient else None
+    return dA_prev, numpy.dot(dZ, A_prev.T) / m, _OPS.row_sum(dZ) / m
+
+
 class InPlaceActivation(NamedTuple):
     """``forward(Z)`` overwrites and returns ``Z``; ``backward(dA, A)`` overwrites and returns ``dA``.
 
@@ -82,4 +90,4 @@ _IN_PLACE = {"relu": InPlaceActivation(_relu_in_place, _relu_backward_in_place)}
 
 def in_place_activation(name: str, xp: Any) -> InPlaceActivation | None:
     """The in-place form of activation ``name`` when ``xp`` is NumPy and fast paths are on, else ``None``."""
-    return _IN_PLACE.get(name) if xp is numpy and _SWITCH["enabled"] else None
+    return _IN_PLACE.get(name) if ops_for(xp) else None

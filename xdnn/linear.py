@@ -56,16 +56,10 @@ def forward_function(xp: Any) -> Callable[[Array, Array, Array], Array]:
 
 
 def backward_function(xp: Any) -> Callable[[Array, Array, Array, bool], tuple[Array | None, Array, Array]]:
-    """``(dZ, A_prev, W, input_gradient) -> (dA_prev, dW, db)`` on ``xp``, resolved once."""
-    fast = _numpy_fast.ops_for(xp)
-    if fast:  # NumPy: the same products and sums with less dispatch (see xdnn._numpy_fast)
-        matmul, row_sum = fast.matmul, fast.row_sum
-
-        def numpy_backward(dZ, A_prev, W, input_gradient):
-            m = A_prev.shape[1]
-            return (matmul(W.T, dZ) if input_gradient else None), matmul(dZ, A_prev.T) / m, row_sum(dZ) / m
-
-        return numpy_backward
+    """``(dZ, A_prev, W, input_gradient) -> (dA_prev, dW, db)`` on ``xp``, resolved once: NumPy's
+    fast path (:func:`xdnn._numpy_fast.affine_backward`) or the portable products and sum."""
+    if _numpy_fast.ops_for(xp):
+        return _numpy_fast.affine_backward
 
     def portable_backward(dZ, A_prev, W, input_gradient):
         m = A_prev.shape[1]

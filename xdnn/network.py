@@ -642,18 +642,14 @@ class Network:
                 X, Y, batch, shuffle, learning_rate, checkpoint if capture else None, check=not on_accelerator
             )
             if diverged:  # (CPU) the epochs before it first go into the history, as they would have
-                reported = list(pending)
-                pending.clear()
-                self._report(reported, m, history, callback_list, validation, None)
+                self._report(pending, m, history, callback_list, validation, None)
                 self._roll_back(checkpoint, history, epoch, loss_sum)
                 break
             self.epochs_trained += 1
             pending.append((epoch, loss_sum, correct))
             if len(pending) < sync_every and epoch + 1 < epochs:
                 continue
-            reported = list(pending)
-            pending.clear()
-            if self._report(reported, m, history, callback_list, validation, checkpoint if on_accelerator else None):
+            if self._report(pending, m, history, callback_list, validation, checkpoint if on_accelerator else None):
                 break
 
     def _roll_back(self, checkpoint: _Checkpoint, history: History, epoch: int, loss: float) -> None:
@@ -672,10 +668,15 @@ class Network:
         )
 
     def _report(self, pending, m, history, callback_list, validation, checkpoint) -> bool:
-        """Read the pending epochs' costs, record them, run callbacks; True when training must stop."""
-        for epoch, loss_sum, correct in pending:
+        """Read the pending epochs' costs, record them, run callbacks; True when training must stop.
+
+        Each epoch leaves ``pending`` once it is recorded, so that what an exception leaves there is
+        exactly what the history still lacks."""
+        while pending:
+            epoch, loss_sum, correct = pending[0]
             loss = float(loss_sum) / m
             if not math.isfinite(loss):  # only reachable on an accelerator (see fit)
+                pending.clear()  # this epoch and those after it are undone
                 self._roll_back(checkpoint, history, epoch, loss)
                 return True
             logs = {"loss": loss}
@@ -684,6 +685,7 @@ class Network:
             if validation is not None:
                 logs.update({f"val_{name}": value for name, value in self._evaluate_prepared(*validation).items()})
             history.record(epoch, logs)
+            pending.pop(0)
             for callback in callback_list:
                 _call(callback, "on_epoch_end", self, epoch, logs)
             if self.stop_training:
