@@ -164,3 +164,70 @@ def test_network_calls_a_dense_subclass_forward():
         net = xdnn.Network([Counting(4, "tanh"), xdnn.Dense(1, "sigmoid")], seed=0)
         net.fit(rng.normal(size=(40, 3)), rng.integers(0, 2, 40), epochs=2, batch_size=None, verbose=0)
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_samples_major_products_keep_the_layout_and_the_numbers(fast_paths, dtype):
+    """A samples-major A_prev (a transposed view, as a mini-batch or a wide full batch is) gives Z and
+    dA_prev in the same layout, and the numbers of the feature-major product and of the portable path."""
+    rng = np.random.default_rng(8)
+    samples_major = rng.normal(size=(300, 40)).astype(dtype).T  # (40, 300), A_prev.T row-major
+    feature_major = np.ascontiguousarray(samples_major)
+    W = rng.normal(size=(30, 40)).astype(dtype)
+    b = rng.normal(size=(30, 1)).astype(dtype)
+    dZ = rng.normal(size=(30, 300)).astype(dtype)
+    Z_s = _numpy_fast.affine(samples_major, W, b)
+    Z_f = _numpy_fast.affine(feature_major, W, b)
+    assert _numpy_fast.samples_major(Z_s) and not _numpy_fast.samples_major(Z_f)
+    dA_s, dW_s, db_s = _numpy_fast.affine_backward(np.asfortranarray(dZ), samples_major, W, True)
+    dA_f, dW_f, db_f = _numpy_fast.affine_backward(dZ, feature_major, W, True)
+    assert _numpy_fast.samples_major(dA_s) and not _numpy_fast.samples_major(dA_f)
+    fast_paths(False)
+    portable = (linear.linear_forward(feature_major, W, b, xp=np), *linear.linear_backward(dZ, feature_major, W, xp=np))
+    rtol = 1e-5 if dtype == "float32" else 1e-13
+    for name, values in {"samples-major": (Z_s, dA_s, dW_s, db_s), "feature-major": (Z_f, dA_f, dW_f, db_f)}.items():
+        for got, expected in zip(values, portable, strict=True):
+            assert got.shape == expected.shape and got.dtype == expected.dtype
+            np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol, err_msg=name)
+
+
+def test_only_a_large_full_batch_with_more_features_than_samples_stays_samples_major():
+    wide, tall, small = np.zeros((100, 1000)), np.zeros((1000, 100)), np.zeros((20, 30))
+    X_view, Y_view = _numpy_fast.samples_major_full_batch(wide, np.zeros((100, 1)))
+    assert np.shares_memory(X_view, wide) and X_view.shape == (1000, 100) and Y_view.shape == (1, 100)
+    assert _numpy_fast.samples_major_full_batch(tall, np.zeros((1000, 1))) is None
+    assert _numpy_fast.samples_major_full_batch(small, np.zeros((20, 1))) is None
+    strided = np.zeros((100, 2000))[:, ::2]  # not row-major: copied once, then viewed
+    X_copy, _ = _numpy_fast.samples_major_full_batch(strided, np.zeros((100, 1)))
+    assert X_copy.T.flags.c_contiguous and not np.shares_memory(X_copy, strided)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_training_on_a_wide_full_batch_equals_the_portable_path(fast_paths, activation):
+    """The cat classifier's shape in small: more features than samples, trained on the samples-major view."""
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(60, 1200))
+    y = rng.integers(0, 2, 60)
+    assert _numpy_fast.samples_major_full_batch(X, y[:, None]) is not None
+    trained = []
+    for enabled in (True, False):
+        fast_paths(enabled)
+        with xdnn.use_backend("numpy"):
+            net = xdnn.Network([1200, 20, 7, 1], activation=activation, dtype="float64", seed=0, learning_rate=0.01)
+            history = net.fit(X, y, epochs=5, batch_size=None, verbose=0)
+        trained.append(({k: xdnn.to_numpy(v) for k, v in net.parameters.items()}, history["loss"]))
+    for key, value in trained[0][0].items():
+        np.testing.assert_allclose(value, trained[1][0][key], rtol=1e-11, atol=1e-13, err_msg=key)
+    np.testing.assert_allclose(trained[0][1], trained[1][1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_in_place_relu_equals_maximum_in_either_layout(order):
+    rng = np.random.default_rng(10)
+    Z = np.asarray(rng.normal(size=(7, 33)), order=order)
+    Z[0, :3] = [np.nan, -0.0, np.inf]
+    expected = np.maximum(Z, 0.0)
+    relu = _numpy_fast.in_place_activation("relu", np)
+    result = relu.forward(Z)
+    assert result is Z
+    np.testing.assert_array_equal(result, expected)

@@ -6,9 +6,12 @@ ufunc reduction) skips, and ``np.dot`` dispatches a 2-D product faster than ``@`
 same BLAS ``gemm``).  Together about 5 us of a 40 us step of the planar network.
 
 On the large arrays of a wide network memory traffic fills the step instead: the bias is added
-into the fresh product (:func:`affine`), and a relu :class:`xdnn.Dense` layer applies its
-activation to its own ``Z`` and its derivative to the fresh incoming ``dA`` in place
-(:func:`in_place_activation`) -- no new ``(n, m)`` arrays, a quarter less peak memory.
+into the fresh product (:func:`affine`), the bias gradient is a BLAS product with a ones vector,
+and a relu :class:`xdnn.Dense` layer applies its activation to its own ``Z`` and its derivative
+to the fresh incoming ``dA`` in place (:func:`in_place_activation`) -- no new ``(n, m)`` arrays,
+a quarter less peak memory.  Products keep their input's memory layout (feature-major, or
+samples-major as a mini-batch or a wide full batch is, see :func:`samples_major_full_batch`),
+so that elementwise work never mixes the two.
 
 This is the only module besides :mod:`xdnn._cupy_kernels` that knows a backend by name.  It
 is used only when the namespace *is* NumPy and fast paths are on (``xdnn.set_fast_paths``,
@@ -27,19 +30,13 @@ from xdnn import _cupy_kernels
 
 
 class NumpyOps(NamedTuple):
-    """``matmul(a, b) = a @ b`` (2-D); ``row_sum(a) = sum(a, axis=1, keepdims=True)``; ``total(a) = sum(a)``."""
+    """``total(a) = sum(a)`` as a 0-d array."""
 
-    matmul: Callable[[Any, Any], Any]
-    row_sum: Callable[[Any], Any]
     total: Callable[[Any], Any]
 
 
-# Partials of the ufunc reduction: called from C, without a Python frame of their own.
-_OPS = NumpyOps(
-    numpy.dot,
-    functools.partial(numpy.add.reduce, axis=1, keepdims=True),
-    functools.partial(numpy.add.reduce, axis=None),
-)
+# A partial of the ufunc reduction: called from C, without a Python frame of its own.
+_OPS = NumpyOps(functools.partial(numpy.add.reduce, axis=None))
 _SWITCH = _cupy_kernels.FAST_PATHS  # the one switch of every fast path (xdnn.set_fast_paths)
 
 
@@ -48,22 +45,70 @@ def ops_for(xp: Any) -> NumpyOps | None:
     return _OPS if xp is numpy and _SWITCH["enabled"] else None
 
 
+# A full batch with at least as many features as samples (the cat classifier's 12288 x 209) and
+# at least this many elements stays samples-major -- a view of the caller's (m, n_features)
+# array, no copy -- as its first-layer products with the long n_features side contiguous run
+# about 20% faster.  Other full batches are copied into feature-major (n_features, m) memory, where
+# the bias add and the row sums run along contiguous rows (deep-narrow's 64 x 8192).
+SAMPLES_MAJOR_MIN_ELEMENTS = 1 << 16
+
+
+def samples_major(A: Any) -> bool:
+    """Whether the tutorial-layout ``(n, m)`` array ``A`` is stored samples-major: ``A.T`` is the
+    row-major ``(m, n)`` array, as for the transposed view of a caller's ``X``."""
+    return A.strides[0] < A.strides[1]
+
+
+def samples_major_full_batch(X: Any, Y: Any) -> tuple[Any, Any] | None:
+    """The full batch ``(X.T, Y.T)`` of :meth:`xdnn.Network.fit` kept samples-major -- views of the
+    ``(m, n_features)`` and ``(m, k)`` arrays (copied only if not row-major) -- or ``None`` when ``X``
+    is small enough that feature-major copies are faster."""
+    m, n_features = X.shape
+    if n_features < m or m * n_features < SAMPLES_MAJOR_MIN_ELEMENTS:
+        return None
+    return numpy.ascontiguousarray(X).T, numpy.ascontiguousarray(Y).T
+
+
 def affine(A_prev: Any, W: Any, b: Any) -> Any:
     """``W @ A_prev + b`` with the bias added into the fresh product (one array, not two); the
-    argument order of :func:`xdnn.linear.linear_forward`."""
-    Z = numpy.dot(W, A_prev)
+    argument order of :func:`xdnn.linear.linear_forward`.
+
+    ``Z`` keeps ``A_prev``'s memory layout: for a samples-major ``A_prev`` the product runs as
+    ``(A_prev^T W^T)^T`` -- the same ``gemm`` on row-major operands (about 20% faster for the
+    cat classifier's ``(20, 12288) x (12288, 209)``), and the elementwise work after it never
+    mixes two layouts.
+    """
+    Z = numpy.dot(A_prev.T, W.T).T if samples_major(A_prev) else numpy.dot(W, A_prev)
     if Z.dtype == b.dtype:
         Z += b
         return Z
     return Z + b  # mixed dtypes promote, as the portable path does
 
 
+@functools.lru_cache(maxsize=8)
+def _ones(m: int, dtype: Any) -> Any:
+    ones = numpy.ones((m, 1), dtype)
+    ones.flags.writeable = False
+    return ones
+
+
 def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple[Any, Any, Any]:
-    """``(dA_prev, dW, db)`` of :func:`affine` (see :func:`xdnn.linear.linear_backward`) through
-    ``np.dot`` and ``np.add.reduce``; the argument order of :func:`xdnn.linear.backward_function`."""
+    """``(dA_prev, dW, db)`` of :func:`affine` (see :func:`xdnn.linear.linear_backward`), three
+    ``np.dot`` products; the argument order of :func:`xdnn.linear.backward_function`.
+
+    ``dA_prev`` takes ``A_prev``'s layout (the layer below multiplies the two elementwise).  The
+    row sum ``db`` is a product with a ones vector: BLAS's ``gemv`` reads ``dZ`` once with vector
+    instructions, five times faster than ``np.add.reduce`` on a ``(64, 8192)`` array, and (for a
+    samples-major ``dZ``, which NumPy would reduce one column after another) more accurately.
+    """
     m = A_prev.shape[1]
-    dA_prev = numpy.dot(W.T, dZ) if input_gradient else None
-    return dA_prev, numpy.dot(dZ, A_prev.T) / m, _OPS.row_sum(dZ) / m
+    if not input_gradient:
+        dA_prev = None
+    elif samples_major(A_prev):
+        dA_prev = numpy.dot(dZ.T, W).T
+    else:
+        dA_prev = numpy.dot(W.T, dZ)
+    return dA_prev, numpy.dot(dZ, A_prev.T) / m, numpy.dot(dZ, _ones(m, dZ.dtype)) / m
 
 
 class InPlaceActivation(NamedTuple):
@@ -78,7 +123,8 @@ class InPlaceActivation(NamedTuple):
 
 
 def _relu_in_place(Z: Any) -> Any:
-    return numpy.maximum(Z, 0, out=Z)
+    zeros = numpy.zeros((Z.shape[0], 1) if samples_major(Z) else (1, Z.shape[1]), Z.dtype)
+    return numpy.maximum(Z, zeros, out=Z)
 
 
 def _relu_backward_in_place(dA: Any, A: Any) -> Any:

@@ -22,7 +22,7 @@ import math
 import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
-from xdnn import _validation
+from xdnn import _numpy_fast, _validation
 from xdnn import activations as _activations
 from xdnn import losses as _losses
 from xdnn import optimizers as _optimizers
@@ -603,12 +603,16 @@ class Network:
         self._epochs_before_fit = self.epochs_trained
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
-        # The full batch in tutorial layout, copied once per fit into row-major (n_features, m) and
-        # (k, m) arrays: a product with a contiguous operand dispatches faster than with a transposed view.
+        # The full batch in tutorial layout, made once per fit: on NumPy a large one is the view
+        # X.T (samples-major, see xdnn._numpy_fast); otherwise row-major (n_features, m) and (k, m)
+        # copies, as a product with a contiguous operand dispatches faster than with a transposed view.
         xp = self.context.xp
-        self._full_batch = (
-            tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y)) if batch >= m else None
-        )
+        self._full_batch = None
+        if batch >= m:
+            if _numpy_fast.ops_for(xp):
+                self._full_batch = _numpy_fast.samples_major_full_batch(X, Y)
+            if self._full_batch is None:
+                self._full_batch = tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y))
         self._bound = self._bound_layers()  # the layers bound to the namespace once for this fit
         self._permutations = _PermutationFeed(
             self._shuffle_generator, m, self.context, epochs_per_transfer=epochs if on_accelerator else 1
