@@ -1,9 +1,8 @@
 """CuPy fast paths: fused elementwise kernels for the hot elementwise operations.
 
-This is the only module with CuPy-specific code.  Each kernel computes exactly what
-its portable counterpart in :mod:`xdnn.activations`, :mod:`xdnn.losses` or
-:mod:`xdnn.optimizers` computes,
-in one pass over memory instead of several (the portable sigmoid is eight array
+With :mod:`xdnn._cuda_graph`, the only module with CuPy-specific code.  Each kernel computes
+exactly what its portable counterpart in :mod:`xdnn.activations`, :mod:`xdnn.losses` or
+:mod:`xdnn.optimizers` computes, in one pass over memory instead of several (the portable sigmoid is eight array
 operations, its kernel one).  Kernels are defined lazily, on first use with a CuPy
 array, so importing xdnn never needs CUDA; CuPy compiles and caches them.
 
@@ -144,39 +143,63 @@ def fused_cost_and_gradient(loss_name: str, Z: Any, A: Any, Y: Any) -> tuple[Any
     return None
 
 
+def step_scalars(optimizer: Any, learning_rate: float, t: int) -> dict[str, float] | None:
+    """The host values of the scalars of ``optimizer``'s fused update that change from step to
+    step (step ``t`` counts from 1), or ``None`` when the optimizer has no fused kernel.
+
+    ``lr`` is the step size: ``learning_rate``, or for Adam ``learning_rate / (1 - beta1^t)``
+    (the bias correction of the first moment); Adam also has ``c2 = 1 - beta2^t``.
+    """
+    kind = optimizer.name
+    if kind in ("sgd", "momentum", "rmsprop"):
+        return {"lr": learning_rate}
+    if kind == "adam":
+        return {"lr": learning_rate / (1.0 - optimizer.beta1**t), "c2": 1.0 - optimizer.beta2**t}
+    return None
+
+
 def update(optimizer: Any, name: str, value: Any, grad: Any, learning_rate: float) -> bool:
-    """Apply ``optimizer``'s update to one parameter with a fused kernel; False if it has none."""
+    """Apply ``optimizer``'s update to one parameter with a fused kernel; False if it has none.
+
+    Called after ``optimizer.iterations`` counted this step (Adam's bias corrections use it).
+    """
+    scalars = step_scalars(optimizer, learning_rate, optimizer.iterations)
+    if scalars is None:
+        return False
+    update_with(optimizer, name, value, grad, {key: _scalar(v, value) for key, v in scalars.items()})
+    return True
+
+
+def update_with(optimizer: Any, name: str, value: Any, grad: Any, scalars: dict[str, Any]) -> None:
+    """The fused update of one parameter with the per-step ``scalars`` of :func:`step_scalars`
+    given as NumPy scalars or as 0-d device arrays of ``value``'s dtype (a CUDA graph reads
+    those at each launch, see :mod:`xdnn._cuda_graph`)."""
     kernels = _kernels()
     kind = optimizer.name
     if kind == "sgd":
-        kernels["sgd"](grad, _scalar(learning_rate, value), value)
+        kernels["sgd"](grad, scalars["lr"], value)
     elif kind == "momentum":
-        kernels["momentum"](
-            grad, _scalar(learning_rate, value), _scalar(optimizer.beta, value), value, optimizer.state[f"v_{name}"]
-        )
+        kernels["momentum"](grad, scalars["lr"], _scalar(optimizer.beta, value), value, optimizer.state[f"v_{name}"])
     elif kind == "rmsprop":
         kernels["rmsprop"](
             grad,
-            _scalar(learning_rate, value),
+            scalars["lr"],
             _scalar(optimizer.rho, value),
             _scalar(optimizer.epsilon, value),
             value,
             optimizer.state[f"s_{name}"],
         )
     elif kind == "adam":
-        t = optimizer.iterations
-        step = learning_rate / (1.0 - optimizer.beta1**t)
         kernels["adam"](
             grad,
-            _scalar(step, value),
+            scalars["lr"],
             _scalar(optimizer.beta1, value),
             _scalar(optimizer.beta2, value),
-            _scalar(1.0 - optimizer.beta2**t, value),
+            scalars["c2"],
             _scalar(optimizer.epsilon, value),
             value,
             optimizer.state[f"v_{name}"],
             optimizer.state[f"s_{name}"],
         )
     else:
-        return False
-    return True
+        raise ValueError(f"optimizer {kind!r} has no fused update")

@@ -22,7 +22,7 @@ import math
 import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
-from xdnn import _numpy_fast, _validation
+from xdnn import _cuda_graph, _numpy_fast, _validation
 from xdnn import activations as _activations
 from xdnn import losses as _losses
 from xdnn import optimizers as _optimizers
@@ -251,6 +251,7 @@ class Network:
         self._shuffle_generator = host_generator(seed, 1)
         self._random: Any = None
         self._full_batch: tuple[Array, Array] | None = None
+        self._captured_step: Any = None  # a fit's CUDA-graph step (see xdnn._cuda_graph)
         self._permutations: _PermutationFeed | None = None
         if n_features is not None:
             self.build(n_features)
@@ -540,6 +541,7 @@ class Network:
         print_cost: bool = False,
         print_every: int = 100,
         shuffle: bool = True,
+        cuda_graph: bool = False,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` in mini-batches of ``batch_size``.
 
@@ -552,6 +554,11 @@ class Network:
         epoch start about every 16 steps (every epoch with 16 or more batches) -- the history
         forgets the epochs undone, a :class:`DivergenceWarning` names the epoch and how far
         it rolled back, and ``diverged_epoch`` records it.
+
+        ``cuda_graph=True`` (CuPy, full batch, networks of Dense and Activation layers) records the
+        training step once as a CUDA graph and launches it each epoch -- one launch instead of a
+        few dozen kernels, the same numbers (see :mod:`xdnn._cuda_graph`); elsewhere it raises a
+        ``ValueError`` that says why.
 
         Returns the :class:`~xdnn.callbacks.History` (also ``self.history``).
         """
@@ -577,6 +584,11 @@ class Network:
             log_names += [f"val_{name}" for name in log_names]
         for callback in callback_list:
             _call(callback, "check_logs", log_names)
+        if cuda_graph:
+            m = X.shape[0]
+            reason = _cuda_graph.refusal(self, context, m if batch_size is None else min(batch_size, m), m)
+            if reason is not None:
+                raise ValueError(reason)
         if not self.built:
             self.build(X.shape[1], context)
         self._adopt(context)
@@ -614,6 +626,8 @@ class Network:
             if self._full_batch is None:
                 self._full_batch = tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y))
         self._bound = self._bound_layers()  # the layers bound to the namespace once for this fit
+        if cuda_graph:
+            self._captured_step = _cuda_graph.CapturedStep(self, *self._full_batch, self._bound)
         self._permutations = _PermutationFeed(
             self._shuffle_generator, m, self.context, epochs_per_transfer=epochs if on_accelerator else 1
         )
@@ -629,7 +643,7 @@ class Network:
                 self._report(pending, m, history, [], None, None)
             raise
         finally:
-            self._full_batch = self._permutations = self._bound = None
+            self._full_batch = self._permutations = self._bound = self._captured_step = None
         for callback in callback_list:
             _call(callback, "on_train_end", self)
         return history
@@ -739,7 +753,11 @@ class Network:
             spans = [(start, min(start + batch, m)) for start in range(0, m, batch)]
             batches = ((X[start:stop, ...].T, Y[start:stop, ...].T) for start, stop in spans)
         for position, (Xt, Yt) in enumerate(batches):
-            cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random, bound=self._bound)
+            if self._captured_step is not None:  # forward, backward and update in one graph launch
+                cost, A = self._captured_step.run(learning_rate)
+                grads = None
+            else:
+                cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random, bound=self._bound)
             size = Xt.shape[1]
             if check:
                 value = float(cost)
@@ -752,7 +770,8 @@ class Network:
                 loss_sum = loss_sum + cost * size
             if track_accuracy:
                 correct = correct + self._correct_count(A, Yt)
-            self.optimizer.update(self.parameters, grads, learning_rate, xp=xp)
+            if grads is not None:
+                self.optimizer.update(self.parameters, grads, learning_rate, xp=xp)
         return loss_sum, correct, False
 
     # --- inference ------------------------------------------------------------------------------

@@ -1,0 +1,182 @@
+"""``Network.fit(..., cuda_graph=True)``: a captured step trains exactly as the eager one (GPU
+tests, which skip without CUDA), and every network or backend it cannot capture is refused with
+a reason before anything changes (everywhere)."""
+
+from __future__ import annotations
+
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+import xdnn
+from xdnn import _cuda_graph
+from xdnn._backend import cuda_device_count
+
+
+def _data(m=120, n=5, seed=0, classes=2):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, n))
+    y = rng.integers(0, classes, m)
+    return X, y
+
+
+def _cupy_context():
+    return types.SimpleNamespace(backend_name="cupy")
+
+
+# --- refusals: no GPU needed ----------------------------------------------------------------------
+
+
+def test_refused_on_a_backend_without_cuda_graphs_and_nothing_changes():
+    X, y = _data()
+    with xdnn.use_backend("numpy"):
+        network = xdnn.Network([5, 8, 1], seed=0)
+        network.fit(X, y, epochs=1, batch_size=None, verbose=0)
+        before = {k: xdnn.to_numpy(v).copy() for k, v in network.parameters.items()}
+        with pytest.raises(ValueError, match="needs the cupy backend.*'numpy'"):
+            network.fit(X, y, epochs=3, batch_size=None, cuda_graph=True, verbose=0)
+        for key, value in network.parameters.items():
+            np.testing.assert_array_equal(xdnn.to_numpy(value), before[key])
+        assert network.epochs_trained == 1 and len(network.history["loss"]) == 1
+        unbuilt = xdnn.Network([xdnn.Dense(8, "relu"), xdnn.Dense(1, "sigmoid")], seed=0)  # sized by fit
+        with pytest.raises(ValueError, match="cupy backend"):
+            unbuilt.fit(X, y, epochs=3, batch_size=None, cuda_graph=True, verbose=0)
+        assert not unbuilt.built
+
+
+@pytest.mark.parametrize(
+    "build, batch, expected",
+    [
+        (lambda: xdnn.Network([5, 8, 1]), 32, "full-batch step.*batch_size=32.*120 samples"),
+        (lambda: xdnn.Network([5, 8, 1], dropout=0.2), 120, "cannot capture dropout"),
+        (lambda: xdnn.Network([5, 8, 1], batch_norm=True), 120, "batch normalisation"),
+        (lambda: xdnn.Network([5, 8, 1], optimizer="adam"), 120, None),
+        (lambda: xdnn.Network([5, 8, 1], dropout=0.0), 120, None),
+    ],
+)
+def test_refusal_names_what_a_graph_cannot_capture(build, batch, expected):
+    reason = _cuda_graph.refusal(build(), _cupy_context(), batch, 120)
+    if expected is None:
+        assert reason is None
+    else:
+        assert reason is not None and __import__("re").search(expected, reason), reason
+
+
+def test_refusal_of_custom_layers_and_optimizers_and_of_the_portable_path():
+    class Scaled(xdnn.Dense):
+        pass
+
+    class Clipped(xdnn.optimizers.GradientDescent):
+        pass
+
+    network = xdnn.Network([Scaled(4, "relu"), xdnn.Dense(1, "sigmoid")])
+    assert "built-in layers only, not Scaled" in _cuda_graph.refusal(network, _cupy_context(), 10, 10)
+    network = xdnn.Network([5, 4, 1], optimizer=Clipped())
+    assert "built-in optimizer" in _cuda_graph.refusal(network, _cupy_context(), 10, 10)
+    try:
+        xdnn.set_fast_paths(False)
+        assert "fused CuPy kernels" in _cuda_graph.refusal(xdnn.Network([5, 4, 1]), _cupy_context(), 10, 10)
+    finally:
+        xdnn.set_fast_paths(True)
+
+
+def test_step_scalars_are_the_eager_updates_scalars():
+    adam = xdnn.optimizers.get_optimizer("adam")
+    scalars = xdnn._cupy_kernels.step_scalars(adam, 0.01, 3)
+    assert scalars["lr"] == pytest.approx(0.01 / (1 - 0.9**3), rel=1e-15)
+    assert scalars["c2"] == pytest.approx(1 - 0.999**3, rel=1e-15)
+    assert xdnn._cupy_kernels.step_scalars(xdnn.optimizers.get_optimizer("sgd"), 0.5, 7) == {"lr": 0.5}
+
+
+# --- captured training on a GPU ---------------------------------------------------------------------
+
+needs_gpu = pytest.mark.skipif(
+    cuda_device_count() == 0, reason="no CUDA device: CUDA-graph capture needs a CUDA GPU and CuPy"
+)
+
+
+def _train(graph, *, optimizer, dims, dtype, epochs=12, callbacks=None, classes=2, activation="relu"):
+    X, y = _data(classes=classes)
+    with xdnn.use_backend("cupy"):
+        network = xdnn.Network(
+            dims,
+            activation=activation,
+            optimizer=optimizer,
+            learning_rate=xdnn.ExponentialDecay(0.05, rate=0.9),  # a new step size every epoch
+            dtype=dtype,
+            seed=0,
+            l2=1e-3,
+        )
+        history = network.fit(X, y, epochs=epochs, batch_size=None, verbose=0, callbacks=callbacks, cuda_graph=graph)
+        weights = {key: xdnn.to_numpy(value) for key, value in network.parameters.items()}
+    return network, history, weights
+
+
+@needs_gpu
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "rmsprop", "adam"])
+def test_captured_training_equals_eager_training(optimizer, dtype):
+    pytest.importorskip("cupy")
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    results = [_train(graph, optimizer=optimizer, dims=[5, 16, 8, 1], dtype=dtype) for graph in (False, True)]
+    (eager, eager_history, eager_weights), (captured, captured_history, captured_weights) = results
+    assert captured.optimizer.iterations == eager.optimizer.iterations == 12
+    assert captured.epochs_trained == 12
+    np.testing.assert_allclose(captured_history["loss"], eager_history["loss"], rtol=tolerance)
+    np.testing.assert_allclose(captured_history["accuracy"], eager_history["accuracy"], rtol=tolerance)
+    for key, value in eager_weights.items():
+        np.testing.assert_allclose(captured_weights[key], value, rtol=tolerance, atol=tolerance, err_msg=key)
+
+
+@needs_gpu
+def test_captured_softmax_tanh_training_equals_eager_training():
+    pytest.importorskip("cupy")
+    runs = [
+        _train(graph, optimizer="adam", dims=[5, 12, 3], dtype="float64", classes=3, activation="tanh")
+        for graph in (False, True)
+    ]
+    for key, value in runs[0][2].items():
+        np.testing.assert_allclose(runs[1][2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+
+
+@needs_gpu
+def test_replaced_parameters_are_captured_again():
+    """A callback that swaps the weights mid-fit: the graph must train the new arrays, not the old."""
+    pytest.importorskip("cupy")
+
+    class Reset(xdnn.Callback):
+        def on_train_begin(self, network):
+            self.saved = None
+
+        def on_epoch_end(self, network, epoch, logs):
+            if epoch == 2:
+                self.saved = network.get_weights()
+            if epoch == 5:
+                network.set_weights(self.saved)  # new arrays in network.parameters
+
+    runs = [
+        _train(graph, optimizer="momentum", dims=[5, 8, 1], dtype="float64", callbacks=[Reset()])
+        for graph in (False, True)
+    ]
+    np.testing.assert_allclose(runs[1][1]["loss"], runs[0][1]["loss"], rtol=1e-12)
+    for key, value in runs[0][2].items():
+        np.testing.assert_allclose(runs[1][2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+
+
+@needs_gpu
+def test_a_failed_capture_warns_and_trains_eagerly(monkeypatch):
+    cupy = pytest.importorskip("cupy")
+
+    def refuse(self, mode=None):
+        raise RuntimeError("capture refused for the test")
+
+    eager = _train(False, optimizer="sgd", dims=[5, 8, 1], dtype="float64")
+    monkeypatch.setattr(cupy.cuda.Stream, "begin_capture", refuse)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        captured = _train(True, optimizer="sgd", dims=[5, 8, 1], dtype="float64")
+    assert any("capture of the training step failed" in str(w.message) for w in caught)
+    for key, value in eager[2].items():
+        np.testing.assert_allclose(captured[2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)

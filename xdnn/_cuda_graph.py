@@ -1,0 +1,140 @@
+"""CUDA-graph capture of a whole full-batch training step (CuPy): ``Network.fit(..., cuda_graph=True)``.
+
+A training step of a small network is dozens of short kernels -- per layer a ``gemm``, a fused
+activation, their backward kernels and the fused optimizer update -- and on a GPU launching
+them from Python costs more than running them.  This module records the step once, as CuPy
+runs it, into a CUDA graph (``cupy.cuda.Stream.begin_capture`` / ``end_capture``) and then
+launches the whole graph once per epoch: one launch instead of dozens.
+
+What a replay cannot see, and how it is handled:
+
+* Python does not run.  Every value that changes from step to step lives in device memory the
+  graph reads: the step size (the learning rate, with Adam's bias corrections) and Adam's
+  second correction are 0-d device arrays, refilled before each launch
+  (:func:`xdnn._cupy_kernels.step_scalars`), and the optimizer's step count is advanced here.
+* Addresses are fixed at capture.  The graph updates the parameter and optimizer-state arrays
+  it was captured with, in place; if anything replaces one of them (``set_weights`` from a
+  callback, say) the step is captured again before the next launch.  The temporaries of the
+  step come from a memory pool of this capture alone, so no other allocation can reuse them
+  between launches; the cost and the output ``A`` are kept and overwritten by each launch.
+* Random numbers and running statistics would be frozen: networks with active dropout or
+  batch normalisation are refused (:func:`refusal`), as are mini-batches (a batch is a
+  gather with host-chosen indices) and optimizers without a fused kernel.
+
+The first epoch of a fit runs eagerly (it compiles the kernels and creates the cuBLAS handle,
+which must not happen inside a capture); the capture happens at the second.  If capturing
+fails, a warning says why and the fit goes on eagerly: the numbers are the same either way.
+This is the only module besides :mod:`xdnn._cupy_kernels` with CuPy-specific code.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from xdnn import _cupy_kernels
+
+_GRAPH_OPTIMIZERS = ("GradientDescent", "Momentum", "RMSprop", "Adam")
+
+
+def refusal(network: Any, context: Any, batch: int, m: int) -> str | None:
+    """Why ``network`` cannot train with ``cuda_graph=True`` on ``context`` (an
+    :class:`xdnn._namespace.ArrayContext`) in batches of ``batch`` of ``m`` samples, or ``None``."""
+    from xdnn.layers import Activation, BatchNorm, Dense, Dropout
+
+    if context.backend_name != "cupy":
+        return f"cuda_graph=True needs the cupy backend (CUDA graphs); this network runs on {context.backend_name!r}"
+    if not _cupy_kernels.fast_paths_enabled():
+        return "cuda_graph=True needs the fused CuPy kernels, which xdnn.set_fast_paths(False) turned off"
+    if batch < m:
+        return (
+            f"cuda_graph=True captures a full-batch step, but batch_size={batch} splits the {m} samples "
+            "into mini-batches; use batch_size=None"
+        )
+    for layer in network.layers:
+        if isinstance(layer, Dropout) and layer.rate > 0.0:
+            return "cuda_graph=True cannot capture dropout: a graph replays the same random mask every step"
+        if isinstance(layer, BatchNorm):
+            return "cuda_graph=True cannot capture batch normalisation (its running statistics are replaced each step)"
+        if type(layer) not in (Dense, Activation, Dropout):
+            return f"cuda_graph=True captures built-in layers only, not {type(layer).__name__}"
+    optimizer = network.optimizer
+    if type(optimizer).__name__ not in _GRAPH_OPTIMIZERS or type(optimizer).__module__ != "xdnn.optimizers":
+        return f"cuda_graph=True needs a built-in optimizer with a fused update, not {type(optimizer).__name__}"
+    return None
+
+
+class CapturedStep:
+    """One full-batch training step of ``network`` on ``(Xt, Yt)`` as a CUDA graph.
+
+    ``run(learning_rate) -> (cost, A)`` trains one step -- eagerly the first time, then captured
+    once and launched -- and returns the device cost and output, valid until the next ``run``.
+    """
+
+    def __init__(self, network: Any, Xt: Any, Yt: Any, bound: Any) -> None:
+        import cupy
+
+        self._cupy = cupy
+        self.network = network
+        self.Xt, self.Yt, self.bound = Xt, Yt, bound
+        dtype = next(iter(network.parameters.values())).dtype
+        self.scalars = {key: cupy.zeros((), dtype) for key in ("lr", "c2")}
+        self.graph = None
+        self.outputs = None
+        self.captured_arrays: list[tuple[dict, str, Any]] = []
+        self.warmed_up = self.failed = False
+
+    def run(self, learning_rate: float) -> tuple[Any, Any]:
+        optimizer = self.network.optimizer
+        t = optimizer.iterations + 1
+        for key, value in _cupy_kernels.step_scalars(optimizer, learning_rate, t).items():
+            self.scalars[key].fill(value)  # asynchronous, ordered before the step on this stream
+        if self.graph is not None and not self._arrays_unchanged():
+            self.graph = self.outputs = None  # a parameter was replaced: capture again
+        if self.graph is None and self.warmed_up and not self.failed:
+            self._capture()
+        if self.graph is None:  # the first step (it compiles what the capture records), or no graph
+            outputs = self._step()
+            self.warmed_up = True
+        else:
+            self.graph.launch(stream=self._cupy.cuda.get_current_stream())
+            outputs = self.outputs
+        optimizer.iterations = t
+        return outputs
+
+    def _arrays_unchanged(self) -> bool:
+        return all(group.get(name) is array for group, name, array in self.captured_arrays)
+
+    def _step(self) -> tuple[Any, Any]:
+        """The step as the graph records it: forward, cost, backward, the fused update of each
+        parameter with the device scalars (run eagerly too, before the capture and without one)."""
+        network = self.network
+        cost, A, grads = network._cost_and_gradients(self.Xt, self.Yt, None, bound=self.bound)
+        optimizer = network.optimizer
+        for name, value in network.parameters.items():
+            _cupy_kernels.update_with(optimizer, name, value, grads["d" + name], self.scalars)
+        return cost, A
+
+    def _capture(self) -> None:
+        cupy = self._cupy
+        groups = (self.network.parameters, self.network.optimizer.state)  # what the graph updates in place
+        self.captured_arrays = [(group, name, array) for group in groups for name, array in group.items()]
+        pool = cupy.cuda.MemoryPool()  # this graph's own: nothing else can reuse its temporaries
+        stream = cupy.cuda.Stream(non_blocking=True)
+        try:
+            with cupy.cuda.using_allocator(pool.malloc), stream:
+                stream.begin_capture()
+                try:
+                    outputs = self._step()
+                finally:
+                    graph = stream.end_capture()
+        except Exception as error:  # anything the capture cannot record: train eagerly, same numbers
+            self.failed = True
+            warnings.warn(
+                f"CUDA-graph capture of the training step failed ({type(error).__name__}: {error}); "
+                "training goes on without it",
+                RuntimeWarning,
+                stacklevel=6,  # the caller of fit
+            )
+            return
+        self.graph, self.outputs, self.pool, self.stream = graph, outputs, pool, stream
