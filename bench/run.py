@@ -352,7 +352,7 @@ def memory_report(spec, m, dtype):
     dims = spec["dims"]
     batch = m if spec["batch"] is None else spec["batch"]
     parameters = sum((n_in + 1) * n_out for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)) * itemsize
-    activations = sum(dims[1:]) * batch * itemsize
+    activations = sum(dims) * batch * itemsize  # A[0] (the batch) to A[L], as the tutorial's caches hold
     working = (
         2 * max(dims) * batch * itemsize
         + max(n_in * n_out for n_in, n_out in zip(dims[:-1], dims[1:], strict=True)) * itemsize
@@ -559,7 +559,9 @@ def main(argv=None):
         lines.append("")
 
     lines.append("## Memory of one xdnn training step (NumPy backend, float32, tracemalloc)\n")
-    lines.append("| workload | step peak (MB) | parameters | activations | working set | budget | peak / budget |")
+    lines.append(
+        "| workload | step peak (MB) | parameters | activations A[0..L] | working set | budget | peak / budget |"
+    )
     lines.append("|---|---|---|---|---|---|---|")
     for name in workloads:
         spec = WORKLOADS[name]

@@ -75,3 +75,23 @@ def test_baseline_trains_like_xdnn():
     )
     for name, value in parameters.items():
         np.testing.assert_allclose(xdnn.to_numpy(network.parameters[name]), value, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        dict(dims=[64, 512, 512, 10], m=4096, hidden="relu", output="softmax", batch=1024, lr=0.01),
+        dict(dims=[32] + [128] * 4 + [1], m=2048, hidden="relu", output="sigmoid", batch=None, lr=0.01),
+        dict(dims=[3000, 20, 7, 1], m=200, hidden="relu", output="sigmoid", batch=None, lr=0.01),
+    ],
+    ids=["wide", "deep-narrow", "more-features-than-samples"],
+)
+def test_a_training_steps_peak_memory_stays_within_its_budget(spec, request):
+    """Peak traced memory of steady-state NumPy steps <= parameters + cached activations A[0..L] +
+    one working set (the issue's memory target), e.g. no layer keeps its output alive through its
+    linear backward."""
+    chosen = request.config.getoption("--backend")
+    if chosen and "numpy" not in chosen:
+        pytest.skip("the memory budget is measured on the NumPy backend: it runs in the numpy session only")
+    peak, parameters, activations, working, budget = bench.memory_report(spec, spec["m"], "float32")
+    assert 0 < peak <= budget, (peak, parameters, activations, working)

@@ -180,8 +180,8 @@ class Dense(Layer):
             del Z
 
             def backward(dA):
-                saved = held.pop() if owned else held[0]
-                return backward_from_Z(activation_backward(dA, saved))
+                # no local name for the saved array: popped, it is freed before the linear backward
+                return backward_from_Z(activation_backward(dA, held.pop() if owned else held[0]))
 
             return A, backward
 
