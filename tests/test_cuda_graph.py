@@ -97,6 +97,29 @@ needs_gpu = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+def graph_log(monkeypatch):
+    """Counts captures and graph launches, and turns a failed capture's warning into an error:
+    a test of captured training must not pass by training eagerly."""
+    log = {"captures": 0, "launches": 0, "eager": 0}
+    capture, run = _cuda_graph.CapturedStep._capture, _cuda_graph.CapturedStep.run
+
+    def counting_capture(self):
+        log["captures"] += 1
+        return capture(self)
+
+    def counting_run(self, learning_rate):
+        outputs = run(self, learning_rate)
+        log["launches" if self.graph is not None else "eager"] += 1
+        return outputs
+
+    monkeypatch.setattr(_cuda_graph.CapturedStep, "_capture", counting_capture)
+    monkeypatch.setattr(_cuda_graph.CapturedStep, "run", counting_run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        yield log
+
+
 def _train(graph, *, optimizer, dims, dtype, epochs=12, callbacks=None, classes=2, activation="relu"):
     X, y = _data(classes=classes)
     with xdnn.use_backend("cupy"):
@@ -117,13 +140,14 @@ def _train(graph, *, optimizer, dims, dtype, epochs=12, callbacks=None, classes=
 @needs_gpu
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "rmsprop", "adam"])
-def test_captured_training_equals_eager_training(optimizer, dtype):
+def test_captured_training_equals_eager_training(optimizer, dtype, graph_log):
     pytest.importorskip("cupy")
     tolerance = 1e-5 if dtype == "float32" else 1e-12
     results = [_train(graph, optimizer=optimizer, dims=[5, 16, 8, 1], dtype=dtype) for graph in (False, True)]
     (eager, eager_history, eager_weights), (captured, captured_history, captured_weights) = results
     assert captured.optimizer.iterations == eager.optimizer.iterations == 12
     assert captured.epochs_trained == 12
+    assert graph_log == {"captures": 1, "launches": 11, "eager": 1}  # a warm-up step, then the graph
     np.testing.assert_allclose(captured_history["loss"], eager_history["loss"], rtol=tolerance)
     np.testing.assert_allclose(captured_history["accuracy"], eager_history["accuracy"], rtol=tolerance)
     for key, value in eager_weights.items():
@@ -131,7 +155,7 @@ def test_captured_training_equals_eager_training(optimizer, dtype):
 
 
 @needs_gpu
-def test_captured_softmax_tanh_training_equals_eager_training():
+def test_captured_softmax_tanh_training_equals_eager_training(graph_log):
     pytest.importorskip("cupy")
     runs = [
         _train(graph, optimizer="adam", dims=[5, 12, 3], dtype="float64", classes=3, activation="tanh")
@@ -139,10 +163,11 @@ def test_captured_softmax_tanh_training_equals_eager_training():
     ]
     for key, value in runs[0][2].items():
         np.testing.assert_allclose(runs[1][2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    assert graph_log["launches"] == 11
 
 
 @needs_gpu
-def test_replaced_parameters_are_captured_again():
+def test_replaced_parameters_are_captured_again(graph_log):
     """A callback that swaps the weights mid-fit: the graph must train the new arrays, not the old."""
     pytest.importorskip("cupy")
 
@@ -163,6 +188,46 @@ def test_replaced_parameters_are_captured_again():
     np.testing.assert_allclose(runs[1][1]["loss"], runs[0][1]["loss"], rtol=1e-12)
     for key, value in runs[0][2].items():
         np.testing.assert_allclose(runs[1][2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    assert graph_log == {"captures": 2, "launches": 11, "eager": 1}  # captured again after set_weights
+
+
+@needs_gpu
+def test_a_changed_hyper_parameter_is_captured_again(graph_log):
+    """Momentum's beta is a constant of the graph: changing it mid-fit needs a new capture."""
+    pytest.importorskip("cupy")
+
+    class Slower(xdnn.Callback):
+        def on_epoch_end(self, network, epoch, logs):
+            if epoch == 4:
+                network.optimizer.beta = 0.5
+
+    runs = [
+        _train(graph, optimizer="momentum", dims=[5, 8, 1], dtype="float64", callbacks=[Slower()])
+        for graph in (False, True)
+    ]
+    for key, value in runs[0][2].items():
+        np.testing.assert_allclose(runs[1][2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    assert graph_log["captures"] == 2
+
+
+@needs_gpu
+def test_a_capture_failing_midway_warns_and_trains_eagerly(monkeypatch):
+    """An error inside the capture (here: in the optimizer update) ends the capture, warns with
+    that error, and the fit goes on eagerly with the same numbers."""
+    cupy = pytest.importorskip("cupy")
+    eager = _train(False, optimizer="adam", dims=[5, 8, 1], dtype="float64")
+    update_with = xdnn._cupy_kernels.update_with
+
+    def failing_while_capturing(*arguments):
+        if cupy.cuda.get_current_stream().is_capturing():
+            raise RuntimeError("not capturable, for the test")
+        return update_with(*arguments)
+
+    monkeypatch.setattr(xdnn._cupy_kernels, "update_with", failing_while_capturing)
+    with pytest.warns(RuntimeWarning, match="not capturable, for the test"):
+        captured = _train(True, optimizer="adam", dims=[5, 8, 1], dtype="float64")
+    for key, value in eager[2].items():
+        np.testing.assert_allclose(captured[2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
 
 
 @needs_gpu

@@ -101,14 +101,17 @@ def test_dense_layer_in_place_activation_equals_the_portable_path(fast_paths, ac
     assert (_numpy_fast.in_place_activation(activation, np) is not None) == (activation == "relu")
 
 
-@pytest.mark.parametrize("batch_size, shuffle", [(None, True), (16, False), (16, True)])
-def test_training_never_writes_into_the_callers_data(fast_paths, batch_size, shuffle):
+@pytest.mark.parametrize(
+    "batch_size, shuffle, n_features", [(None, True, 4), (16, False, 4), (16, True, 4), (None, True, 1500)]
+)
+def test_training_never_writes_into_the_callers_data(fast_paths, batch_size, shuffle, n_features):
+    """1500 features: the full batch is a samples-major view of X itself (no copy)."""
     rng = np.random.default_rng(5)
-    X = rng.normal(size=(48, 4))  # float64, as the network: fit may use it without a copy
+    X = rng.normal(size=(48, n_features))  # float64, as the network: fit may use it without a copy
     y = rng.normal(size=48)
     X_before, y_before = X.copy(), y.copy()
     with xdnn.use_backend("numpy"):
-        net = xdnn.Network([4, 8, 8, 1], activation="relu", loss="mse", dtype="float64", seed=0)
+        net = xdnn.Network([n_features, 8, 8, 1], activation="relu", loss="mse", dtype="float64", seed=0)
         net.fit(X, y, epochs=3, batch_size=batch_size, shuffle=shuffle, verbose=0)
         net.predict(X)
         net.evaluate(X, y)

@@ -12,11 +12,15 @@ What a replay cannot see, and how it is handled:
   graph reads: the step size (the learning rate, with Adam's bias corrections) and Adam's
   second correction are 0-d device arrays, refilled before each launch
   (:func:`xdnn._cupy_kernels.step_scalars`), and the optimizer's step count is advanced here.
-* Addresses are fixed at capture.  The graph updates the parameter and optimizer-state arrays
-  it was captured with, in place; if anything replaces one of them (``set_weights`` from a
-  callback, say) the step is captured again before the next launch.  The temporaries of the
-  step come from a memory pool of this capture alone, so no other allocation can reuse them
-  between launches; the cost and the output ``A`` are kept and overwritten by each launch.
+* Addresses and host constants are fixed at capture.  The graph updates the parameter and
+  optimizer-state arrays it was captured with, in place, with the optimizer's hyper-parameters
+  and the L2 factor of that moment; if anything replaces one of those arrays, their dictionaries,
+  the optimizer or the loss, or changes a hyper-parameter (``set_weights`` from a callback, say),
+  the step is captured again before the next launch.  The temporaries of the step come from a
+  memory pool of this capture alone, so no other allocation can reuse them between launches,
+  and that pool never frees a block on a failed allocation (it would free memory the graph
+  still uses: the capture fails instead); the cost and the output ``A`` are kept and
+  overwritten by each launch.
 * Random numbers and running statistics would be frozen: networks with active dropout or
   batch normalisation are refused (:func:`refusal`), as are mini-batches (a batch is a
   gather with host-chosen indices) and optimizers without a fused kernel.
@@ -40,7 +44,9 @@ _GRAPH_OPTIMIZERS = ("GradientDescent", "Momentum", "RMSprop", "Adam")
 def refusal(network: Any, context: Any, batch: int, m: int) -> str | None:
     """Why ``network`` cannot train with ``cuda_graph=True`` on ``context`` (an
     :class:`xdnn._namespace.ArrayContext`) in batches of ``batch`` of ``m`` samples, or ``None``."""
+    from xdnn.activations import ACTIVATIONS
     from xdnn.layers import Activation, BatchNorm, Dense, Dropout
+    from xdnn.losses import LOSSES
 
     if context.backend_name != "cupy":
         return f"cuda_graph=True needs the cupy backend (CUDA graphs); this network runs on {context.backend_name!r}"
@@ -58,6 +64,11 @@ def refusal(network: Any, context: Any, batch: int, m: int) -> str | None:
             return "cuda_graph=True cannot capture batch normalisation (its running statistics are replaced each step)"
         if type(layer) not in (Dense, Activation, Dropout):
             return f"cuda_graph=True captures built-in layers only, not {type(layer).__name__}"
+        activation = getattr(layer, "activation", None)
+        if activation is not None and ACTIVATIONS.get(activation.name) is not activation:
+            return f"cuda_graph=True captures built-in activations only, not a custom {activation.name!r}"
+    if LOSSES.get(network.loss.name) is not network.loss:
+        return f"cuda_graph=True captures built-in losses only, not a custom {network.loss.name!r}"
     optimizer = network.optimizer
     if type(optimizer).__name__ not in _GRAPH_OPTIMIZERS or type(optimizer).__module__ != "xdnn.optimizers":
         return f"cuda_graph=True needs a built-in optimizer with a fused update, not {type(optimizer).__name__}"
@@ -81,16 +92,19 @@ class CapturedStep:
         self.scalars = {key: cupy.zeros((), dtype) for key in ("lr", "c2")}
         self.graph = None
         self.outputs = None
-        self.captured_arrays: list[tuple[dict, str, Any]] = []
+        self.captured: tuple = ()  # what the graph was captured with (see _what_the_graph_uses)
         self.warmed_up = self.failed = False
 
     def run(self, learning_rate: float) -> tuple[Any, Any]:
         optimizer = self.network.optimizer
         t = optimizer.iterations + 1
-        for key, value in _cupy_kernels.step_scalars(optimizer, learning_rate, t).items():
+        scalars = _cupy_kernels.step_scalars(optimizer, learning_rate, t)
+        if scalars is None:
+            raise ValueError(f"cuda_graph=True: the optimizer was replaced by {optimizer!r}, which has no fused update")
+        for key, value in scalars.items():
             self.scalars[key].fill(value)  # asynchronous, ordered before the step on this stream
-        if self.graph is not None and not self._arrays_unchanged():
-            self.graph = self.outputs = None  # a parameter was replaced: capture again
+        if self.graph is not None and not self._unchanged():
+            self.graph = self.outputs = None  # something the graph uses was replaced: capture again
         if self.graph is None and self.warmed_up and not self.failed:
             self._capture()
         if self.graph is None:  # the first step (it compiles what the capture records), or no graph
@@ -102,8 +116,22 @@ class CapturedStep:
         optimizer.iterations = t
         return outputs
 
-    def _arrays_unchanged(self) -> bool:
-        return all(group.get(name) is array for group, name, array in self.captured_arrays)
+    def _what_the_graph_uses(self) -> tuple:
+        """``(objects, arrays, settings)``: compared by identity, by identity, and by value."""
+        network, optimizer = self.network, self.network.optimizer
+        groups = (network.parameters, optimizer.state)  # the arrays the graph updates in place
+        objects = (*groups, optimizer, network.loss)
+        arrays = tuple((group, name, array) for group in groups for name, array in group.items())
+        return objects, arrays, (optimizer.config(), network.l2)
+
+    def _unchanged(self) -> bool:
+        objects, arrays, settings = self.captured
+        now_objects, _, now_settings = self._what_the_graph_uses()
+        return (
+            all(a is b for a, b in zip(objects, now_objects, strict=True))
+            and all(group.get(name) is array for group, name, array in arrays)
+            and settings == now_settings
+        )
 
     def _step(self) -> tuple[Any, Any]:
         """The step as the graph records it: forward, cost, backward, the fused update of each
@@ -117,18 +145,28 @@ class CapturedStep:
 
     def _capture(self) -> None:
         cupy = self._cupy
-        groups = (self.network.parameters, self.network.optimizer.state)  # what the graph updates in place
-        self.captured_arrays = [(group, name, array) for group in groups for name, array in group.items()]
-        pool = cupy.cuda.MemoryPool()  # this graph's own: nothing else can reuse its temporaries
+        self.captured = self._what_the_graph_uses()
+        cupy.get_default_memory_pool().free_all_blocks()  # cached blocks, returned to the device first
+        pool = cupy.cuda.MemoryPool(_allocate_or_raise)  # this graph's own: nothing else reuses its blocks
         stream = cupy.cuda.Stream(non_blocking=True)
-        try:
-            with cupy.cuda.using_allocator(pool.malloc), stream:
+        error = outputs = graph = None
+        # Anything a capture cannot record: train eagerly, same numbers (the first error is reported;
+        # ending an invalidated capture raises one of its own).
+        with cupy.cuda.using_allocator(pool.malloc), stream:
+            try:
                 stream.begin_capture()
+            except Exception as raised:
+                error = raised
+            else:
                 try:
                     outputs = self._step()
-                finally:
+                except Exception as raised:
+                    error = raised
+                try:
                     graph = stream.end_capture()
-        except Exception as error:  # anything the capture cannot record: train eagerly, same numbers
+                except Exception as raised:
+                    error = error or raised
+        if error is not None or graph is None:
             self.failed = True
             warnings.warn(
                 f"CUDA-graph capture of the training step failed ({type(error).__name__}: {error}); "
@@ -138,3 +176,15 @@ class CapturedStep:
             )
             return
         self.graph, self.outputs, self.pool, self.stream = graph, outputs, pool, stream
+
+
+def _allocate_or_raise(size: int) -> Any:
+    """The private pool's device allocation: on a failure it raises ``MemoryError``, which the pool
+    passes on -- CuPy's pool would otherwise free its cached blocks (memory the graph being
+    captured already uses) and try again."""
+    import cupy
+
+    try:
+        return cupy.cuda.MemoryPointer(cupy.cuda.Memory(size), 0)
+    except cupy.cuda.runtime.CUDARuntimeError as failure:
+        raise MemoryError(f"out of GPU memory while capturing a CUDA graph ({failure})") from None

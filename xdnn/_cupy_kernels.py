@@ -1,10 +1,11 @@
 """CuPy fast paths: fused elementwise kernels for the hot elementwise operations.
 
-With :mod:`xdnn._cuda_graph`, the only module with CuPy-specific code.  Each kernel computes
-exactly what its portable counterpart in :mod:`xdnn.activations`, :mod:`xdnn.losses` or
-:mod:`xdnn.optimizers` computes, in one pass over memory instead of several (the portable sigmoid is eight array
-operations, its kernel one).  Kernels are defined lazily, on first use with a CuPy
-array, so importing xdnn never needs CUDA; CuPy compiles and caches them.
+With :mod:`xdnn._cuda_graph`, the only module with CuPy-specific code.  Each kernel
+computes exactly what its portable counterpart in :mod:`xdnn.activations`,
+:mod:`xdnn.losses` or :mod:`xdnn.optimizers` computes, in one pass over memory instead of
+several (the portable sigmoid is eight array operations, its kernel one).  Kernels are
+defined lazily, on first use with a CuPy array, so importing xdnn never needs CUDA; CuPy
+compiles and caches them.
 
 The switch: ``xdnn.set_fast_paths(False)`` (or ``XDNN_FAST_PATHS=0``) turns them off,
 and the tests assert that both paths give the same numbers.

@@ -626,8 +626,7 @@ class Network:
             if self._full_batch is None:
                 self._full_batch = tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y))
         self._bound = self._bound_layers()  # the layers bound to the namespace once for this fit
-        if cuda_graph:
-            self._captured_step = _cuda_graph.CapturedStep(self, *self._full_batch, self._bound)
+        self._captured_step = _cuda_graph.CapturedStep(self, *self._full_batch, self._bound) if cuda_graph else None
         self._permutations = _PermutationFeed(
             self._shuffle_generator, m, self.context, epochs_per_transfer=epochs if on_accelerator else 1
         )
