@@ -78,9 +78,9 @@ def test_training_equal_with_and_without_fast_paths(fast_paths):
     np.testing.assert_allclose(trained[0][1], trained[1][1], rtol=1e-12)
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 def test_dense_layer_in_place_activation_equals_the_portable_path(fast_paths, activation):
-    """The relu Dense layer overwrites its own Z and the incoming dA; tanh has no in-place form."""
+    """A relu or tanh Dense layer overwrites its own Z and the incoming dA; sigmoid has no in-place form."""
     rng = np.random.default_rng(4)
     X = rng.normal(size=(6, 50))
     dA = rng.normal(size=(5, 50))
@@ -98,7 +98,7 @@ def test_dense_layer_in_place_activation_equals_the_portable_path(fast_paths, ac
     for name in ("dW1", "db1"):
         np.testing.assert_allclose(results[True][2][name], results[False][2][name], rtol=1e-14, atol=1e-15)
     fast_paths(True)
-    assert (_numpy_fast.in_place_activation(activation, np) is not None) == (activation == "relu")
+    assert (_numpy_fast.in_place_activation(activation, np) is not None) == (activation in ("relu", "tanh"))
 
 
 @pytest.mark.parametrize(

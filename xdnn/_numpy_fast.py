@@ -7,7 +7,7 @@ same BLAS ``gemm``).  Together about 5 us of a 40 us step of the planar network.
 
 On the large arrays of a wide network memory traffic fills the step instead: the bias is added
 into the fresh product (:func:`affine`), the bias gradient is a BLAS product with a ones vector,
-and a relu :class:`xdnn.Dense` layer applies its activation to its own ``Z`` and its derivative
+and a relu or tanh :class:`xdnn.Dense` layer applies its activation to its own ``Z`` and its derivative
 to the fresh incoming ``dA`` in place (:func:`in_place_activation`) -- no new ``(n, m)`` arrays,
 a quarter less peak memory.  Products keep their input's memory layout (feature-major, or
 samples-major as a mini-batch or a wide full batch is, see :func:`samples_major_full_batch`),
@@ -131,7 +131,20 @@ def _relu_backward_in_place(dA: Any, A: Any) -> Any:
     return numpy.multiply(dA, A > 0, out=dA)  # a bool factor needs no float copy of the mask
 
 
-_IN_PLACE = {"relu": InPlaceActivation(_relu_in_place, _relu_backward_in_place)}
+def _tanh_in_place(Z: Any) -> Any:
+    return numpy.tanh(Z, out=Z)
+
+
+def _tanh_backward_in_place(dA: Any, A: Any) -> Any:
+    factor = A * A  # the portable dA * (1 - A * A), operation for operation, in one temporary
+    numpy.subtract(1.0, factor, out=factor)
+    return numpy.multiply(dA, factor, out=dA)
+
+
+_IN_PLACE = {
+    "relu": InPlaceActivation(_relu_in_place, _relu_backward_in_place),
+    "tanh": InPlaceActivation(_tanh_in_place, _tanh_backward_in_place),
+}
 
 
 def in_place_activation(name: str, xp: Any) -> InPlaceActivation | None:
