@@ -6,10 +6,10 @@ ufunc reduction) skips, and ``np.dot`` dispatches a 2-D product faster than ``@`
 same BLAS ``gemm``).  Together about 5 us of a 40 us step of the planar network.
 
 On the large arrays of a wide network memory traffic fills the step instead: the bias is added
-into the fresh product (:func:`affine`), the bias gradient is a BLAS product with a ones vector,
-and a relu or tanh :class:`xdnn.Dense` layer applies its activation to its own ``Z`` and its derivative
-to the fresh incoming ``dA`` in place (:func:`in_place_activation`) -- no new ``(n, m)`` arrays,
-a quarter less peak memory.  Products keep their input's memory layout (feature-major, or
+into the fresh product (:func:`affine`), the bias gradient is a BLAS product with a ones
+vector, and a relu or tanh :class:`xdnn.Dense` layer applies its activation to its own ``Z``
+and its derivative to the fresh incoming ``dA`` in place (:func:`in_place_activation`) -- no
+new ``(n, m)`` arrays, a quarter less peak memory.  Products keep their input's memory layout (feature-major, or
 samples-major as a mini-batch or a wide full batch is, see :func:`samples_major_full_batch`),
 so that elementwise work never mixes the two.
 
@@ -123,6 +123,8 @@ class InPlaceActivation(NamedTuple):
 
 
 def _relu_in_place(Z: Any) -> Any:
+    # NumPy's maximum against a scalar takes an unvectorised loop (3-4x slower here); against a
+    # zeros vector along the axis contiguous in memory it takes the vectorised array-array loop.
     zeros = numpy.zeros((Z.shape[0], 1) if samples_major(Z) else (1, Z.shape[1]), Z.dtype)
     return numpy.maximum(Z, zeros, out=Z)
 
