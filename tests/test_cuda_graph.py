@@ -137,32 +137,39 @@ def _train(graph, *, optimizer, dims, dtype, epochs=12, callbacks=None, classes=
     return network, history, weights
 
 
+def _assert_same_weights(eager, captured, tolerance=1e-12):
+    """The weights of two ``_train`` results agree, parameter by parameter."""
+    for key, value in eager[2].items():
+        np.testing.assert_allclose(captured[2][key], value, rtol=tolerance, atol=tolerance, err_msg=key)
+
+
+def _eager_and_captured(**settings):
+    """``_train`` without and with ``cuda_graph``, the same settings."""
+    return [_train(graph, **settings) for graph in (False, True)]
+
+
 @needs_gpu
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "rmsprop", "adam"])
 def test_captured_training_equals_eager_training(optimizer, dtype, graph_log):
     pytest.importorskip("cupy")
     tolerance = 1e-5 if dtype == "float32" else 1e-12
-    results = [_train(graph, optimizer=optimizer, dims=[5, 16, 8, 1], dtype=dtype) for graph in (False, True)]
-    (eager, eager_history, eager_weights), (captured, captured_history, captured_weights) = results
+    results = _eager_and_captured(optimizer=optimizer, dims=[5, 16, 8, 1], dtype=dtype)
+    (eager, eager_history, _), (captured, captured_history, _) = results
     assert captured.optimizer.iterations == eager.optimizer.iterations == 12
     assert captured.epochs_trained == 12
     assert graph_log == {"captures": 1, "launches": 11, "eager": 1}  # a warm-up step, then the graph
     np.testing.assert_allclose(captured_history["loss"], eager_history["loss"], rtol=tolerance)
     np.testing.assert_allclose(captured_history["accuracy"], eager_history["accuracy"], rtol=tolerance)
-    for key, value in eager_weights.items():
-        np.testing.assert_allclose(captured_weights[key], value, rtol=tolerance, atol=tolerance, err_msg=key)
+    _assert_same_weights(*results, tolerance)
 
 
 @needs_gpu
 def test_captured_softmax_tanh_training_equals_eager_training(graph_log):
     pytest.importorskip("cupy")
-    runs = [
-        _train(graph, optimizer="adam", dims=[5, 12, 3], dtype="float64", classes=3, activation="tanh")
-        for graph in (False, True)
-    ]
-    for key, value in runs[0][2].items():
-        np.testing.assert_allclose(runs[1][2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    _assert_same_weights(
+        *_eager_and_captured(optimizer="adam", dims=[5, 12, 3], dtype="float64", classes=3, activation="tanh")
+    )
     assert graph_log["launches"] == 11
 
 
@@ -181,13 +188,9 @@ def test_replaced_parameters_are_captured_again(graph_log):
             if epoch == 5:
                 network.set_weights(self.saved)  # new arrays in network.parameters
 
-    runs = [
-        _train(graph, optimizer="momentum", dims=[5, 8, 1], dtype="float64", callbacks=[Reset()])
-        for graph in (False, True)
-    ]
+    runs = _eager_and_captured(optimizer="momentum", dims=[5, 8, 1], dtype="float64", callbacks=[Reset()])
     np.testing.assert_allclose(runs[1][1]["loss"], runs[0][1]["loss"], rtol=1e-12)
-    for key, value in runs[0][2].items():
-        np.testing.assert_allclose(runs[1][2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    _assert_same_weights(*runs)
     assert graph_log == {"captures": 2, "launches": 11, "eager": 1}  # captured again after set_weights
 
 
@@ -201,12 +204,9 @@ def test_a_changed_hyper_parameter_is_captured_again(graph_log):
             if epoch == 4:
                 network.optimizer.beta = 0.5
 
-    runs = [
-        _train(graph, optimizer="momentum", dims=[5, 8, 1], dtype="float64", callbacks=[Slower()])
-        for graph in (False, True)
-    ]
-    for key, value in runs[0][2].items():
-        np.testing.assert_allclose(runs[1][2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    _assert_same_weights(
+        *_eager_and_captured(optimizer="momentum", dims=[5, 8, 1], dtype="float64", callbacks=[Slower()])
+    )
     assert graph_log["captures"] == 2
 
 
@@ -226,8 +226,7 @@ def test_a_capture_failing_midway_warns_and_trains_eagerly(monkeypatch):
     monkeypatch.setattr(xdnn._cupy_kernels, "update_with", failing_while_capturing)
     with pytest.warns(RuntimeWarning, match="not capturable, for the test"):
         captured = _train(True, optimizer="adam", dims=[5, 8, 1], dtype="float64")
-    for key, value in eager[2].items():
-        np.testing.assert_allclose(captured[2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    _assert_same_weights(eager, captured)
 
 
 @needs_gpu
@@ -243,5 +242,4 @@ def test_a_failed_capture_warns_and_trains_eagerly(monkeypatch):
         warnings.simplefilter("always")
         captured = _train(True, optimizer="sgd", dims=[5, 8, 1], dtype="float64")
     assert any("capture of the training step failed" in str(w.message) for w in caught)
-    for key, value in eager[2].items():
-        np.testing.assert_allclose(captured[2][key], value, rtol=1e-12, atol=1e-12, err_msg=key)
+    _assert_same_weights(eager, captured)

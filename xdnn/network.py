@@ -584,9 +584,10 @@ class Network:
             log_names += [f"val_{name}" for name in log_names]
         for callback in callback_list:
             _call(callback, "check_logs", log_names)
+        m = X.shape[0]
+        batch = m if batch_size is None else min(int(batch_size), m)
         if cuda_graph:
-            m = X.shape[0]
-            reason = _cuda_graph.refusal(self, context, m if batch_size is None else min(batch_size, m), m)
+            reason = _cuda_graph.refusal(self, context, batch, m)
             if reason is not None:
                 raise ValueError(reason)
         if not self.built:
@@ -613,8 +614,6 @@ class Network:
         sync_every = 1 if per_epoch else (ACCELERATOR_SYNC_EVERY if on_accelerator else CPU_REPORT_EVERY)
         checkpoint = _Checkpoint(self)
         self._epochs_before_fit = self.epochs_trained
-        m = X.shape[0]
-        batch = m if batch_size is None else min(int(batch_size), m)
         # The full batch in tutorial layout, made once per fit: on NumPy a large one is the view
         # X.T (samples-major, see xdnn._numpy_fast); otherwise row-major (n_features, m) and (k, m)
         # copies, as a product with a contiguous operand dispatches faster than with a transposed view.
