@@ -83,8 +83,9 @@ def test_baseline_trains_like_xdnn():
         dict(dims=[64, 512, 512, 10], m=4096, hidden="relu", output="softmax", batch=1024, lr=0.01),
         dict(dims=[32] + [128] * 4 + [1], m=2048, hidden="relu", output="sigmoid", batch=None, lr=0.01),
         dict(dims=[3000, 20, 7, 1], m=200, hidden="relu", output="sigmoid", batch=None, lr=0.01),
+        dict(dims=[2, 4, 1], m=400, hidden="tanh", output="sigmoid", batch=None, lr=1.2),
     ],
-    ids=["wide", "deep-narrow", "more-features-than-samples"],
+    ids=["wide", "deep-narrow", "more-features-than-samples", "tiny-tanh"],
 )
 def test_a_training_steps_peak_memory_stays_within_its_budget(spec, request):
     """Peak traced memory of steady-state NumPy steps <= parameters + cached activations A[0..L] +

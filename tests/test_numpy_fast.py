@@ -16,6 +16,20 @@ def fast_paths():
     xdnn.set_fast_paths(True)
 
 
+def assert_fast_and_portable_training_agree(fast_paths, make_network, X, y, *, rtol=1e-12, atol=1e-14, **fit):
+    """Train ``make_network()`` on NumPy with fast paths on and off; the weights and the loss history agree."""
+    trained = []
+    for enabled in (True, False):
+        fast_paths(enabled)
+        with xdnn.use_backend("numpy"):
+            net = make_network()
+            history = net.fit(X, y, verbose=0, **fit)
+        trained.append(({k: xdnn.to_numpy(v) for k, v in net.parameters.items()}, history["loss"]))
+    for key, value in trained[0][0].items():
+        np.testing.assert_allclose(value, trained[1][0][key], rtol=rtol, atol=atol, err_msg=key)
+    np.testing.assert_allclose(trained[0][1], trained[1][1], rtol=1e-12)
+
+
 def test_applies_only_to_numpy_and_follows_the_switch(fast_paths):
     assert _numpy_fast.ops_for(np) is not None
     fast_paths(False)
@@ -66,21 +80,17 @@ def test_training_equal_with_and_without_fast_paths(fast_paths):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(90, 4))
     y = rng.integers(0, 3, 90)
-    trained = []
-    for enabled in (True, False):
-        fast_paths(enabled)
-        with xdnn.use_backend("numpy"):
-            net = xdnn.Network([4, 8, 6, 3], dtype="float64", seed=0, optimizer="adam", learning_rate=0.01)
-            history = net.fit(X, y, epochs=4, batch_size=32, verbose=0)
-        trained.append(({k: xdnn.to_numpy(v) for k, v in net.parameters.items()}, history["loss"]))
-    for key, value in trained[0][0].items():
-        np.testing.assert_allclose(value, trained[1][0][key], rtol=1e-12, atol=1e-14, err_msg=key)
-    np.testing.assert_allclose(trained[0][1], trained[1][1], rtol=1e-12)
+    assert_fast_and_portable_training_agree(
+        fast_paths,
+        lambda: xdnn.Network([4, 8, 6, 3], dtype="float64", seed=0, optimizer="adam", learning_rate=0.01),
+        X, y, epochs=4, batch_size=32,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 def test_dense_layer_in_place_activation_equals_the_portable_path(fast_paths, activation):
-    """A relu or tanh Dense layer overwrites its own Z and the incoming dA; sigmoid has no in-place form."""
+    """A relu or tanh Dense layer overwrites its own Z and the incoming dA (tanh's backward also its
+    output, which a network no longer reads then); sigmoid has no in-place form."""
     rng = np.random.default_rng(4)
     X = rng.normal(size=(6, 50))
     dA = rng.normal(size=(5, 50))
@@ -91,6 +101,7 @@ def test_dense_layer_in_place_activation_equals_the_portable_path(fast_paths, ac
         layer.build(6, 1)
         parameters = {"W1": rng.normal(size=(5, 6)) if enabled else results[True][3]["W1"], "b1": np.ones((5, 1))}
         A, backward = layer.bind(np)(parameters, None, X, True, None)  # as a network runs it
+        A = A.copy()
         dX, grads = backward(dA.copy())
         results[enabled] = (A, dX, grads, parameters)
     for fast, portable in zip(results[True][:2], results[False][:2], strict=True):
@@ -212,16 +223,11 @@ def test_training_on_a_wide_full_batch_equals_the_portable_path(fast_paths, acti
     X = rng.normal(size=(60, 1200))
     y = rng.integers(0, 2, 60)
     assert _numpy_fast.samples_major_full_batch(X, y[:, None]) is not None
-    trained = []
-    for enabled in (True, False):
-        fast_paths(enabled)
-        with xdnn.use_backend("numpy"):
-            net = xdnn.Network([1200, 20, 7, 1], activation=activation, dtype="float64", seed=0, learning_rate=0.01)
-            history = net.fit(X, y, epochs=5, batch_size=None, verbose=0)
-        trained.append(({k: xdnn.to_numpy(v) for k, v in net.parameters.items()}, history["loss"]))
-    for key, value in trained[0][0].items():
-        np.testing.assert_allclose(value, trained[1][0][key], rtol=1e-11, atol=1e-13, err_msg=key)
-    np.testing.assert_allclose(trained[0][1], trained[1][1], rtol=1e-12)
+    assert_fast_and_portable_training_agree(
+        fast_paths,
+        lambda: xdnn.Network([1200, 20, 7, 1], activation=activation, dtype="float64", seed=0, learning_rate=0.01),
+        X, y, rtol=1e-11, atol=1e-13, epochs=5, batch_size=None,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
@@ -234,3 +240,19 @@ def test_in_place_relu_equals_maximum_in_either_layout(order):
     result = relu.forward(Z)
     assert result is Z
     np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("between", ["dropout-0", "batch-norm", "activation"])
+def test_tanh_output_overwritten_in_backward_is_no_longer_read(fast_paths, between):
+    """tanh's in-place backward writes over the layer's output; the layers above it (here one that
+    passes it through unchanged, one that saves it, one that reads it) finished with it before then."""
+    middle = {"dropout-0": xdnn.Dropout(0.0), "batch-norm": xdnn.BatchNorm(), "activation": xdnn.Activation("tanh")}
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(40, 5))
+    y = rng.integers(0, 2, 40)
+
+    def make_network():
+        layers = [xdnn.Dense(6, "tanh"), middle[between], xdnn.Dense(4, "tanh"), xdnn.Dense(1, "sigmoid")]
+        return xdnn.Network(layers, dtype="float64", seed=0, optimizer="sgd", learning_rate=0.5)
+
+    assert_fast_and_portable_training_agree(fast_paths, make_network, X, y, epochs=4, batch_size=None)

@@ -112,10 +112,13 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
 
 
 class InPlaceActivation(NamedTuple):
-    """``forward(Z)`` overwrites and returns ``Z``; ``backward(dA, A)`` overwrites and returns ``dA``.
+    """``forward(Z)`` overwrites and returns ``Z``; ``backward(dA, A)`` overwrites and returns ``dA``,
+    and may overwrite ``A`` (tanh's factor ``1 - A^2``).
 
-    Only for arrays the caller owns: a :class:`xdnn.Dense` layer's own ``Z`` and the fresh ``dA``
-    its backward pass receives.  Same numbers as the portable activation, no new arrays.
+    Only for arrays the caller owns: a :class:`xdnn.Dense` layer's own ``Z`` (its output ``A``,
+    which the layer drops after its backward) and the fresh ``dA`` its backward pass receives.
+    Same numbers as the portable activation, no new ``(n, m)`` arrays (relu's mask is one byte
+    an element).
     """
 
     forward: Callable[[Any], Any]
@@ -138,9 +141,11 @@ def _tanh_in_place(Z: Any) -> Any:
 
 
 def _tanh_backward_in_place(dA: Any, A: Any) -> Any:
-    factor = A * A  # the portable dA * (1 - A * A), operation for operation, in one temporary
-    numpy.subtract(1.0, factor, out=factor)
-    return numpy.multiply(dA, factor, out=dA)
+    # The portable dA * (1 - A * A), operation for operation, with the factor written over A: the
+    # layer's own output, released by the layer after this call, so the step needs no temporary.
+    numpy.multiply(A, A, out=A)
+    numpy.subtract(1.0, A, out=A)
+    return numpy.multiply(dA, A, out=dA)
 
 
 _IN_PLACE = {

@@ -142,8 +142,9 @@ class Dense(Layer):
         Inside a network every array a layer's backward receives is fresh (made by the layer above
         or the loss) and each backward runs once, so: where a fast path exists (NumPy's built-in
         relu or tanh) the activation overwrites the layer's own ``Z`` and its derivative turns ``dA`` into
-        ``dZ`` in place (see :mod:`xdnn._numpy_fast`), and the saved arrays are released as soon as
-        the backward pass has used them.  A subclass that overrides :meth:`forward` is bound to it.
+        ``dZ`` in place (see :mod:`xdnn._numpy_fast`; tanh's also overwrites the layer's output, which
+        the layers above have used by then), and the saved arrays are released as soon as the
+        backward pass has used them.  A subclass that overrides :meth:`forward` is bound to it.
         """
         if type(self).forward is not Dense.forward:
             return Layer.bind(self, xp, input_gradient=input_gradient)
