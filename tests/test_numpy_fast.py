@@ -180,19 +180,25 @@ def test_network_calls_a_dense_subclass_forward():
     assert len(calls) == 2
 
 
+@pytest.mark.parametrize("n_out", [30, 1], ids=["30-units", "one-unit-outer-product"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_samples_major_products_keep_the_layout_and_the_numbers(fast_paths, dtype):
+def test_samples_major_products_keep_the_layout_and_the_numbers(fast_paths, monkeypatch, dtype, n_out):
     """A samples-major A_prev (a transposed view, as a mini-batch or a wide full batch is) gives Z and
-    dA_prev in the same layout, and the numbers of the feature-major product and of the portable path."""
+    dA_prev in the same layout, and the numbers of the feature-major product and of the portable path
+    (with one output unit dA_prev is a broadcast outer product, not a gemm)."""
     rng = np.random.default_rng(8)
+    if n_out == 1:  # large enough for the broadcast outer product
+        assert 40 * 300 < _numpy_fast.OUTER_PRODUCT_MIN_ELEMENTS
+        monkeypatch.setattr(_numpy_fast, "OUTER_PRODUCT_MIN_ELEMENTS", 40 * 300)
     samples_major = rng.normal(size=(300, 40)).astype(dtype).T  # (40, 300), A_prev.T row-major
     feature_major = np.ascontiguousarray(samples_major)
-    W = rng.normal(size=(30, 40)).astype(dtype)
-    b = rng.normal(size=(30, 1)).astype(dtype)
-    dZ = rng.normal(size=(30, 300)).astype(dtype)
+    W = rng.normal(size=(n_out, 40)).astype(dtype)
+    b = rng.normal(size=(n_out, 1)).astype(dtype)
+    dZ = rng.normal(size=(n_out, 300)).astype(dtype)
     Z_s = _numpy_fast.affine(samples_major, W, b)
     Z_f = _numpy_fast.affine(feature_major, W, b)
-    assert _numpy_fast.samples_major(Z_s) and not _numpy_fast.samples_major(Z_f)
+    if n_out > 1:  # a single row is both layouts
+        assert _numpy_fast.samples_major(Z_s) and not _numpy_fast.samples_major(Z_f)
     dA_s, dW_s, db_s = _numpy_fast.affine_backward(np.asfortranarray(dZ), samples_major, W, True)
     dA_f, dW_f, db_f = _numpy_fast.affine_backward(dZ, feature_major, W, True)
     assert _numpy_fast.samples_major(dA_s) and not _numpy_fast.samples_major(dA_f)

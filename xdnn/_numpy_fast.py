@@ -85,6 +85,9 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
     return Z + b  # mixed dtypes promote, as the portable path does
 
 
+OUTER_PRODUCT_MIN_ELEMENTS = 1 << 16
+
+
 @functools.lru_cache(maxsize=8)
 def _ones(m: int, dtype: Any) -> Any:
     ones = numpy.ones((m, 1), dtype)
@@ -102,12 +105,18 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     samples-major ``dZ``, which NumPy would reduce one column after another) more accurately.
     """
     m = A_prev.shape[1]
+    # One output unit (a binary classifier's last layer): dA_prev = W^T dZ is an outer product, the
+    # same single products as gemm's, three times faster as a broadcast multiply once it is large
+    # (64 x 8192: 65 vs 247 us); on small arrays gemm dispatches faster and the multiply's iterator
+    # takes a buffer larger than the product.
+    outer = W.shape[0] == 1 and W.shape[1] * m >= OUTER_PRODUCT_MIN_ELEMENTS
+    product = numpy.multiply if outer else numpy.dot
     if not input_gradient:
         dA_prev = None
     elif samples_major(A_prev):
-        dA_prev = numpy.dot(dZ.T, W).T
+        dA_prev = product(dZ.T, W).T
     else:
-        dA_prev = numpy.dot(W.T, dZ)
+        dA_prev = product(W.T, dZ)
     return dA_prev, numpy.dot(dZ, A_prev.T) / m, numpy.dot(dZ, _ones(m, dZ.dtype)) / m
 
 
