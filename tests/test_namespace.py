@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,21 @@ def test_asarray_moves_host_data_to_the_active_backend(backend, source):
     assert_on_backend(single, backend)
     assert single.dtype == backend.xp.float32, backend.name
     np.testing.assert_array_equal(xdnn.to_numpy(single), HOST.astype(np.float32), err_msg=backend.name)
+
+
+def test_asarray_of_read_only_host_data_warns_nothing_and_leaves_it_alone(backend):
+    """A read-only array (a memmap opened "r", a broadcast view) moves without a warning, and writing
+    to the backend array never reaches it (PyTorch tensors cannot be read-only: it is copied)."""
+    data = HOST.copy()
+    data.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        array = xdnn.asarray(data)
+    assert_on_backend(array, backend)
+    np.testing.assert_array_equal(xdnn.to_numpy(array), HOST, err_msg=backend.name)
+    if backend.name == "torch":
+        array[0, 0] = 99.0
+        np.testing.assert_array_equal(data, HOST)
 
 
 def test_asarray_moves_arrays_of_another_backend(backend):

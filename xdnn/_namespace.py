@@ -97,7 +97,11 @@ def to_backend(data: Any, context: ArrayContext, dtype: Any = None) -> Any:
     """Move ``data`` to ``context`` once, optionally casting to ``dtype`` of that namespace."""
     xp = context.xp
     if is_host_data(data):
-        array = xp.asarray(_host_array(data), device=context.device)
+        host = _host_array(data)
+        # A PyTorch tensor cannot be read-only: sharing a read-only NumPy array's memory (a memmap
+        # opened "r", a broadcast view) would warn and hand out writable memory, so it is copied.
+        copy = True if not host.flags.writeable and array_api_compat.is_torch_namespace(xp) else None
+        array = xp.asarray(host, device=context.device, copy=copy)
     elif array_api_compat.is_torch_array(data) and data.requires_grad:
         array = data.detach()  # xdnn computes its own gradients: an autograd graph would only grow
     else:
