@@ -291,6 +291,17 @@ def test_update_parameters_needs_every_gradient(backend):
         functional.update_parameters(parameters, {"dW1": np.ones((2, 2))}, learning_rate=0.1)
 
 
+@pytest.mark.parametrize("rate", [float("nan"), -5.0, 0.0, float("inf"), "0.1"])
+def test_a_learning_rate_that_is_not_positive_and_finite_is_refused(backend, rate):
+    parameters = {"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))}
+    grads = {"dW1": np.ones((1, 2)), "db1": np.ones((1, 1))}
+    with pytest.raises(ValueError, match="learning_rate must be a positive finite number"):
+        functional.update_parameters(parameters, grads, learning_rate=rate)
+    X, Y = np.ones((2, 4)), np.array([[0.0, 1.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match="learning_rate must be a positive finite number"):
+        functional.L_layer_model(X, Y, [2, 3, 1], learning_rate=rate, num_iterations=2)
+
+
 def test_activation_helpers_return_caches(backend, place):
     Z = np.array([[-2.0, -0.5, 0.5, 3.0]])
     dA = np.array([[1.0, -2.0, 0.5, 4.0]])

@@ -852,6 +852,37 @@ def test_divergence_from_an_overflowing_update_keeps_finite_parameters(backend, 
     assert net.epochs_trained == 0 and net.optimizer.iterations == 0
 
 
+def test_a_last_update_that_overflows_is_rolled_back_too(backend, to_device):
+    """No cost is read after a fit's last update: one that makes the weights NaN/inf still rolls the
+    network back to its last checkpoint with a warning, so the next call does not start from NaN."""
+    task = make_task("binary")
+    net = xdnn.Network(task.sizes, optimizer="sgd", learning_rate=1e40, seed=0)
+    net.build(task.X.shape[1])
+    start = {name: host(value).copy() for name, value in net.parameters.items()}
+    messages = record_divergence(
+        lambda: net.fit(to_device(task.X), to_device(task.y), epochs=1, batch_size=None, verbose=0)
+    )
+    assert len(messages) == 1 and "last update" in messages[0] and "after 0 epochs" in messages[0], messages
+    assert net.diverged_epoch == 0 and net.epochs_trained == 0 and len(net.history["loss"]) == 0
+    for name, value in start.items():
+        np.testing.assert_array_equal(host(net.parameters[name]), value, err_msg=f"{name} ({backend.name})")
+    assert np.isfinite(host(net.predict_proba(to_device(task.X)))).all(), backend.name
+
+
+@pytest.mark.parametrize("seed", [np.int64(3), np.uint32(3), 3.0])
+def test_a_numpy_integer_seed_is_kept_as_an_int(seed, tmp_path):
+    net = xdnn.Network([3, 4, 1], seed=seed)
+    assert net.seed == 3 and type(net.seed) is int
+    net.save(tmp_path / "model.npz")  # the seed is written as JSON
+    assert xdnn.load(tmp_path / "model.npz").seed == 3
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3", float("nan")])
+def test_a_bad_seed_is_refused_by_name(seed):
+    with pytest.raises(ValueError, match=r"seed \(or None\) must be an integer >= 0"):
+        xdnn.Network([3, 4, 1], seed=seed)
+
+
 # --- where a network lives --------------------------------------------------------------------------
 
 

@@ -290,6 +290,8 @@ def test_get_schedule_and_errors():
     for bad in (0.0, -0.1, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="positive finite"):
             optimizers.get_schedule(bad)
+    for number in (np.float32(0.25), np.float64(0.25), np.int64(2)):  # e.g. from a NumPy parameter grid
+        assert optimizers.get_schedule(number)(3) == float(number)
     with pytest.raises(TypeError, match="learning_rate must be a number"):
         optimizers.get_schedule("0.1")
     with pytest.raises(TypeError):

@@ -604,6 +604,10 @@ EDITS = {
         _edit_arrays(lambda arrays: arrays.update({"optimizer/v_W1": arrays["optimizer/v_W1"].astype(np.int64)})),
         "optimizer/v_W1 has shape .* and dtype int64",
     ),
+    "nan-optimizer-state": (
+        _edit_arrays(lambda arrays: arrays["optimizer/v_W1"].__setitem__((0, 0), np.nan)),
+        "optimizer/v_W1 contains NaN or inf",
+    ),
     "nan-running-statistic": (
         _edit_arrays(lambda arrays: arrays["state/running_var1"].__setitem__((0, 0), np.nan)),
         "state/running_var1 contains NaN or inf",
@@ -626,6 +630,22 @@ def test_inconsistent_model_file_is_refused_with_a_clear_error(backend, tmp_path
     with pytest.raises(ModelFileError, match=expected) as raised:
         xdnn.load(path)
     assert str(path) in str(raised.value), f"[{backend.name}] {case}: {raised.value}"
+
+
+def test_an_optimizer_state_that_overflowed_to_inf_round_trips(backend, tmp_path):
+    """Adam's squared-gradient average can overflow to inf on unscaled data while the weights stay
+    finite: what save() writes, load() reads back (and pickling works)."""
+    import pickle
+
+    network, X, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32", epochs=1)
+    key = next(name for name in network.optimizer.state if name.startswith("s_"))
+    state = xdnn.to_numpy(network.optimizer.state[key]).copy()
+    state[0, 0] = np.inf
+    network.optimizer.state[key] = xdnn.asarray(state)
+    network.save(tmp_path / "overflowed.npz")
+    for restored in (xdnn.load(tmp_path / "overflowed.npz"), pickle.loads(pickle.dumps(network))):
+        assert np.isinf(xdnn.to_numpy(restored.optimizer.state[key])[0, 0]), backend.name
+        _assert_same_network(network, restored, backend.name)
 
 
 def test_model_file_error_is_a_value_error_exported_at_top_level():

@@ -24,6 +24,30 @@ def check_count(value: Any, name: str, *, minimum: int) -> int:
     return int(value)
 
 
+def check_positive(value: Any, name: str) -> float:
+    """``value`` as a ``float``; raise unless it is a real number (not a bool), > 0 and finite."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def check_finite_in_dtype(cast: Array, original: Array, name: str, *, xp: Any) -> None:
+    """:func:`check_finite` for ``cast``, ``original`` converted to a narrower float dtype: finite
+    data that overflowed in the conversion is named as such, not as inf."""
+    try:
+        check_finite(cast, name, xp=xp)
+    except ValueError:
+        if cast is original or original.dtype == cast.dtype:
+            raise
+        check_finite(original, name, xp=xp)  # the data's own NaN or inf, if any, is reported first
+        largest = float(xp.finfo(cast.dtype).max)
+        dtype = str(cast.dtype).rsplit(".", 1)[-1]  # float32, whichever library's dtype it is
+        raise ValueError(
+            f"{name} has values too large for {dtype} (largest magnitude {largest:.4g}); "
+            "scale the data, or train in float64"
+        ) from None
+
+
 def check_rank(array: Array, rank: int, name: str) -> None:
     """Raise unless ``array.ndim == rank``."""
     if array.ndim != rank:

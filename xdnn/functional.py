@@ -430,7 +430,7 @@ def update_parameters(
                 f"but {name} has shape {tuple(moved[name].shape)}"
             )
     params = {name: moved[name] for name in parameters}
-    return _update_parameters(params, moved, float(learning_rate))
+    return _update_parameters(params, moved, _validation.check_positive(learning_rate, "learning_rate"))
 
 
 # --- training loop and prediction ---------------------------------------------------------------
@@ -490,6 +490,7 @@ def L_layer_model(
     _validation.check_binary_targets(Y, "Y", xp=xp)
     if int(num_iterations) < 0:
         raise ValueError(f"num_iterations must be >= 0, got {num_iterations}")
+    learning_rate = _validation.check_positive(learning_rate, "learning_rate")
 
     hidden = _activations.get_activation(hidden_activation)
     output = _activations.get_activation("sigmoid")
@@ -501,7 +502,7 @@ def L_layer_model(
         AL, caches = _L_model_forward(X, parameters, hidden, output, xp)
         cost = _losses.binary_cross_entropy(AL, Y, xp=xp)
         grads = _L_model_backward(AL, Y, caches, hidden, output, xp, fused_output=True)
-        parameters = _update_parameters(parameters, grads, float(learning_rate))
+        parameters = _update_parameters(parameters, grads, learning_rate)
         record = iteration % record_every == 0
         show = print_cost and (iteration % print_every == 0 or (print_last and iteration == num_iterations - 1))
         if record or show:

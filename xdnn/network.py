@@ -235,7 +235,7 @@ class Network:
         hidden_names = [layer.activation.name for layer in self.layers[:-1] if isinstance(layer, (Dense, Activation))]
         relu_like = any(name in _RELU_FAMILY for name in hidden_names) or not hidden_names
         self.initialization = initialization if initialization is not None else ("he" if relu_like else "xavier")
-        self.seed = seed
+        self.seed = None if seed is None else _validation.check_count(seed, "seed (or None)", minimum=0)
         self.dropout_masks = dropout_masks
         self.metrics = self._metrics(metrics)
         self.metadata: dict[str, Any] = {}
@@ -248,7 +248,7 @@ class Network:
         self.context: ArrayContext | None = None
         self.parameters: dict[str, Array] = {}
         self.state: dict[str, Array] = {}
-        self._shuffle_generator = host_generator(seed, 1)
+        self._shuffle_generator = host_generator(self.seed, 1)
         self._random: Any = None
         self._full_batch: tuple[Array, Array] | None = None
         self._captured_step: Any = None  # a fit's CUDA-graph step (see xdnn._cuda_graph)
@@ -414,8 +414,9 @@ class Network:
         _validation.check_not_empty(X, name)
         if not context.xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
             raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
-        X = context.xp.astype(X, getattr(context.xp, self.dtype_name), copy=False)  # never written to
-        _validation.check_finite(X, name, xp=context.xp)
+        cast = context.xp.astype(X, getattr(context.xp, self.dtype_name), copy=False)  # never written to
+        _validation.check_finite_in_dtype(cast, X, name, xp=context.xp)
+        X = cast
         if self.n_features is not None and X.shape[1] != self.n_features:
             raise ValueError(
                 f"{name} has {X.shape[1]} features, but this network was built for {self.n_features} features"
@@ -436,8 +437,9 @@ class Network:
         if y.shape[0] != n_samples:
             raise ValueError(f"{names[0]} and {name} have different numbers of samples: {n_samples} and {y.shape[0]}")
         dtype = getattr(xp, self.dtype_name)
-        y = xp.astype(y, dtype) if y.dtype != dtype else y
-        _validation.check_finite(y, name, xp=xp)
+        cast = xp.astype(y, dtype) if y.dtype != dtype else y
+        _validation.check_finite_in_dtype(cast, y, name, xp=xp)
+        y = cast
         k = self.output_units
         if self.loss.name == "categorical_crossentropy" and (y.ndim == 1 or y.shape[1] == 1):
             labels = xp.reshape(y, (-1,))
@@ -642,6 +644,10 @@ class Network:
             raise
         finally:
             self._full_batch = self._permutations = self._bound = self._captured_step = None
+        # No cost is read after the last update: one that made a parameter NaN or inf is undone too.
+        if epochs and self.diverged_epoch is None and not self._parameters_finite():
+            last = self.epochs_trained - 1 - self._epochs_before_fit
+            self._roll_back(checkpoint, history, last, "its last update made a parameter NaN or inf")
         for callback in callback_list:
             _call(callback, "on_train_end", self)
         return history
@@ -659,7 +665,7 @@ class Network:
             )
             if diverged:  # (CPU) the epochs before it first go into the history, as they would have
                 self._report(pending, m, history, callback_list, validation, None)
-                self._roll_back(checkpoint, history, epoch, loss_sum)
+                self._roll_back(checkpoint, history, epoch, f"the cost became {loss_sum}")
                 break
             self.epochs_trained += 1
             pending.append((epoch, loss_sum, correct))
@@ -668,16 +674,16 @@ class Network:
             if self._report(pending, m, history, callback_list, validation, checkpoint if on_accelerator else None):
                 break
 
-    def _roll_back(self, checkpoint: _Checkpoint, history: History, epoch: int, loss: float) -> None:
-        """Training diverged at ``epoch``: restore the checkpoint (parameters whose cost read finite),
-        drop the history of the epochs undone, record ``diverged_epoch`` and warn."""
-        undone = epoch + self._epochs_before_fit - checkpoint.epochs_trained  # this one never counted
+    def _roll_back(self, checkpoint: _Checkpoint, history: History, epoch: int, cause: str) -> None:
+        """Training diverged at ``epoch`` (``cause`` says how): restore the checkpoint (parameters
+        whose cost read finite), drop the history of the epochs undone, record ``diverged_epoch`` and warn."""
+        undone = self.epochs_trained - checkpoint.epochs_trained
         checkpoint.restore()
         history.truncate(checkpoint.epochs_trained - self._epochs_before_fit)
         self.diverged_epoch = epoch
         warnings.warn(
-            f"training diverged at epoch {epoch}: the cost became {loss}; stopped and kept the parameters "
-            f"after {checkpoint.epochs_trained} epochs of training, the last checkpoint whose cost was finite "
+            f"training diverged at epoch {epoch}: {cause}; stopped and kept the parameters after "
+            f"{checkpoint.epochs_trained} epochs of training, the last checkpoint whose cost was finite "
             f"({undone} epochs undone). Try a smaller learning rate.",
             DivergenceWarning,
             stacklevel=3,
@@ -693,7 +699,7 @@ class Network:
             loss = float(loss_sum) / m
             if not math.isfinite(loss):  # only reachable on an accelerator (see fit)
                 pending.clear()  # this epoch and those after it are undone
-                self._roll_back(checkpoint, history, epoch, loss)
+                self._roll_back(checkpoint, history, epoch, f"the cost became {loss}")
                 return True
             logs = {"loss": loss}
             if "accuracy" in self.metrics:

@@ -16,11 +16,10 @@ included.)  Schedules map an epoch number (0-based) to a learning rate.
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any, Mapping
 
-from xdnn import _cupy_kernels
+from xdnn import _cupy_kernels, _validation
 
 Array = Any
 
@@ -177,10 +176,7 @@ def get_optimizer(spec: str | Optimizer | Mapping[str, Any]) -> Optimizer:
 # --- learning-rate schedules --------------------------------------------------------------------
 
 
-def _positive(value: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{what} must be a positive finite number, got {value!r}")
-    return float(value)
+_positive = _validation.check_positive
 
 
 def _positive_count(value: int, what: str) -> int:
@@ -269,6 +265,6 @@ def get_schedule(spec: float | Schedule | Mapping[str, Any]) -> Schedule:
         if name not in SCHEDULES:
             raise ValueError(f"unknown schedule {name!r}; valid schedules are: {', '.join(SCHEDULES)}")
         return SCHEDULES[name](**settings)
-    if isinstance(spec, bool) or not isinstance(spec, (int, float)):
+    if isinstance(spec, bool) or not isinstance(spec, numbers.Real):  # NumPy scalars included
         raise TypeError(f"learning_rate must be a number or a Schedule, got {type(spec).__name__}")
     return Schedule(float(spec))

@@ -301,6 +301,10 @@ def load_network(path: str | os.PathLike, *, backend: str | None = None) -> Any:
                     f"{path}: {prefix}/{name} has shape {tuple(value.shape)} and dtype {value.dtype}, "
                     f"expected a float array of shape {shape}"
                 )
+            # An optimizer's running average may have overflowed to inf (Adam's squared gradients on
+            # unscaled data) while training went on: what save() wrote, load() reads back.
+            if prefix == "optimizer" and not np.any(np.isnan(value)):
+                continue
             if not np.all(np.isfinite(value)):
                 raise ModelFileError(f"{path}: {prefix}/{name} contains NaN or inf")
     metadata = architecture.get("metadata", {})
