@@ -208,6 +208,12 @@ def test_early_stopping_errors(backend, to_device):
     with pytest.raises(ValueError, match="val_accuracy"):
         net.fit(to_device(X), to_device(y), epochs=1, callbacks=[xdnn.EarlyStopping("val_accuracy")], verbose=0)
     assert net.epochs_trained == 0
+    with pytest.raises(ValueError, match=r"'val_acc' but each epoch only logs .*'val_loss'.*monitor one of those"):
+        net.fit(
+            to_device(X), to_device(y), epochs=1, validation_data=(to_device(X), to_device(y)),
+            callbacks=[xdnn.EarlyStopping("val_acc")], verbose=0,
+        )  # fmt: skip
+    assert net.epochs_trained == 0
 
 
 # --- custom callbacks -----------------------------------------------------------------------------

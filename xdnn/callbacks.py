@@ -84,9 +84,13 @@ class EarlyStopping(Callback):
 
     def check_logs(self, names):
         if self.monitor not in names:
-            raise ValueError(
-                f"EarlyStopping monitors {self.monitor!r} but each epoch only logs {sorted(names)}; "
+            hint = (
                 "pass validation_data=... to fit() to monitor val_* metrics"
+                if self.monitor.startswith("val_") and not any(name.startswith("val_") for name in names)
+                else "monitor one of those names"
+            )
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r} but each epoch only logs {sorted(names)}; {hint}"
             )
 
     def on_train_begin(self, network):
