@@ -302,6 +302,13 @@ def test_a_learning_rate_that_is_not_positive_and_finite_is_refused(backend, rat
         functional.L_layer_model(X, Y, [2, 3, 1], learning_rate=rate, num_iterations=2)
 
 
+def test_a_learning_rate_may_be_a_0d_array(backend):
+    parameters = {"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))}
+    grads = {"dW1": np.ones((1, 2)), "db1": np.ones((1, 1))}
+    updated = functional.update_parameters(parameters, grads, learning_rate=np.array(0.5))
+    np.testing.assert_array_equal(xdnn.to_numpy(updated["W1"]), [[0.5, 0.5]])
+
+
 def test_activation_helpers_return_caches(backend, place):
     Z = np.array([[-2.0, -0.5, 0.5, 3.0]])
     dA = np.array([[1.0, -2.0, 0.5, 4.0]])

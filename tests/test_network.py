@@ -869,17 +869,60 @@ def test_a_last_update_that_overflows_is_rolled_back_too(backend, to_device):
     assert np.isfinite(host(net.predict_proba(to_device(task.X)))).all(), backend.name
 
 
-@pytest.mark.parametrize("seed", [np.int64(3), np.uint32(3), 3.0])
-def test_a_numpy_integer_seed_is_kept_as_an_int(seed, tmp_path):
+def test_parameters_that_were_already_non_finite_are_not_a_divergence(backend, to_device):
+    """A dead relu unit whose bias the user set to -inf trains on (its cost stays finite): the
+    end-of-fit check undoes only an update that made the parameters non-finite."""
+    task = make_task("binary")
+    net = xdnn.Network(task.sizes, optimizer="sgd", learning_rate=0.1, seed=0, dtype="float64")
+    net.build(task.X.shape[1])
+    weights = net.get_weights()
+    weights["parameters"]["b1"][0, 0] = -np.inf
+    net.set_weights(weights)
+    messages = record_divergence(
+        lambda: net.fit(to_device(task.X), to_device(task.y), epochs=3, batch_size=None, verbose=0)
+    )
+    assert messages == [] and net.diverged_epoch is None and net.epochs_trained == 3, messages
+    assert len(net.history["loss"]) == 3 and all(math.isfinite(loss) for loss in net.history["loss"])
+
+
+def test_early_stopping_never_restores_the_weights_of_an_overflowing_last_update(backend, to_device):
+    """The last epoch's cost (read before its update) may be the best, but the weights that update
+    made NaN/inf are not kept as the best: the network ends finite."""
+
+    class SpikeAtLastEpoch(xdnn.optimizers.Schedule):
+        def __call__(self, epoch):
+            return 1e40 if epoch == 4 else self.initial
+
+    task = make_task("binary")
+    net = xdnn.Network(task.sizes, optimizer="sgd", learning_rate=SpikeAtLastEpoch(0.5), seed=0)
+    stopper = xdnn.EarlyStopping("loss", patience=10, restore_best_weights=True)
+    messages = record_divergence(
+        lambda: net.fit(to_device(task.X), to_device(task.y), epochs=5, batch_size=None, callbacks=[stopper], verbose=0)
+    )
+    assert len(messages) == 1 and "last update" in messages[0], messages
+    assert all(np.isfinite(host(value)).all() for value in net.parameters.values()), backend.name
+    assert stopper.best_epoch is not None and stopper.best_epoch < 4
+
+
+@pytest.mark.parametrize(("seed", "kept"), [(np.int64(3), 3), (np.uint32(3), 3), (3.0, 3), ((1, np.int64(2)), [1, 2])])
+def test_a_numpy_integer_seed_or_a_sequence_is_kept_in_plain_python(seed, kept, tmp_path):
     net = xdnn.Network([3, 4, 1], seed=seed)
-    assert net.seed == 3 and type(net.seed) is int
+    assert net.seed == kept and type(net.seed) is type(kept)
     net.save(tmp_path / "model.npz")  # the seed is written as JSON
-    assert xdnn.load(tmp_path / "model.npz").seed == 3
+    assert xdnn.load(tmp_path / "model.npz").seed == kept
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, True, "3", float("nan")])
+def test_a_sequence_seed_draws_as_numpy_seed_sequence_does():
+    first, second = xdnn.Network([3, 4, 1], seed=[1, 2]), xdnn.Network([3, 4, 1], seed=(1, 2))
+    for name, value in first.parameters.items():
+        np.testing.assert_array_equal(xdnn.to_numpy(value), xdnn.to_numpy(second.parameters[name]))
+    other = xdnn.Network([3, 4, 1], seed=[2, 1])
+    assert not np.array_equal(xdnn.to_numpy(first.parameters["W1"]), xdnn.to_numpy(other.parameters["W1"]))
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3", float("nan"), [], [1, -2], np.random.default_rng(0)])
 def test_a_bad_seed_is_refused_by_name(seed):
-    with pytest.raises(ValueError, match=r"seed \(or None\) must be an integer >= 0"):
+    with pytest.raises(ValueError, match="seed"):
         xdnn.Network([3, 4, 1], seed=seed)
 
 

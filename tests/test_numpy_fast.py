@@ -89,8 +89,7 @@ def test_training_equal_with_and_without_fast_paths(fast_paths):
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 def test_dense_layer_in_place_activation_equals_the_portable_path(fast_paths, activation):
-    """A relu or tanh Dense layer overwrites its own Z and the incoming dA (tanh's backward also its
-    output, which a network no longer reads then); sigmoid has no in-place form."""
+    """A relu or tanh Dense layer overwrites its own Z and the incoming dA; sigmoid has no in-place form."""
     rng = np.random.default_rng(4)
     X = rng.normal(size=(6, 50))
     dA = rng.normal(size=(5, 50))
@@ -101,8 +100,9 @@ def test_dense_layer_in_place_activation_equals_the_portable_path(fast_paths, ac
         layer.build(6, 1)
         parameters = {"W1": rng.normal(size=(5, 6)) if enabled else results[True][3]["W1"], "b1": np.ones((5, 1))}
         A, backward = layer.bind(np)(parameters, None, X, True, None)  # as a network runs it
-        A = A.copy()
+        kept = A.copy()
         dX, grads = backward(dA.copy())
+        np.testing.assert_array_equal(A, kept)  # the output is left alone unless declared private
         results[enabled] = (A, dX, grads, parameters)
     for fast, portable in zip(results[True][:2], results[False][:2], strict=True):
         np.testing.assert_allclose(fast, portable, rtol=1e-14, atol=1e-15)
@@ -246,6 +246,53 @@ def test_in_place_relu_equals_maximum_in_either_layout(order):
     result = relu.forward(Z)
     assert result is Z
     np.testing.assert_array_equal(result, expected)
+
+
+def test_tanh_backward_writes_over_a_private_output_only(fast_paths):
+    """``bind(output_private=True)``: tanh's backward writes 1 - A^2 over the output, same gradients."""
+    rng = np.random.default_rng(13)
+    X, dA = rng.normal(size=(6, 40)), rng.normal(size=(5, 40))
+    layer = xdnn.Dense(5, activation="tanh")
+    layer.build(6, 1)
+    parameters = {"W1": rng.normal(size=(5, 6)), "b1": rng.normal(size=(5, 1))}
+    results = []
+    for private in (False, True):
+        A, backward = layer.bind(np, output_private=private)(parameters, None, X, True, None)
+        output = A.copy()
+        dX, grads = backward(dA.copy())
+        np.testing.assert_array_equal(A, 1.0 - output * output if private else output)
+        results.append((dX, grads))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    for name in ("dW1", "db1"):
+        np.testing.assert_array_equal(results[0][1][name], results[1][1][name])
+
+
+def test_a_custom_layer_keeps_an_intact_copy_of_its_input(fast_paths):
+    """A custom layer after a tanh Dense may read its input after its own backward (here, as an
+    activation statistic): the network then leaves the Dense output alone."""
+
+    class KeepsInput(xdnn.layers.Layer):
+        kind = "keeps-input"
+
+        def __init__(self):
+            self.inputs = []
+
+        def config(self):
+            return {"kind": self.kind}
+
+        def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
+            self.inputs.append((X, X.copy()))
+            return X, lambda dY: (dY, {})
+
+    keeper = KeepsInput()
+    rng = np.random.default_rng(14)
+    X, y = rng.normal(size=(30, 4)), rng.integers(0, 2, 30)
+    with xdnn.use_backend("numpy"):
+        net = xdnn.Network([xdnn.Dense(6, "tanh"), keeper, xdnn.Dense(1, "sigmoid")], seed=0, dtype="float64")
+        net.fit(X, y, epochs=3, batch_size=None, verbose=0)
+    assert len(keeper.inputs) == 3
+    for seen, copy in keeper.inputs:
+        np.testing.assert_array_equal(seen, copy)
 
 
 @pytest.mark.parametrize("between", ["dropout-0", "batch-norm", "activation"])

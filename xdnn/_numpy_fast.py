@@ -121,17 +121,18 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
 
 
 class InPlaceActivation(NamedTuple):
-    """``forward(Z)`` overwrites and returns ``Z``; ``backward(dA, A)`` overwrites and returns ``dA``,
-    and may overwrite ``A`` (tanh's factor ``1 - A^2``).
+    """``forward(Z)`` overwrites and returns ``Z``; ``backward(dA, A)`` overwrites and returns ``dA``.
 
-    Only for arrays the caller owns: a :class:`xdnn.Dense` layer's own ``Z`` (its output ``A``,
-    which the layer drops after its backward) and the fresh ``dA`` its backward pass receives.
-    Same numbers as the portable activation, no new ``(n, m)`` arrays (relu's mask is one byte
-    an element).
+    Only for arrays the caller owns: a :class:`xdnn.Dense` layer's own ``Z`` and the fresh ``dA``
+    its backward pass receives.  Same numbers as the portable activation.  ``backward_over_output``
+    (tanh's, or ``None``) also writes over ``A``, so it needs no ``(n, m)`` temporary: only for an
+    output nothing reads after the layer's backward (a network of built-in layers, see
+    :meth:`xdnn.Dense.bind`).
     """
 
     forward: Callable[[Any], Any]
     backward: Callable[[Any, Any], Any]
+    backward_over_output: Callable[[Any, Any], Any] | None = None
 
 
 def _relu_in_place(Z: Any) -> Any:
@@ -150,16 +151,20 @@ def _tanh_in_place(Z: Any) -> Any:
 
 
 def _tanh_backward_in_place(dA: Any, A: Any) -> Any:
-    # The portable dA * (1 - A * A), operation for operation, with the factor written over A: the
-    # layer's own output, released by the layer after this call, so the step needs no temporary.
-    numpy.multiply(A, A, out=A)
+    factor = A * A  # the portable dA * (1 - A * A), operation for operation, in one temporary
+    numpy.subtract(1.0, factor, out=factor)
+    return numpy.multiply(dA, factor, out=dA)
+
+
+def _tanh_backward_over_output(dA: Any, A: Any) -> Any:
+    numpy.multiply(A, A, out=A)  # the same operations, the factor written over A
     numpy.subtract(1.0, A, out=A)
     return numpy.multiply(dA, A, out=dA)
 
 
 _IN_PLACE = {
     "relu": InPlaceActivation(_relu_in_place, _relu_backward_in_place),
-    "tanh": InPlaceActivation(_tanh_in_place, _tanh_backward_in_place),
+    "tanh": InPlaceActivation(_tanh_in_place, _tanh_backward_in_place, _tanh_backward_over_output),
 }
 
 

@@ -24,9 +24,29 @@ def check_count(value: Any, name: str, *, minimum: int) -> int:
     return int(value)
 
 
+def check_seed(seed: Any) -> int | list[int] | None:
+    """``None``, a non-negative integer (NumPy's too) as an ``int``, or a non-empty sequence of them
+    as a ``list`` (what ``numpy.random.SeedSequence`` takes); raise naming the seed otherwise."""
+    if seed is None:
+        return None
+    whole = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+    if whole or isinstance(seed, numbers.Real):
+        return check_count(seed, "seed (or None)", minimum=0)
+    if isinstance(seed, (list, tuple)) and seed:
+        return [check_count(entry, "each entry of a seed sequence", minimum=0) for entry in seed]
+    raise ValueError(f"seed (or None) must be an integer >= 0 or a sequence of them, got {seed!r}")
+
+
 def check_positive(value: Any, name: str) -> float:
-    """``value`` as a ``float``; raise unless it is a real number (not a bool), > 0 and finite."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 and math.isfinite(value)):
+    """``value`` as a ``float``; raise unless it is a real number or a 0-d array of one (not a
+    bool), > 0 and finite."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not real and getattr(value, "shape", None) == () and not isinstance(value, (str, bytes)):
+        try:  # a 0-d array (NumPy's, PyTorch's...) holding the number
+            value, real = float(value), True
+        except (TypeError, ValueError):
+            pass
+    if not real or not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 

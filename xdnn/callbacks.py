@@ -112,7 +112,9 @@ class EarlyStopping(Callback):
                 "pass validation_data=... to fit() to monitor val_* metrics"
             )
         value = logs[self.monitor]
-        if self._improved(value):
+        # The epoch's cost is read before its last update: weights that update made NaN/inf (the
+        # network then rolls back) are never kept as the best.
+        if self._improved(value) and not (self.restore_best_weights and not network._parameters_finite()):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = network.get_weights()

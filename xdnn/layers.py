@@ -135,20 +135,22 @@ class Dense(Layer):
             return lambda parameters, X: layer.forward_output(parameters, X, xp=xp, input_gradient=input_gradient)
         return self._output_forward(xp, input_gradient, owned=True)
 
-    def bind(self, xp, *, input_gradient=True):
+    def bind(self, xp, *, input_gradient=True, output_private=False):
         """:meth:`forward` with everything that depends on ``xp`` resolved once, for a network's
         step: ``forward(parameters, state, X, training, random) -> (A, backward)``.
 
         Inside a network every array a layer's backward receives is fresh (made by the layer above
         or the loss) and each backward runs once, so: where a fast path exists (NumPy's built-in
         relu or tanh) the activation overwrites the layer's own ``Z`` and its derivative turns ``dA`` into
-        ``dZ`` in place (see :mod:`xdnn._numpy_fast`; tanh's also overwrites the layer's output, which
-        the layers above have used by then), and the saved arrays are released as soon as the
-        backward pass has used them.  A subclass that overrides :meth:`forward` is bound to it.
+        ``dZ`` in place (see :mod:`xdnn._numpy_fast`), and the saved arrays are released as soon as
+        the backward pass has used them.  With ``output_private`` (a network of built-in layers,
+        none of which reads its input after its own backward) tanh's derivative is also written
+        over the layer's output, saving a temporary.  A subclass that overrides :meth:`forward` is
+        bound to it.
         """
         if type(self).forward is not Dense.forward:
             return Layer.bind(self, xp, input_gradient=input_gradient)
-        return self._forward(xp, input_gradient, owned=True)
+        return self._forward(xp, input_gradient, owned=True, output_private=output_private)
 
     def _output_forward(self, xp, input_gradient, *, owned):
         activation_forward = functools.partial(self.activation.on(xp).forward, xp=xp)
@@ -160,7 +162,7 @@ class Dense(Layer):
 
         return forward
 
-    def _forward(self, xp, input_gradient, *, owned):
+    def _forward(self, xp, input_gradient, *, owned, output_private=False):
         """The forward of :meth:`bind` (``owned=True``) or :meth:`forward` (``owned=False``: no
         in-place work on ``dA``, and a backward that can be called more than once)."""
         activation = self.activation.on(xp)
@@ -168,6 +170,8 @@ class Dense(Layer):
         in_place = _numpy_fast.in_place_activation(activation.name, xp) if owned and built_in else None
         if in_place is not None:
             activation_forward, activation_backward, keeps_output = in_place.forward, in_place.backward, True
+            if output_private and in_place.backward_over_output is not None:
+                activation_backward = in_place.backward_over_output
         else:
             activation_forward = functools.partial(activation.forward, xp=xp)
             activation_backward = functools.partial(activation.backward, xp=xp)

@@ -104,6 +104,12 @@ class _Checkpoint:
         self.iterations = self.network.optimizer.iterations
         self.epochs_trained = self.network.epochs_trained
 
+    def finite(self) -> bool:
+        """True when the captured parameters hold no NaN or inf (one device read)."""
+        xp = self.network.context.xp
+        parameters = [buffer for group, _, buffer in self.buffers if group is self.network.parameters]
+        return bool(xp.all(xp.stack([xp.all(xp.isfinite(buffer)) for buffer in parameters])))
+
     def restore(self) -> None:
         xp = self.network.context.xp
         for group, name, buffer in self.buffers:
@@ -235,7 +241,7 @@ class Network:
         hidden_names = [layer.activation.name for layer in self.layers[:-1] if isinstance(layer, (Dense, Activation))]
         relu_like = any(name in _RELU_FAMILY for name in hidden_names) or not hidden_names
         self.initialization = initialization if initialization is not None else ("he" if relu_like else "xavier")
-        self.seed = None if seed is None else _validation.check_count(seed, "seed (or None)", minimum=0)
+        self.seed = _validation.check_seed(seed)
         self.dropout_masks = dropout_masks
         self.metrics = self._metrics(metrics)
         self.metadata: dict[str, Any] = {}
@@ -476,7 +482,15 @@ class Network:
         (:meth:`xdnn.layers.Layer.bind`), once per fit or inference call rather than per step.
         The first layer computes no gradient with respect to the data."""
         xp = self.context.xp
-        hidden = [layer.bind(xp, input_gradient=position > 0) for position, layer in enumerate(self.layers[:-1])]
+        # Built-in layers read their input only up to their own backward, so a Dense layer's output
+        # is free to overwrite in its backward; a custom layer might keep it for later.
+        private = all(type(layer) in (Dense, BatchNorm, Activation, Dropout) for layer in self.layers)
+        hidden = [
+            layer.bind(xp, input_gradient=position > 0, output_private=True)
+            if private and type(layer) is Dense
+            else layer.bind(xp, input_gradient=position > 0)
+            for position, layer in enumerate(self.layers[:-1])
+        ]
         return hidden, self.layers[-1].bind_output(xp, input_gradient=len(self.layers) > 1)
 
     def _forward(self, Xt: Array, *, training: bool, random: Any, update_state: bool = True, bound=None):
@@ -644,8 +658,9 @@ class Network:
             raise
         finally:
             self._full_batch = self._permutations = self._bound = self._captured_step = None
-        # No cost is read after the last update: one that made a parameter NaN or inf is undone too.
-        if epochs and self.diverged_epoch is None and not self._parameters_finite():
+        # No cost is read after the last update: one that made a parameter NaN or inf is undone too
+        # (not parameters that were already so, e.g. a dead unit's bias set to -inf by the user).
+        if epochs and self.diverged_epoch is None and not self._parameters_finite() and checkpoint.finite():
             last = self.epochs_trained - 1 - self._epochs_before_fit
             self._roll_back(checkpoint, history, last, "its last update made a parameter NaN or inf")
         for callback in callback_list:
