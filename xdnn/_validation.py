@@ -29,8 +29,7 @@ def check_seed(seed: Any) -> int | list[int] | None:
     as a ``list`` (what ``numpy.random.SeedSequence`` takes); raise naming the seed otherwise."""
     if seed is None:
         return None
-    whole = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
-    if whole or isinstance(seed, numbers.Real):
+    if isinstance(seed, numbers.Real):  # whole numbers only (check_count refuses bools and fractions)
         return check_count(seed, "seed (or None)", minimum=0)
     if isinstance(seed, (list, tuple)) and seed:
         return [check_count(entry, "each entry of a seed sequence", minimum=0) for entry in seed]
