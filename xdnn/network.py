@@ -77,7 +77,12 @@ class _PermutationFeed:
 
 
 class DivergenceWarning(RuntimeWarning):
-    """Training stopped because the cost became NaN or infinite."""
+    """Training stopped because the cost (or, after a fit's last update, a parameter) became NaN or infinite."""
+
+
+def _all_finite(arrays: Iterable[Array], xp: Any) -> bool:
+    """True when none of ``arrays`` holds NaN or inf (one device read for them all)."""
+    return bool(xp.all(xp.stack([xp.all(xp.isfinite(array)) for array in arrays])))
 
 
 class _Checkpoint:
@@ -106,9 +111,8 @@ class _Checkpoint:
 
     def finite(self) -> bool:
         """True when the captured parameters hold no NaN or inf (one device read)."""
-        xp = self.network.context.xp
         parameters = [buffer for group, _, buffer in self.buffers if group is self.network.parameters]
-        return bool(xp.all(xp.stack([xp.all(xp.isfinite(buffer)) for buffer in parameters])))
+        return _all_finite(parameters, self.network.context.xp)
 
     def restore(self) -> None:
         xp = self.network.context.xp
@@ -733,8 +737,7 @@ class Network:
 
     def _parameters_finite(self) -> bool:
         """True when no parameter holds NaN or inf (one device read)."""
-        xp = self.context.xp
-        return bool(xp.all(xp.stack([xp.all(xp.isfinite(value)) for value in self.parameters.values()])))
+        return _all_finite(self.parameters.values(), self.context.xp)
 
     def _train_epoch(
         self,
