@@ -17,7 +17,7 @@ import xdnn
 from xdnn import functional
 from xdnn.datasets import load_planar_dataset
 
-TUTORIAL_ATOL = 5e-8  # the notebook prints 8 significant digits
+TUTORIAL_ATOL = 5e-9  # half a unit in the 8th decimal, the last digit the notebook prints
 
 
 @pytest.fixture(autouse=True)
@@ -415,6 +415,30 @@ def test_layer_sizes(backend, place):
     np.random.seed(1)
     X, Y = randn(5, 3), randn(2, 3)
     assert functional.layer_sizes(place(X), place(Y)) == (5, 4, 2), backend.name
+
+
+def test_layer_sizes_of_the_planar_flower(backend, place):
+    X, Y = load_planar_dataset()
+    assert (X.shape, Y.shape) == ((2, 400), (1, 400))
+    assert functional.layer_sizes(place(X), place(Y)) == (2, 4, 1), backend.name
+
+
+@pytest.mark.parametrize(
+    ("layer_dims", "m"), [([2, 4, 1], 400), ([12288, 20, 7, 5, 1], 209)], ids=["planar", "cat-classifier"]
+)
+def test_the_tutorial_shapes(backend, layer_dims, m):
+    """``W[l]`` is ``(n[l], n[l-1])``, ``b[l]`` is ``(n[l], 1)``, every ``Z[l]`` and ``A[l]`` is ``(n[l], m)``."""
+    parameters = functional.initialize_parameters_deep(layer_dims)
+    for layer in range(1, len(layer_dims)):
+        assert tuple(parameters[f"W{layer}"].shape) == (layer_dims[layer], layer_dims[layer - 1])
+        assert tuple(parameters[f"b{layer}"].shape) == (layer_dims[layer], 1)
+    X = np.random.default_rng(0).random((layer_dims[0], m))
+    AL, caches = functional.L_model_forward(X, parameters)
+    assert tuple(AL.shape) == (1, m) and len(caches) == len(layer_dims) - 1, backend.name
+    for layer, ((A_prev, W, b), Z) in enumerate(caches, start=1):
+        assert W is parameters[f"W{layer}"] and b is parameters[f"b{layer}"], f"{backend.name} layer {layer}"
+        assert tuple(A_prev.shape) == (layer_dims[layer - 1], m)
+        assert tuple(Z.shape) == (layer_dims[layer], m), f"{backend.name} Z{layer}"
 
 
 def test_forward_propagation(backend, place):
