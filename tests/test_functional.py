@@ -15,7 +15,7 @@ import pytest
 
 import xdnn
 from xdnn import functional
-from xdnn.datasets import load_planar_dataset
+from xdnn.datasets import load_planar_dataset, moons_host
 
 TUTORIAL_ATOL = 5e-9  # half a unit in the 8th decimal, the last digit the notebook prints
 
@@ -955,3 +955,108 @@ def test_update_parameters_refuses_gradients_of_another_shape(backend, place, gr
     grads = {"dW1": place(np.ones((3, 2))), "db1": place(np.ones(gradient_shape))}
     with pytest.raises(ValueError, match=r"db1 has shape .* but b1 has shape \(3, 1\)"):
         functional.update_parameters(parameters, grads, learning_rate=0.1)
+
+
+# --- the same tanh network as two other write-ups spell it ---------------------------------------
+
+
+def planar_test_case():
+    """The planar notebook's backward_propagation test case: X (2, 3), Y (1, 3), 4 tanh units."""
+    np.random.seed(1)
+    X = randn(2, 3)
+    Y = (np.random.randn(1, 3) > 0).astype(np.float64)
+    parameters = {"W1": PLANAR_W1, "b1": np.zeros((4, 1)), "W2": PLANAR_W2, "b2": np.array([[-1.3]])}
+    return X, Y, parameters
+
+
+def test_forward_prop_takes_the_parameters_one_by_one(backend, place):
+    """GeeksforGeeks' forward_prop(X, W1, W2, b1, b2): the planar forward pass, weights before biases."""
+    X, _, host = planar_test_case()
+    W1, W2, b1, b2 = (place(host[name]) for name in ("W1", "W2", "b1", "b2"))
+    A2, cache = functional.forward_prop(place(X), W1, W2, b1, b2)
+    reference = planar_reference_forward(X, host)
+    assert sorted(cache) == ["A1", "A2", "Z1", "Z2"], sorted(cache)
+    assert_on_backend(A2, backend)
+    for name, expected in reference.items():
+        np.testing.assert_allclose(xdnn.to_numpy(cache[name]), expected, rtol=1e-13, err_msg=f"{backend.name} {name}")
+
+
+def test_back_propagate_updates_and_returns_the_write_ups_order(backend, place):
+    """GeeksforGeeks' back_propagate(W1, b1, W2, b2, cache) -> (W1, W2, b1, b2), one update of its gradients."""
+    X, Y, host = planar_test_case()
+    cache = planar_reference_forward(X, host)
+    learning_rate = 0.5
+    returned = functional.back_propagate(
+        *(place(host[name]) for name in ("W1", "b1", "W2", "b2")),
+        {name: place(value) for name, value in cache.items()},
+        place(X),
+        place(Y),
+        learning_rate,
+    )
+    grads = planar_reference_backward(host, cache, X, Y)
+    for name, actual in zip(("W1", "W2", "b1", "b2"), returned, strict=True):
+        assert_on_backend(actual, backend)
+        expected = host[name] - learning_rate * grads["d" + name]
+        np.testing.assert_allclose(xdnn.to_numpy(actual), expected, rtol=1e-13, err_msg=f"{backend.name} {name}")
+
+
+def test_forward_and_backPropagation_keep_the_prediction_as_y(backend, place):
+    """The moons tutorial's forwardPropagation(X, params) caches {Z1, Z2, A1, y}; then
+    backPropagation(X, Y, params, cache)."""
+    X, Y, host = planar_test_case()
+    params = {name: place(value) for name, value in host.items()}
+    y, cache = functional.forwardPropagation(place(X), params)
+    reference = planar_reference_forward(X, host)
+    assert sorted(cache) == ["A1", "Z1", "Z2", "y"], sorted(cache)
+    assert cache["y"] is y
+    np.testing.assert_allclose(xdnn.to_numpy(y), reference["A2"], rtol=1e-13, err_msg=backend.name)
+    expected = planar_reference_backward(host, reference, X, Y)
+    for grads in (
+        functional.backPropagation(place(X), place(Y), params, cache),
+        functional.backPropagation(place(X), place(Y), params, functional.forward_propagation(place(X), params)[1]),
+    ):
+        assert sorted(grads) == ["dW1", "dW2", "db1", "db2"], sorted(grads)
+        for name, value in expected.items():
+            np.testing.assert_allclose(xdnn.to_numpy(grads[name]), value, rtol=1e-12, err_msg=f"{backend.name} {name}")
+
+
+def moons_reference_fit(X, Y, learning_rate, hidden_size, number_of_iterations):
+    """The moons tutorial's loop in plain NumPy float64, He weights drawn from ``np.random``."""
+    n_x, n_y = X.shape[0], Y.shape[0]
+    parameters = {
+        "W1": np.random.randn(hidden_size, n_x) * np.sqrt(2 / n_x),
+        "b1": np.zeros((hidden_size, 1)),
+        "W2": np.random.randn(n_y, hidden_size) * np.sqrt(2 / hidden_size),
+        "b2": np.zeros((n_y, 1)),
+    }
+    costs = []
+    for _ in range(number_of_iterations):
+        cache = planar_reference_forward(X, parameters)
+        A2 = cache["A2"]
+        costs.append(float(-np.sum(Y * np.log(A2) + (1 - Y) * np.log(1 - A2)) / X.shape[1]))
+        grads = planar_reference_backward(parameters, cache, X, Y)
+        parameters = {name: value - learning_rate * grads["d" + name] for name, value in parameters.items()}
+    return parameters, costs
+
+
+def test_fit_is_the_moons_tutorials_loop(backend, to_device):
+    """fit(X, Y, 0.3, 5, n): He-initialised from np.random as the tutorial's unseeded draws, a cost per iteration."""
+    X_host, y_host = moons_host(500, noise=0.2, seed=3)
+    X, Y = X_host.T, y_host.reshape(1, -1).astype(np.float64)
+    np.random.seed(7)
+    expected_parameters, expected_costs = moons_reference_fit(X, Y, 0.3, 5, 200)
+    np.random.seed(7)
+    params, cost_ = functional.fit(to_device(X), to_device(Y), 0.3, 5, 200)
+    assert len(cost_) == 200 and all(type(cost) is float for cost in cost_), backend.name
+    np.testing.assert_allclose(cost_, expected_costs, rtol=1e-12, err_msg=backend.name)
+    for name, expected in expected_parameters.items():
+        assert_on_backend(params[name], backend)
+        np.testing.assert_allclose(xdnn.to_numpy(params[name]), expected, rtol=1e-10, err_msg=f"{backend.name} {name}")
+
+
+def test_fit_reaches_the_tutorials_cost_on_the_moons(backend, to_device):
+    """The tutorial's run: 500 moons, noise 0.2, learning rate 0.3, 5 units, 5000 iterations: about 0.74 -> 0.06."""
+    X_host, y_host = moons_host(500, noise=0.2, seed=0)
+    _, cost_ = functional.fit(to_device(X_host.T), to_device(y_host.reshape(1, -1)), 0.3, 5, seed=0)
+    assert len(cost_) == 5000, backend.name
+    assert 0.5 < cost_[0] < 1.5 and cost_[-1] < 0.1, f"{backend.name}: {cost_[0]:.4f} -> {cost_[-1]:.4f}"

@@ -8,6 +8,9 @@ Port a "deep neural network from scratch" notebook by changing its import::
 The planar-data notebook's one-hidden-layer (tanh) API is here too: :func:`layer_sizes`,
 :func:`forward_propagation`, :func:`backward_propagation`, :func:`nn_model` and the
 ``predict(parameters, X)`` call form; so is the application notebook's :func:`two_layer_model`.
+Two other write-ups of the same tanh network are spelled their way: GeeksforGeeks'
+:func:`forward_prop` and :func:`back_propagate`, and the "2-layer network from scratch" moons
+tutorial's :func:`forwardPropagation`, :func:`backPropagation` and :func:`fit`.
 
 Names, argument order and data layout are the tutorial's: ``X`` is
 ``(n_features, m)``, ``Y`` is ``(1, m)``, ``W[l]`` is ``(n[l], n[l-1])``, ``b[l]`` is
@@ -61,6 +64,11 @@ __all__ = [
     "forward_propagation",
     "backward_propagation",
     "nn_model",
+    "forward_prop",
+    "back_propagate",
+    "forwardPropagation",
+    "backPropagation",
+    "fit",
 ]
 
 
@@ -691,3 +699,91 @@ def nn_model(
         print_last=False,
     )
     return parameters
+
+
+# --- the same tanh network as two other write-ups spell it ---------------------------------------
+
+
+def forward_prop(X: Array, W1: Array, W2: Array, b1: Array, b2: Array) -> tuple[Array, Parameters]:
+    """GeeksforGeeks' :func:`forward_propagation`, the parameters passed one by one in its order
+    ``(W1, W2, b1, b2)``: ``Z1 = W1 X + b1``, ``A1 = tanh(Z1)``, ``Z2 = W2 A1 + b2``,
+    ``A2 = sigmoid(Z2)``; returns ``(A2, {Z1, A1, Z2, A2})``."""
+    return forward_propagation(X, {"W1": W1, "b1": b1, "W2": W2, "b2": b2})
+
+
+def back_propagate(
+    W1: Array,
+    b1: Array,
+    W2: Array,
+    b2: Array,
+    cache: Mapping[str, Array],
+    X: Array,
+    Y: Array,
+    learning_rate: float = 1.2,
+) -> tuple[Array, Array, Array, Array]:
+    """GeeksforGeeks' backward step: :func:`backward_propagation`'s gradients and one gradient-descent
+    update ``W = W - learning_rate * dW``, returned in that write-up's order ``(W1, W2, b1, b2)``.
+
+    The write-up reads ``X``, ``Y`` and ``learning_rate`` from global variables; here they follow
+    ``cache`` (from :func:`forward_prop`) as arguments, the rate defaulting to the planar notebook's 1.2.
+    """
+    parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+    updated = update_parameters(parameters, backward_propagation(parameters, cache, X, Y), learning_rate)
+    return updated["W1"], updated["W2"], updated["b1"], updated["b2"]
+
+
+def forwardPropagation(X: Array, params: Mapping[str, Array]) -> tuple[Array, Parameters]:
+    """The moons tutorial's :func:`forward_propagation`: returns ``(y, cache)`` with the prediction
+    ``y (n_y, m)`` stored in ``cache`` as ``"y"`` -- ``{Z1, Z2, A1, y}`` -- instead of ``"A2"``."""
+    y, cache = forward_propagation(X, params)
+    last = _number_of_layers(params)
+    cache = {name: value for name, value in cache.items() if name != f"A{last}"}
+    cache["y"] = y
+    return y, cache
+
+
+def backPropagation(X: Array, Y: Array, params: Mapping[str, Array], cache: Mapping[str, Array]) -> Parameters:
+    """The moons tutorial's :func:`backward_propagation`, in its argument order: the gradients
+    ``{dW1, db1, dW2, db2}`` from a cache of :func:`forwardPropagation` (key ``"y"``) or of
+    :func:`forward_propagation` (key ``"A2"``)."""
+    last = _number_of_layers(params) if isinstance(params, Mapping) else 0
+    if "y" in cache and f"A{last}" not in cache:
+        cache = {**cache, f"A{last}": cache["y"]}
+    return backward_propagation(params, cache, X, Y)
+
+
+def fit(
+    X: Array,
+    Y: Array,
+    learning_rate: float,
+    hidden_size: int,
+    number_of_iterations: int = 5000,
+    *,
+    seed: int | None = None,
+    dtype: Any = None,
+) -> tuple[Parameters, list[float]]:
+    """The moons tutorial's training loop: ``hidden_size`` tanh units and a sigmoid output,
+    He-initialised (``W[l] = randn(n[l], n[l-1]) * sqrt(2 / n[l-1])``, zero biases), full-batch
+    gradient descent for ``number_of_iterations``.  Returns ``(params, cost_)``, ``cost_`` the
+    cross-entropy before each update (a list of floats, one per iteration).
+
+    ``X`` is ``(n_x, m)``, ``Y`` is ``(n_y, m)`` of 0/1.  The tutorial draws its weights from
+    ``np.random`` unseeded; so does ``seed=None`` (seed ``np.random`` to repeat a run), while an
+    integer seed draws from ``RandomState(seed)``.  The tutorial's run::
+
+        X, Y = make_moons(n_samples=500, noise=0.2); X, Y = X.T, Y.reshape(1, -1)
+        params, cost_ = fit(X, Y, 0.3, 5, 5000)     # cost falls from about 0.74 to about 0.06
+    """
+    n_x, _, n_y = layer_sizes(X, Y)
+    return L_layer_model(
+        X,
+        Y,
+        [n_x, hidden_size, n_y],
+        learning_rate,
+        number_of_iterations,
+        seed=seed,
+        initialization="he",
+        hidden_activation="tanh",
+        dtype=dtype,
+        record_every=1,
+    )
