@@ -6,6 +6,8 @@ here in NumPy float64 (``t`` is the 1-based step, ``lr`` that step's learning ra
 
 * gradient descent  ``W -= lr dW``
 * momentum          ``v = beta v + (1 - beta) dW``;  ``W -= lr v``
+* SGD momentum      ``v = mu v - lr dW``;  ``W += v`` (Nesterov: ``W += mu v - lr dW``), Keras'
+  and scikit-learn's form, also checked against scikit-learn's own ``SGDOptimizer``
 * RMSprop           ``s = rho s + (1 - rho) dW^2``;  ``W -= lr dW / (sqrt(s) + eps)``
 * Adam              ``v = b1 v + (1 - b1) dW``; ``s = b2 s + (1 - b2) dW^2``;
   ``W -= lr (v / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)``
@@ -25,7 +27,7 @@ from xdnn import optimizers
 SHAPES = {"W1": (3, 4), "b1": (3, 1), "W2": (1, 3), "b2": (1, 1)}
 STEPS = 6
 LEARNING_RATES = [0.1, 0.05, 0.05, 0.02, 0.3, 0.01]  # changes between steps, as a schedule does
-OPTIMIZER_NAMES = ["sgd", "momentum", "rmsprop", "adam"]
+OPTIMIZER_NAMES = ["sgd", "momentum", "sgd_momentum", "rmsprop", "adam"]
 
 
 def draw_problem(seed=0):
@@ -54,6 +56,11 @@ def reference_steps(name, parameters, gradients, learning_rates, **settings):
                 beta = settings.get("beta", 0.9)
                 v[key] = beta * v[key] + (1 - beta) * dW
                 parameters[key] = parameters[key] - lr * v[key]
+            elif name == "sgd_momentum":
+                mu = settings.get("momentum", 0.9)
+                v[key] = mu * v[key] - lr * dW
+                step = mu * v[key] - lr * dW if settings.get("nesterov", False) else v[key]
+                parameters[key] = parameters[key] + step
             elif name == "rmsprop":
                 rho, eps = settings.get("rho", 0.9), settings.get("epsilon", 1e-8)
                 s[key] = rho * s[key] + (1 - rho) * dW**2
@@ -91,6 +98,7 @@ def assert_histories_close(actual, expected, rtol, message):
 SETTINGS = {
     "sgd": {},
     "momentum": {"beta": 0.8},
+    "sgd_momentum": {"momentum": 0.7, "nesterov": True},
     "rmsprop": {"rho": 0.95, "epsilon": 1e-6},
     "adam": {"beta1": 0.85, "beta2": 0.99, "epsilon": 1e-7},
 }
@@ -165,7 +173,7 @@ TORCH_EQUIVALENTS = {
 }
 
 
-@pytest.mark.parametrize("name", OPTIMIZER_NAMES)
+@pytest.mark.parametrize("name", sorted(TORCH_EQUIVALENTS))
 def test_updates_match_torch_optim(backend, xp, to_device, name):
     torch = pytest.importorskip("torch", reason="torch.optim is the reference here")
     parameters, gradients = draw_problem(seed=1)
@@ -173,6 +181,45 @@ def test_updates_match_torch_optim(backend, xp, to_device, name):
     expected = torch_steps(make_torch(torch), parameters, gradients, [lr * factor for lr in LEARNING_RATES])
     actual = run_xdnn(make_xdnn(), parameters, gradients, LEARNING_RATES, xp, to_device, "float64")
     assert_histories_close(actual, expected, 1e-12, f"{backend.name} {name} vs torch.optim")
+
+
+@pytest.mark.parametrize("nesterov", [False, True], ids=["classical", "nesterov"])
+def test_sgd_momentum_matches_torch_at_a_constant_rate(backend, xp, to_device, nesterov):
+    """torch keeps buf = mu buf + g and steps lr * buf (Nesterov: lr (g + mu buf)); at a constant
+    rate that is v = -lr buf, the same steps."""
+    torch = pytest.importorskip("torch", reason="torch.optim is the reference here")
+    parameters, gradients = draw_problem(seed=2)
+    rates = [0.05] * STEPS
+    expected = torch_steps(
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, nesterov=nesterov), parameters, gradients, rates
+    )
+    optimizer = optimizers.SGDMomentum(momentum=0.8, nesterov=nesterov)
+    actual = run_xdnn(optimizer, parameters, gradients, rates, xp, to_device, "float64")
+    assert_histories_close(actual, expected, 1e-12, f"{backend.name} sgd_momentum nesterov={nesterov} vs torch.optim")
+
+
+@pytest.mark.parametrize("nesterov", [False, True], ids=["classical", "nesterov"])
+def test_sgd_momentum_matches_scikit_learns_sgd_solver(backend, xp, to_device, nesterov):
+    """scikit-learn's SGDOptimizer (its MLP's solver="sgd") with a rate that changes between steps."""
+    stochastic_optimizers = pytest.importorskip("sklearn.neural_network._stochastic_optimizers")
+    parameters, gradients = draw_problem(seed=3)
+    names = list(SHAPES)
+    values = [parameters[name].copy() for name in names]
+    reference = stochastic_optimizers.SGDOptimizer(values, LEARNING_RATES[0], momentum=0.7, nesterov=nesterov)
+    expected = []
+    for grads, lr in zip(gradients, LEARNING_RATES, strict=True):
+        reference.learning_rate = lr
+        reference.update_params(values, [grads["d" + name] for name in names])
+        expected.append({name: value.copy() for name, value in zip(names, values, strict=True)})
+    optimizer = optimizers.get_optimizer({"name": "sgd_momentum", "momentum": 0.7, "nesterov": nesterov})
+    actual = run_xdnn(optimizer, parameters, gradients, LEARNING_RATES, xp, to_device, "float64")
+    assert_histories_close(actual, expected, 1e-12, f"{backend.name} sgd_momentum vs scikit-learn")
+
+
+def test_sgd_momentum_refuses_a_momentum_outside_0_1():
+    for bad in (-0.1, 1.0, float("nan"), True, "0.9"):
+        with pytest.raises(ValueError, match="momentum must be a number in"):
+            optimizers.SGDMomentum(momentum=bad)
 
 
 def test_momentum_is_not_torch_convention_at_the_same_rate(backend, xp, to_device):
@@ -192,7 +239,9 @@ def test_state_lives_beside_the_parameters(backend, xp, to_device, name, dtype):
     on_device = {key: to_device(value.astype(dtype)) for key, value in parameters.items()}
     optimizer = optimizers.get_optimizer(name)
     optimizer.initialize(on_device, xp=xp)
-    expected_slots = {"sgd": (), "momentum": ("v",), "rmsprop": ("s",), "adam": ("v", "s")}[name]
+    expected_slots = {"sgd": (), "momentum": ("v",), "sgd_momentum": ("v",), "rmsprop": ("s",), "adam": ("v", "s")}[
+        name
+    ]
     assert set(optimizer.state) == {f"{slot}_{key}" for key in parameters for slot in expected_slots}, backend.name
     for step in range(2):
         optimizer.update(on_device, {k: to_device(v.astype(dtype)) for k, v in gradients[step].items()}, 0.1, xp=xp)
@@ -230,7 +279,7 @@ def test_get_optimizer_names_configs_and_errors():
     rebuilt = optimizers.get_optimizer(optimizers.RMSprop(rho=0.8, epsilon=1e-6).config())
     assert (rebuilt.rho, rebuilt.epsilon) == (0.8, 1e-6)
     assert repr(optimizers.Adam()) == "Adam(beta1=0.9, beta2=0.999, epsilon=1e-08)"
-    with pytest.raises(ValueError, match="valid optimizers are: sgd, momentum, rmsprop, adam"):
+    with pytest.raises(ValueError, match="valid optimizers are: sgd, momentum, sgd_momentum, rmsprop, adam"):
         optimizers.get_optimizer("adagrad")
 
 
@@ -309,3 +358,14 @@ def test_get_schedule_and_errors():
             make()
     with pytest.raises(ValueError, match="unknown schedule"):
         optimizers.get_schedule({"name": "cosine", "initial": 0.1})
+
+
+def test_inverse_time_decay_with_a_power_is_scikit_learns_invscaling():
+    """scikit-learn's invscaling rate after t samples is lr / (t + 1) ** power_t; t = n_samples * epoch."""
+    schedule = xdnn.InverseTimeDecay(0.01, rate=150.0, power=0.5)
+    for epoch in range(5):
+        assert math.isclose(schedule(epoch), 0.01 / (150 * epoch + 1) ** 0.5, rel_tol=1e-15), epoch
+    assert xdnn.InverseTimeDecay(0.5, rate=1.0).config()["power"] == 1.0  # the course's schedule by default
+    for bad in (0.0, -0.5, float("nan")):
+        with pytest.raises(ValueError, match="power"):
+            xdnn.InverseTimeDecay(0.1, power=bad)

@@ -50,6 +50,12 @@ NETWORKS = {
         l2=1e-2,
         seed=2,
     ),
+    "sizes-nesterov-inverse_time_power-relu-float32": lambda: xdnn.Network(
+        [3, 5, 3],
+        optimizer=xdnn.SGDMomentum(momentum=0.8, nesterov=True),
+        learning_rate=xdnn.InverseTimeDecay(0.05, rate=40.0, power=0.5),
+        seed=5,
+    ),
     "sizes-rmsprop-inverse_time-gelu-mse-float64": lambda: xdnn.Network(
         [3, 5, 2],
         activation="gelu",

@@ -28,6 +28,7 @@ from xdnn.optimizers import (
     InverseTimeDecay,
     Momentum,
     RMSprop,
+    SGDMomentum,
     StepDecay,
 )
 from xdnn.serialization import ModelFileError
@@ -69,6 +70,7 @@ __all__ = [
     "MLPRegressor",
     "ModelFileError",
     "Momentum",
+    "SGDMomentum",
     "Network",
     "RMSprop",
     "StepDecay",

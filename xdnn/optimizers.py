@@ -6,6 +6,8 @@ the parameters.  With gradient ``g`` of parameter ``W`` at step ``t`` (1-based):
 
 * ``GradientDescent``:  ``W -= lr * g``
 * ``Momentum``:         ``v = beta v + (1 - beta) g``;  ``W -= lr * v``
+* ``SGDMomentum``:      ``v = mu v - lr g``;  ``W += v`` (Nesterov: ``W += mu v - lr g``), the
+  momentum of Keras' ``SGD(momentum, nesterov)`` and scikit-learn's ``solver="sgd"``
 * ``RMSprop``:          ``s = rho s + (1 - rho) g^2``;  ``W -= lr * g / (sqrt(s) + eps)``
 * ``Adam``:             ``v = b1 v + (1 - b1) g``; ``s = b2 s + (1 - b2) g^2``;
   ``W -= lr * (v / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps)``
@@ -104,6 +106,39 @@ class Momentum(Optimizer):
         value -= learning_rate * velocity
 
 
+class SGDMomentum(Optimizer):
+    """Gradient descent with classical ("heavy ball") momentum ``mu``, or Nesterov's:
+
+    ``v = mu v - lr g``, then ``W += v``; with ``nesterov=True`` ``W += mu v - lr g`` (the
+    gradient taken one step ahead).  This is Keras' ``SGD(momentum, nesterov)`` and scikit-learn's
+    ``solver="sgd"`` (``momentum=0.9, nesterovs_momentum=True`` there); for a constant rate it is
+    PyTorch's ``SGD(momentum, nesterov)`` too.  The velocity carries the rate, so a rate that changes
+    mid-training rescales only the new steps.  :class:`Momentum` is the course's averaged form.
+    """
+
+    name = "sgd_momentum"
+    slots = ("v",)
+
+    def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:
+        super().__init__()
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def config(self):
+        return {"name": self.name, "momentum": self.momentum, "nesterov": self.nesterov}
+
+    def _update_one(self, name, value, grad, learning_rate, xp):
+        velocity = self.state[f"v_{name}"]
+        velocity *= self.momentum
+        velocity -= learning_rate * grad
+        if self.nesterov:
+            value += self.momentum * velocity - learning_rate * grad
+        else:
+            value += velocity
+
+
 class RMSprop(Optimizer):
     """``s = rho s + (1 - rho) g^2``; ``W -= lr g / (sqrt(s) + eps)``."""
 
@@ -153,12 +188,13 @@ class Adam(Optimizer):
         value -= step * first / (xp.sqrt(second / second_correction) + self.epsilon)
 
 
-OPTIMIZERS = {cls.name: cls for cls in (GradientDescent, Momentum, RMSprop, Adam)}
+OPTIMIZERS = {cls.name: cls for cls in (GradientDescent, Momentum, SGDMomentum, RMSprop, Adam)}
 _ALIASES = {"gd": "sgd", "gradient_descent": "sgd"}
 
 
 def get_optimizer(spec: str | Optimizer | Mapping[str, Any]) -> Optimizer:
-    """An optimizer from a name (``sgd``, ``momentum``, ``rmsprop``, ``adam``), a config dict or an instance."""
+    """An optimizer from a name (``sgd``, ``momentum``, ``sgd_momentum``, ``rmsprop``, ``adam``), a config
+    dict (``{"name": "sgd_momentum", "momentum": 0.9, "nesterov": True}``) or an instance."""
     if isinstance(spec, Optimizer):
         return spec
     if isinstance(spec, Mapping):
@@ -237,19 +273,22 @@ class StepDecay(Schedule):
 
 
 class InverseTimeDecay(Schedule):
-    """``lr = initial / (1 + rate * floor(epoch / steps))`` (the course's ``1 / (1 + decay * epoch)``)."""
+    """``lr = initial / (1 + rate * floor(epoch / steps)) ** power`` (the course's
+    ``1 / (1 + decay * epoch)`` with ``power=1``; scikit-learn's ``learning_rate="invscaling"``,
+    ``lr / t ** power_t`` with ``t`` samples seen, is ``rate = n_samples, power = power_t``)."""
 
     name = "inverse_time"
 
-    def __init__(self, initial: float, rate: float = 1.0, steps: int = 1) -> None:
+    def __init__(self, initial: float, rate: float = 1.0, steps: int = 1, power: float = 1.0) -> None:
         super().__init__(initial)
         self.rate, self.steps = _positive(rate, "decay rate"), _positive_count(steps, "steps")
+        self.power = _positive(power, "power")
 
     def __call__(self, epoch):
-        return self.initial / (1.0 + self.rate * (epoch // self.steps))
+        return self.initial / (1.0 + self.rate * (epoch // self.steps)) ** self.power
 
     def config(self):
-        return {**super().config(), "rate": self.rate, "steps": self.steps}
+        return {**super().config(), "rate": self.rate, "steps": self.steps, "power": self.power}
 
 
 SCHEDULES = {cls.name: cls for cls in (Schedule, ExponentialDecay, StepDecay, InverseTimeDecay)}
