@@ -7,6 +7,7 @@ the same architecture).
 from __future__ import annotations
 
 import functools
+import math
 import pickle
 import time
 import warnings
@@ -287,7 +288,7 @@ def _stratified_rows(y, per_class):
 
 def test_a_failed_classifier_call_changes_nothing(blobs):
     X, y = blobs
-    few = _stratified_rows(y, 4)  # 12 rows: a 10 % validation split holds 2 < 3 classes
+    few = _stratified_rows(y, 2)  # 6 rows: a 10 % validation split holds 1 row
     bad_calls = [
         ("fit, continuous y", lambda m: m.fit(X, np.linspace(0, 1, len(X))), ValueError, "Unknown label type"),
         ("fit, one class", lambda m: m.fit(X, np.ones(len(X))), ValueError, "only one class"),
@@ -306,7 +307,7 @@ def test_a_failed_classifier_call_changes_nothing(blobs):
     _assert_bad_calls_change_nothing(
         stopping,
         X,
-        [("fit, split too small", lambda m: m.fit(X[few], y[few]), ValueError, "number of classes")],
+        [("fit, split too small", lambda m: m.fit(X[few], y[few]), ValueError, "validation set is too small")],
     )
     partial = MLPClassifier(**SMALL).partial_fit(X, y, classes=[0, 1, 2])
     _assert_bad_calls_change_nothing(partial, X, [call for call in bad_calls if call[0].startswith("partial_fit")])
@@ -320,8 +321,8 @@ def test_a_failed_first_partial_fit_leaves_the_classifier_unfitted(blobs):
             model.partial_fit(X, y, classes=classes)
         assert not [name for name in vars(model) if name.endswith("_") or name.startswith("_")], (classes, vars(model))
     model = MLPClassifier(**{**SMALL, "early_stopping": True})
-    few = _stratified_rows(y, 4)
-    with pytest.raises(ValueError, match="number of classes"):
+    few = _stratified_rows(y, 2)
+    with pytest.raises(ValueError, match="validation set is too small"):
         model.fit(X[few], y[few])
     assert not [name for name in vars(model) if name.endswith("_") or name.startswith("_")], vars(model)
 
@@ -740,3 +741,206 @@ def test_real_data_on_backend_arrays(dataset, backend, to_device):
     print(f"\n{dataset} on {backend.name}: accuracy {accuracy:.4f} (numpy {reference:.4f}), {seconds:.2f} s")
     assert abs(accuracy - reference) <= 0.01, backend.name
     assert accuracy >= REAL_DATA[dataset][2] - 0.01, backend.name
+
+
+# --- scikit-learn's solver settings, warm start and fitted attributes ------------------------------
+
+
+def _sklearn_twin(model, **overrides):
+    """scikit-learn's MLP with ``model``'s shared parameters (xdnn's own extras dropped)."""
+    from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
+
+    twin = SklearnMLPClassifier if isinstance(model, MLPClassifier) else SklearnMLPRegressor
+    shared = {name: value for name, value in model.get_params().items() if name in twin().get_params()}
+    return twin(**{**shared, **overrides})
+
+
+def test_the_parameters_are_scikit_learns():
+    """Every parameter of scikit-learn's MLP is accepted, with scikit-learn's defaults (a grid of
+    scikit-learn's names works), and xdnn adds only its own three."""
+    from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
+
+    for ours, theirs in ((MLPClassifier(), SklearnMLPClassifier()), (MLPRegressor(), SklearnMLPRegressor())):
+        mine, reference = ours.get_params(), theirs.get_params()
+        assert set(mine) - set(reference) == {"dropout", "batch_norm", "dtype"}, set(mine) ^ set(reference)
+        differing = {name for name in reference if name in mine and mine[name] != reference[name]}
+        assert differing == set(), {name: (mine[name], reference[name]) for name in differing}
+
+
+def _one_full_batch_step_weights(model, X, y):
+    """Weights after one epoch of a full batch (no shuffling): (coefs, intercepts) on the host."""
+    model.fit(X, y)
+    return [np.asarray(c) for c in model.coefs_], [np.asarray(b) for b in model.intercepts_]
+
+
+@pytest.mark.parametrize("nesterov", [True, False], ids=["nesterov", "classical"])
+def test_sgd_is_scikit_learns_momentum_solver(nesterov):
+    """solver="sgd" with momentum: started from the same weights, three epochs of full-batch steps
+    give scikit-learn's weights (its SGDOptimizer, momentum 0.9, Nesterov's by default)."""
+    X, y = make_regression(n_samples=40, n_features=3, noise=0.5, random_state=1)
+    y = (y - y.mean()) / y.std()
+    settings = dict(
+        hidden_layer_sizes=(5,), solver="sgd", learning_rate_init=0.05, batch_size=40, shuffle=False,
+        nesterovs_momentum=nesterov, alpha=0.0, tol=0.0, random_state=0,
+    )  # fmt: skip
+    ours = MLPRegressor(**settings, max_iter=1).fit(X, y)
+    theirs = _sklearn_twin(ours, max_iter=1).fit(X, y)
+    # Start both from xdnn's first-epoch weights, then run three more epochs on each.
+    for coef, intercept, (our_coef, our_intercept) in zip(
+        theirs.coefs_, theirs.intercepts_, zip(ours.coefs_, ours.intercepts_, strict=True), strict=True
+    ):
+        coef[...] = np.asarray(our_coef)
+        intercept[...] = np.asarray(our_intercept)
+    ours.set_params(warm_start=True, max_iter=3)
+    theirs.set_params(warm_start=True, max_iter=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+        theirs.fit(X, y)
+    for layer, (mine, reference) in enumerate(zip(ours.coefs_, theirs.coefs_, strict=True)):
+        np.testing.assert_allclose(np.asarray(mine), reference, rtol=1e-10, atol=1e-12, err_msg=f"coefs_[{layer}]")
+    for layer, (mine, reference) in enumerate(zip(ours.intercepts_, theirs.intercepts_, strict=True)):
+        np.testing.assert_allclose(np.asarray(mine), reference, rtol=1e-10, atol=1e-12, err_msg=f"intercepts_[{layer}]")
+    assert ours.n_iter_ == 4 and len(ours.loss_curve_) == 4 and ours.t_ == 4 * 40
+
+
+def test_sgd_with_momentum_learns_where_plain_steps_crawl(iris):
+    """scikit-learn's defaults for "sgd" (momentum 0.9, Nesterov's) reach its accuracy; momentum=0
+    is plain gradient descent, ten times slower at the same rate."""
+    X, y = iris
+    X = StandardScaler().fit_transform(X)
+    settings = dict(hidden_layer_sizes=(10,), solver="sgd", max_iter=60, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        momentum = MLPClassifier(**settings).fit(X, y)
+        plain = MLPClassifier(**settings, momentum=0.0).fit(X, y)
+        reference = SklearnMLPClassifier(**settings).fit(X, y)
+    assert type(momentum.network_.optimizer).__name__ == "SGDMomentum" and momentum.network_.optimizer.nesterov
+    assert type(plain.network_.optimizer).__name__ == "GradientDescent"
+    assert momentum.score(X, y) >= reference.score(X, y) - 0.05, (momentum.score(X, y), reference.score(X, y))
+    assert momentum.loss_ < plain.loss_, (momentum.loss_, plain.loss_)
+
+
+def test_adam_settings_reach_the_optimizer():
+    model = MLPClassifier(hidden_layer_sizes=(4,), beta_1=0.8, beta_2=0.99, epsilon=1e-6, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(*make_blobs(n_samples=30, centers=2, random_state=0))
+    optimizer = model.network_.optimizer
+    assert (optimizer.beta1, optimizer.beta2, optimizer.epsilon) == (0.8, 0.99, 1e-6)
+
+
+def test_invscaling_rates_are_scikit_learns():
+    """learning_rate="invscaling": epoch e runs at learning_rate_init / (e * n_samples + 1) ** power_t."""
+    X, y = make_blobs(n_samples=50, centers=2, random_state=0)
+    model = MLPClassifier(
+        hidden_layer_sizes=(4,), solver="sgd", learning_rate="invscaling", power_t=0.25, learning_rate_init=0.1,
+        max_iter=5, random_state=0, tol=0.0,
+    )  # fmt: skip
+    rates = []
+
+    class RecordRate(xdnn.Callback):
+        def on_epoch_end(self, network, epoch, logs):
+            rates.append(network.learning_rate(network.epochs_trained - 1))
+
+    original_fit = xdnn.Network.fit
+
+    def fit_recording(network, *args, callbacks=(), **kwargs):
+        return original_fit(network, *args, callbacks=[*callbacks, RecordRate()], **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        patch.setattr(xdnn.Network, "fit", fit_recording)
+        model.fit(X, y)
+    np.testing.assert_allclose(rates, [0.1 / (epoch * 50 + 1) ** 0.25 for epoch in range(5)], rtol=1e-14)
+
+
+def test_adaptive_divides_the_rate_by_5_instead_of_stopping():
+    """learning_rate="adaptive": where the constant rate stops (no progress for more than
+    n_iter_no_change epochs), the adaptive one divides the rate by 5 and trains on, until below 1e-6."""
+    X, y = make_blobs(n_samples=60, centers=2, random_state=0, cluster_std=4.0)
+    settings = dict(hidden_layer_sizes=(4,), solver="sgd", learning_rate_init=0.5, max_iter=400, random_state=0,
+                    n_iter_no_change=2, tol=1e-2)  # fmt: skip
+    constant = MLPClassifier(**settings).fit(X, y)
+    adaptive = MLPClassifier(**settings, learning_rate="adaptive").fit(X, y)
+    assert constant.n_iter_ < adaptive.n_iter_ < 400, (constant.n_iter_, adaptive.n_iter_)
+    final_rate = adaptive.network_.learning_rate(adaptive.network_.epochs_trained)
+    assert final_rate <= 1e-6 and math.isclose(final_rate, 0.5 / 5 ** round(math.log(0.5 / final_rate, 5))), final_rate
+
+
+def test_warm_start_continues_and_checks_the_classes(iris):
+    X, y = iris
+    model = MLPClassifier(**{**SMALL, "max_iter": 5}, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+        network, first_curve = model.network_, list(model.loss_curve_)
+        model.fit(X, y)
+    assert model.network_ is network and model.n_iter_ == 10 and model.loss_curve_[:5] == first_curve
+    assert model.t_ == 10 * len(X)
+    with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same classes"):
+        model.fit(X[y < 2], y[y < 2])
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        model.set_params(hidden_layer_sizes=(3,)).fit(X, y)
+    assert model.n_iter_ == 10 and model.network_ is network  # the failed calls changed nothing
+    cold = clone(model).set_params(warm_start=False, hidden_layer_sizes=(16,), max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cold.fit(X, y).fit(X, y)
+    assert cold.n_iter_ == 5 and cold.loss_curve_ == first_curve  # a new network each fit, same seed
+
+
+def test_fitted_attributes_are_scikit_learns(iris):
+    """coefs_ / intercepts_ in scikit-learn's shapes, views of the weights: predictions from them are
+    the estimator's; n_layers_, n_outputs_, out_activation_ as scikit-learn names them."""
+    X, y = iris
+    model = MLPClassifier(**{**SMALL, "hidden_layer_sizes": (6, 5)}).fit(X, y)
+    assert [c.shape for c in model.coefs_] == [(4, 6), (6, 5), (5, 3)]
+    assert [b.shape for b in model.intercepts_] == [(6,), (5,), (3,)]
+    assert (model.n_layers_, model.n_outputs_, model.out_activation_) == (4, 3, "softmax")
+    A = X
+    for layer, (coef, intercept) in enumerate(zip(model.coefs_, model.intercepts_, strict=True)):
+        A = A @ coef + intercept
+        if layer < 2:
+            A = np.maximum(A, 0)
+    np.testing.assert_array_equal(model.classes_[np.argmax(A, axis=1)], model.predict(X))
+    if active_backend().name == "numpy":
+        model.coefs_[0][...] = 0.0  # views: scikit-learn's coefs_ are the weights themselves
+        assert not np.any(np.asarray(model.network_.parameters["W1"]))
+    binary = MLPClassifier(**SMALL).fit(X, y == 2)
+    assert (binary.n_outputs_, binary.out_activation_) == (1, "logistic")
+    regressor = MLPRegressor(**SMALL).fit(X, np.stack([X[:, 0], X[:, 1]], axis=1))
+    assert (regressor.n_outputs_, regressor.out_activation_, regressor.n_layers_) == (2, "identity", 3)
+
+
+def test_validation_scores_with_early_stopping(iris):
+    X, y = iris
+    model = MLPClassifier(**SMALL, early_stopping=True).fit(X, y)
+    assert len(model.validation_scores_) == model.n_iter_ and all(0 <= s <= 1 for s in model.validation_scores_)
+    kept = int(np.argmin(model.validation_loss_curve_))
+    assert model.best_validation_score_ == model.validation_scores_[kept]
+    X_train, X_validation, y_train, y_validation = train_test_split(
+        X, y, test_size=0.1, random_state=SMALL["random_state"], stratify=y
+    )
+    assert model.best_validation_score_ == model.score(X_validation, y_validation)  # the kept weights' score
+    regressor = MLPRegressor(**SMALL, early_stopping=True).fit(X[:, :3], X[:, 3])
+    assert len(regressor.validation_scores_) == regressor.n_iter_ and regressor.best_validation_score_ > 0.5
+    assert MLPClassifier(**SMALL).fit(X, y).validation_scores_ is None
+
+
+def test_early_stopping_on_many_classes_and_few_samples_splits_unstratified():
+    """80 digits, 10 classes: a stratified 10 % split (8 rows) cannot hold every class; scikit-learn
+    does not stratify multiclass targets, xdnn falls back to an unstratified split there."""
+    X, y = load_digits(return_X_y=True)
+    model = MLPClassifier(early_stopping=True, random_state=0).fit(X[:80] / 16, y[:80])
+    assert model.n_iter_ >= 1 and len(model.validation_loss_curve_) == model.n_iter_
+
+
+def test_a_diverging_first_fit_raises_as_scikit_learn_does():
+    """Unscaled targets and a large rate: scikit-learn raises "Solver produced non-finite parameter
+    weights"; so does xdnn, and the estimator stays unfitted."""
+    X, y = make_regression(n_samples=100, n_features=4, noise=1.0, random_state=0)
+    model = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", learning_rate_init=1.0, batch_size=10, random_state=0)
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+        model.fit(X, y * 1e3)
+    assert not [name for name in vars(model) if name.endswith("_")], vars(model)

@@ -1060,3 +1060,12 @@ def test_fit_reaches_the_tutorials_cost_on_the_moons(backend, to_device):
     _, cost_ = functional.fit(to_device(X_host.T), to_device(y_host.reshape(1, -1)), 0.3, 5, seed=0)
     assert len(cost_) == 5000, backend.name
     assert 0.5 < cost_[0] < 1.5 and cost_[-1] < 0.1, f"{backend.name}: {cost_[0]:.4f} -> {cost_[-1]:.4f}"
+
+
+def test_backward_propagation_names_a_samples_major_layout(backend):
+    """Samples-major data (400, 2) with labels (400,): the error names the tutorial layout, not a reshape."""
+    X, Y = load_planar_dataset()
+    parameters = functional.initialize_parameters(400, 4, 1)
+    _, cache = functional.forward_propagation(X.T, parameters)
+    with pytest.raises(ValueError, match=r"tutorial layout is X \(n_x, m\)"):
+        functional.backward_propagation(parameters, cache, X.T, Y.ravel())

@@ -1103,3 +1103,19 @@ def test_an_interrupted_fit_keeps_the_history_of_the_epochs_it_finished(backend,
     assert net.epochs_trained == 100 and len(net.history["loss"]) == 100, (net.epochs_trained, backend.name)
     net.optimizer.update = update
     net.evaluate(to_device(task.X), to_device(task.y))  # nothing of the interrupted fit is left bound
+
+
+def test_a_fit_that_diverges_in_its_first_epoch_returns_an_empty_history(backend, to_device):
+    """Rolled back to the start, no epoch recorded: the returned history still has its names, as empty lists."""
+    X = np.random.RandomState(0).randn(64, 3) * 100
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = xdnn.Network([3, 8, 1], optimizer="sgd", learning_rate=1e6, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = net.fit(
+            to_device(X), to_device(y), epochs=30, verbose=0, validation_data=(to_device(X), to_device(y))
+        )
+    messages = [str(w.message) for w in caught if issubclass(w.category, xdnn.DivergenceWarning)]
+    assert len(messages) == 1 and f"epoch {net.diverged_epoch} of this fit" in messages[0], messages
+    assert "after 0 epochs" in messages[0] and net.epochs_trained == 0 and history.epoch == [], backend.name
+    assert history["loss"] == [] and history["val_loss"] == [] and history["accuracy"] == [], dict(history)

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 
 class History(dict):
     """Per-epoch metrics, ``{"loss": [...], "accuracy": [...], "val_loss": [...], ...}``.
 
     A ``dict`` that also answers ``.history`` (as Keras' ``History`` object does) and
-    ``.epoch`` (the 0-based epoch numbers recorded).
+    ``.epoch`` (the 0-based epoch numbers recorded).  ``names`` start as empty lists, so that a
+    fit that recorded no epoch (it diverged in its first) still answers ``history["loss"] == []``.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, names: Sequence[str] = ()) -> None:
+        super().__init__({name: [] for name in names})
         self.epoch: list[int] = []
 
     @property

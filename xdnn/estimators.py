@@ -62,7 +62,7 @@ from xdnn import activations as _activations
 from xdnn import optimizers as _optimizers
 from xdnn._namespace import ArrayContext, array_context, floating_dtype_name, is_host_data, to_numpy
 from xdnn.callbacks import Callback, EarlyStopping
-from xdnn.network import Network
+from xdnn.network import DivergenceWarning, Network
 from xdnn.serialization import network_from_state, network_state
 
 try:
@@ -76,6 +76,8 @@ except ImportError:  # scikit-learn < 1.6: the same checks live on BaseEstimator
 Array = Any
 
 _SOLVERS = ("sgd", "momentum", "rmsprop", "adam")
+_LEARNING_RATES = ("constant", "invscaling", "adaptive")
+_SKLEARN_OUTPUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
 _HOST_FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -89,16 +91,58 @@ class _TrainingLossStopping(Callback):
 
     def on_train_begin(self, network):
         self.best = math.inf
-        self.no_improvement = 0
-        self.converged = False
+        self.wait = 0
+        self.stopped_epoch = None
 
     def on_epoch_end(self, network, epoch, logs):
         loss = logs["loss"]
-        self.no_improvement = self.no_improvement + 1 if loss > self.best - self.tol else 0
+        self.wait = self.wait + 1 if loss > self.best - self.tol else 0
         self.best = min(self.best, loss)
-        if self.no_improvement > self.n_iter_no_change:
-            self.converged = True
+        if self.wait > self.n_iter_no_change:
+            self.stopped_epoch = epoch
             network.stop_training = True
+
+
+class _AdaptiveLearningRate(Callback):
+    """scikit-learn's ``learning_rate="adaptive"`` around a stopping rule (``stopper``, which keeps
+    ``wait`` and ``stopped_epoch``): each time the rule would stop while the rate is above 1e-6,
+    the rate is divided by 5 and training goes on; below it, the rule stops training."""
+
+    SMALLEST_RATE = 1e-6
+
+    def __init__(self, stopper: Callback) -> None:
+        self.stopper = stopper
+
+    def check_logs(self, names):
+        check = getattr(self.stopper, "check_logs", None)
+        if check is not None:
+            check(names)
+
+    def on_train_begin(self, network):
+        self.stopper.on_train_begin(network)
+
+    def on_epoch_end(self, network, epoch, logs):
+        self.stopper.on_epoch_end(network, epoch, logs)
+        rate = network.learning_rate(network.epochs_trained)
+        if network.stop_training and rate > self.SMALLEST_RATE:
+            network.stop_training = False
+            network.learning_rate = _optimizers.Schedule(rate / 5.0)
+            self.stopper.wait, self.stopper.stopped_epoch = 0, None
+
+    def on_train_end(self, network):
+        self.stopper.on_train_end(network)
+
+
+class _ValidationScores(Callback):
+    """scikit-learn's ``validation_scores_``: ``score(network)`` (accuracy or R^2 on the held-out
+    set) after every epoch."""
+
+    def __init__(self, score) -> None:
+        self.score = score
+        self.scores: list[float] = []
+
+    def on_epoch_end(self, network, epoch, logs):
+        self.scores.append(float(self.score(network)))
 
 
 def _array_api_dispatch_enabled() -> bool:
@@ -140,36 +184,54 @@ class _BaseMLP(BaseEstimator):
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=0.001,
+        power_t=0.5,
         max_iter=200,
         shuffle=True,
         random_state=None,
         tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
         early_stopping=False,
         validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         dropout=0.0,
         batch_norm=False,
         dtype=None,
-        verbose=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
         self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.dtype = dtype
-        self.verbose = verbose
 
     # --- tags -----------------------------------------------------------------------------------
 
@@ -213,8 +275,24 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"alpha must be a non-negative number, got {self.alpha!r}")
         if not (self.batch_size == "auto" or _is_positive_integer(self.batch_size)):
             raise ValueError(f"batch_size must be 'auto' or a positive integer, got {self.batch_size!r}")
+        if self.learning_rate not in _LEARNING_RATES:
+            raise ValueError(
+                f"learning_rate must be one of {', '.join(map(repr, _LEARNING_RATES))}, got {self.learning_rate!r}"
+            )
         if not (_is_real_number(self.learning_rate_init) and self.learning_rate_init > 0):
             raise ValueError(f"learning_rate_init must be a positive number, got {self.learning_rate_init!r}")
+        if not (_is_real_number(self.power_t) and self.power_t > 0):
+            raise ValueError(f"power_t must be a positive number, got {self.power_t!r}")
+        if not (_is_real_number(self.momentum) and 0 <= self.momentum < 1):
+            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        for name in ("beta_1", "beta_2"):
+            value = getattr(self, name)
+            if not (_is_real_number(value) and 0 <= value < 1):
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        if not (_is_real_number(self.epsilon) and self.epsilon > 0):
+            raise ValueError(f"epsilon must be a positive number, got {self.epsilon!r}")
+        if not _is_positive_integer(self.max_fun):
+            raise ValueError(f"max_fun must be a positive integer, got {self.max_fun!r}")
         if not _is_positive_integer(self.max_iter):
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         if not (_is_real_number(self.tol) and self.tol >= 0):
@@ -244,12 +322,33 @@ class _BaseMLP(BaseEstimator):
         float32 = np.float32 if isinstance(X, np.ndarray) else array_context(X).xp.float32
         return "float32" if X.dtype == float32 else "float64"
 
+    def _optimizer(self) -> _optimizers.Optimizer:
+        """The solver with its settings: scikit-learn's ``"sgd"`` (momentum, Nesterov's by default),
+        ``"adam"`` (``beta_1``, ``beta_2``, ``epsilon``), or xdnn's ``"momentum"`` / ``"rmsprop"``."""
+        if self.solver == "sgd":
+            if self.momentum > 0:
+                return _optimizers.SGDMomentum(self.momentum, nesterov=bool(self.nesterovs_momentum))
+            return _optimizers.GradientDescent()
+        if self.solver == "momentum":
+            return _optimizers.Momentum(beta=self.momentum)
+        if self.solver == "rmsprop":
+            return _optimizers.RMSprop(epsilon=self.epsilon)
+        return _optimizers.Adam(beta1=self.beta_1, beta2=self.beta_2, epsilon=self.epsilon)
+
+    def _schedule(self, n_samples: int) -> _optimizers.Schedule:
+        """``learning_rate_init``, or with ``solver="sgd"`` and ``learning_rate="invscaling"``
+        scikit-learn's ``learning_rate_init / (t + 1) ** power_t`` after ``t`` samples (epochs of
+        ``n_samples``).  ``"adaptive"`` starts constant (see :class:`_AdaptiveLearningRate`)."""
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            return _optimizers.InverseTimeDecay(self.learning_rate_init, rate=float(n_samples), power=self.power_t)
+        return _optimizers.Schedule(self.learning_rate_init)
+
     def _new_network(self, X: Array, n_outputs: int, seed: int | None) -> Network:
         return Network(
             [X.shape[1], *self._hidden_sizes(), n_outputs],
             activation=self.activation,
             output_activation=self._output_activation_for(n_outputs),
-            optimizer=_optimizers.get_optimizer(self.solver),
+            optimizer=self._optimizer(),
             learning_rate=self.learning_rate_init,
             l2=self.alpha,
             dropout=self.dropout,
@@ -373,13 +472,18 @@ class _BaseMLP(BaseEstimator):
         return None
 
     def _validation_split(self, X: Array, targets: Any, seed: int | None) -> tuple[tuple, tuple]:
-        """``((X_train, targets_train), (X_val, targets_val))`` for early stopping (stratified for classifiers)."""
+        """``((X_train, targets_train), (X_val, targets_val))`` for early stopping, stratified for a
+        classifier when every class can be on both sides (each has 2 samples, each side room for all)."""
         context = array_context(X)
+        n_samples = X.shape[0]
+        stratify = self._stratify_labels(targets)
+        if stratify is not None:
+            n_validation = math.ceil(self.validation_fraction * n_samples)
+            counts = np.unique(stratify, return_counts=True)[1]
+            if counts.min() < 2 or min(n_validation, n_samples - n_validation) < counts.shape[0]:
+                stratify = None
         train_rows, validation_rows = train_test_split(
-            np.arange(X.shape[0]),
-            test_size=self.validation_fraction,
-            random_state=seed,
-            stratify=self._stratify_labels(targets),
+            np.arange(n_samples), test_size=self.validation_fraction, random_state=seed, stratify=stratify
         )
         if validation_rows.shape[0] < 2:
             raise ValueError(
@@ -389,11 +493,27 @@ class _BaseMLP(BaseEstimator):
             (_take_rows(X, rows, context), _take_rows(targets, rows, context)) for rows in (train_rows, validation_rows)
         )
 
+    def _check_warm_start(self, network: Network, n_outputs: int) -> None:
+        """``warm_start`` continues the fitted network: it must have the requested layers."""
+        sizes = [layer.units for layer in network.layers if hasattr(layer, "units")]
+        if sizes[:-1] != list(self._hidden_sizes()) or sizes[-1] != n_outputs:
+            raise ValueError(
+                f"warm_start=True continues the fitted network, whose hidden layers are {tuple(sizes[:-1])} with "
+                f"{sizes[-1]} outputs, but hidden_layer_sizes={self.hidden_layer_sizes!r} and the data need "
+                f"{n_outputs}; set warm_start=False to train a new network"
+            )
+
     def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None):
-        """Check everything, train, then assign the fitted attributes: a call that raises changes nothing."""
+        """Check everything, train, then assign the fitted attributes: a call that raises changes nothing.
+
+        ``partial_fit`` (``incremental``) runs one epoch from the current weights and optimizer state.
+        ``fit`` trains a new network -- or, with ``warm_start`` and a fitted one, continues it with a
+        fresh optimizer and learning rate from the current parameters, as scikit-learn does.
+        """
         self._check_hyperparameters()
         _check_one_backend(X, y, classes)
-        first_call = not (incremental and hasattr(self, "network_"))
+        fitted_before = hasattr(self, "network_")
+        first_call = not ((incremental or self.warm_start) and fitted_before)
         X, targets, n_outputs, on_host, fitted = self._validate_training_data(
             X, y, reset=first_call, incremental=incremental, classes=classes
         )
@@ -407,62 +527,112 @@ class _BaseMLP(BaseEstimator):
             fitted.update(_split_seed=seed, _fitted_on_host=on_host)
         else:
             network = self.network_
+            if not incremental:
+                self._check_warm_start(network, n_outputs)
+        previous = {} if first_call else {"loss_curve_": self.loss_curve_, "t_": self.t_}
         verbose = 1 if self.verbose else 0
-        if incremental:
-            history = network.fit(
-                X,
-                targets,
-                epochs=1,
-                batch_size=self._batch_size(X.shape[0]),
-                shuffle=bool(self.shuffle),
-                verbose=verbose,
-            )
-            loss_curve = [*([] if first_call else self.loss_curve_), *history.get("loss", [])]
-            fitted.update(best_loss_=min(loss_curve) if loss_curve else None)
-            if first_call:
-                fitted.update(validation_loss_curve_=None, best_validation_loss_=None)
-            converged = True  # one epoch by request: nothing to warn about
-        else:
-            validation_data = None
-            if early_stopping:
-                (X, targets), validation_data = self._validation_split(X, targets, fitted["_split_seed"])
-                stopper = EarlyStopping(
-                    monitor="val_loss", patience=self.n_iter_no_change, min_delta=self.tol, restore_best_weights=True
+        validation_scores = None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DivergenceWarning)
+            if incremental:
+                n_train = X.shape[0]
+                if first_call:
+                    network.learning_rate = self._schedule(n_train)
+                history = network.fit(
+                    X,
+                    targets,
+                    epochs=1,
+                    batch_size=self._batch_size(n_train),
+                    shuffle=bool(self.shuffle),
+                    verbose=verbose,
                 )
             else:
-                stopper = _TrainingLossStopping(float(self.tol), int(self.n_iter_no_change))
-            history = network.fit(
-                X,
-                targets,
-                epochs=int(self.max_iter),
-                batch_size=self._batch_size(X.shape[0]),
-                validation_data=validation_data,
-                callbacks=[stopper],
-                verbose=verbose,
-                shuffle=bool(self.shuffle),
+                validation_data = None
+                callbacks: list[Callback] = []
+                if early_stopping:
+                    (X, targets), validation_data = self._validation_split(X, targets, fitted["_split_seed"])
+                    stopper = EarlyStopping(
+                        monitor="val_loss",
+                        patience=self.n_iter_no_change,
+                        min_delta=self.tol,
+                        restore_best_weights=True,
+                    )
+                    validation_scores = _ValidationScores(self._validation_score_of(*validation_data))
+                    callbacks.append(validation_scores)
+                else:
+                    stopper = _TrainingLossStopping(float(self.tol), int(self.n_iter_no_change))
+                adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
+                callbacks.append(_AdaptiveLearningRate(stopper) if adaptive else stopper)
+                n_train = X.shape[0]
+                if not first_call:  # warm start: scikit-learn's fresh solver on the current weights
+                    network.optimizer = self._optimizer()
+                    network.optimizer.initialize(network.parameters, xp=network.context.xp)
+                    network.l2 = float(self.alpha)
+                network.learning_rate = self._schedule(n_train)
+                history = network.fit(
+                    X,
+                    targets,
+                    epochs=int(self.max_iter),
+                    batch_size=self._batch_size(n_train),
+                    validation_data=validation_data,
+                    callbacks=callbacks,
+                    verbose=verbose,
+                    shuffle=bool(self.shuffle),
+                )
+        for warning in caught:
+            if not (first_call and issubclass(warning.category, DivergenceWarning)):
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        if first_call and network.diverged_epoch is not None:
+            cause = next(str(w.message) for w in caught if issubclass(w.category, DivergenceWarning))
+            raise ValueError(
+                f"Solver produced non-finite parameter weights or cost ({cause}). The input data may contain large "
+                "values and need to be preprocessed (e.g. sklearn.preprocessing.StandardScaler), or "
+                "learning_rate_init may be too large."
             )
-            loss_curve = list(history.get("loss", []))
-            if early_stopping:
-                fitted.update(
-                    validation_loss_curve_=list(history.get("val_loss", [])),
-                    best_validation_loss_=stopper.best if stopper.best_epoch is not None else None,
-                    best_loss_=None,
-                )
-                converged = stopper.stopped_epoch is not None
-            else:
-                fitted.update(
-                    validation_loss_curve_=None,
-                    best_validation_loss_=None,
-                    best_loss_=min(loss_curve) if loss_curve else None,
-                )
-                converged = stopper.converged
-            converged = converged or network.diverged_epoch is not None or len(loss_curve) < self.max_iter
+        new_losses = list(history.get("loss", []))
+        loss_curve = [*previous.get("loss_curve_", []), *new_losses]
         fitted.update(
             network_=network,
             loss_curve_=loss_curve,
             n_iter_=len(loss_curve),
             loss_=loss_curve[-1] if loss_curve else math.nan,
+            t_=previous.get("t_", 0) + n_train * len(new_losses),
+            n_outputs_=n_outputs,
+            n_layers_=len(self._hidden_sizes()) + 2 if first_call else self.n_layers_,
+            out_activation_=_SKLEARN_OUTPUT_NAMES[self._output_activation_for(n_outputs)],
         )
+        converged = True  # partial_fit: one epoch by request, nothing to warn about
+        if incremental:
+            fitted.update(best_loss_=min(loss_curve) if loss_curve else None)
+            if first_call:
+                fitted.update(
+                    validation_loss_curve_=None,
+                    best_validation_loss_=None,
+                    validation_scores_=None,
+                    best_validation_score_=None,
+                )
+        elif early_stopping:
+            kept = stopper.best_epoch
+            scores = validation_scores.scores
+            fitted.update(
+                validation_loss_curve_=list(history.get("val_loss", [])),
+                best_validation_loss_=stopper.best if kept is not None else None,
+                validation_scores_=scores,
+                best_validation_score_=scores[kept] if kept is not None and kept < len(scores) else None,
+                best_loss_=None,
+            )
+            converged = stopper.stopped_epoch is not None
+        else:
+            fitted.update(
+                validation_loss_curve_=None,
+                best_validation_loss_=None,
+                validation_scores_=None,
+                best_validation_score_=None,
+                best_loss_=min(loss_curve) if loss_curve else None,
+            )
+            converged = stopper.stopped_epoch is not None
+        if not incremental:
+            converged = converged or network.diverged_epoch is not None or len(new_losses) < self.max_iter
         self._assign(fitted)
         if not converged:
             warnings.warn(
@@ -472,6 +642,33 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
         return self
+
+    @property
+    def coefs_(self) -> list[Array]:
+        """scikit-learn's weights: ``coefs_[i]`` of shape ``(n_inputs, n_units)`` of layer ``i + 1`` --
+        ``W{i+1}.T``, a view of the network's parameter (writing it changes the network)."""
+        parameters = self.network_.parameters
+        return self._as_fitted([parameters[layer.W].T for layer in self.network_.layers if hasattr(layer, "W")])
+
+    @property
+    def intercepts_(self) -> list[Array]:
+        """scikit-learn's biases: ``intercepts_[i]`` of shape ``(n_units,)`` -- a view of ``b{i+1}``
+        (zeros for a bias-free layer before a batch norm)."""
+        network = self.network_
+        xp = network.context.xp
+        intercepts = []
+        for layer in network.layers:
+            if hasattr(layer, "W"):
+                W = network.parameters[layer.W]
+                b = network.parameters.get(layer.b) if layer.b is not None else None
+                zeros = None if b is not None else xp.zeros(W.shape[0], dtype=W.dtype, device=network.context.device)
+                intercepts.append(b[:, 0] if b is not None else zeros)
+        return self._as_fitted(intercepts)
+
+    def _as_fitted(self, arrays: list[Array]) -> list[Array]:
+        """Arrays of the network's backend, as NumPy arrays when ``fit`` was given host data (sharing
+        the memory where the backend allows: NumPy, PyTorch on the CPU)."""
+        return [to_numpy(array) for array in arrays] if self._fitted_on_host else arrays
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -501,27 +698,49 @@ _PARAMETERS_DOC = """
     activation : {"relu", "tanh", "logistic", "identity", "leaky_relu", "elu", "gelu"}, default="relu"
         Hidden activation.
     solver : {"adam", "sgd", "momentum", "rmsprop"}, default="adam"
-        xdnn optimizer with its default settings (see :mod:`xdnn.optimizers`).
+        ``"adam"`` (:class:`xdnn.Adam` with ``beta_1``, ``beta_2``, ``epsilon``), ``"sgd"`` (scikit-learn's:
+        :class:`xdnn.SGDMomentum` with ``momentum``, Nesterov's when ``nesterovs_momentum``; plain
+        gradient descent for ``momentum=0``), or xdnn's ``"momentum"`` (the course's averaged form,
+        ``beta = momentum``) and ``"rmsprop"`` (with ``epsilon``).
     alpha : float, default=1e-4
         L2 penalty ``alpha / (2 m) sum ||W||^2`` per batch of ``m`` samples (scikit-learn's).
     batch_size : int or "auto", default="auto"
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The rate's schedule with ``solver="sgd"`` (scikit-learn's): constant; ``learning_rate_init /
+        (t + 1) ** power_t`` after ``t`` samples; or constant while the stopping rule sees progress,
+        divided by 5 each time it would stop, until it falls below 1e-6.
     learning_rate_init : float, default=1e-3
-        Constant learning rate.
+        The initial (or constant) learning rate.
+    power_t : float, default=0.5
+        The exponent of ``"invscaling"``.
     max_iter : int, default=200
-        Maximum number of epochs.
+        Maximum number of epochs (per ``fit``).
     shuffle : bool, default=True
         Reshuffle the samples every epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, dropout and the validation split.
     tol, n_iter_no_change : float, int, default=1e-4, 10
-        Training stops when the loss (the validation loss with ``early_stopping``)
-        has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+        Without ``early_stopping`` training stops when the training loss has not improved by
+        ``tol`` for more than ``n_iter_no_change`` epochs (scikit-learn's rule); with it, when the
+        validation loss has not improved by ``tol`` for ``n_iter_no_change`` epochs (Keras').
+    verbose : bool, default=False
+        Show a progress bar while training.
+    warm_start : bool, default=False
+        ``fit`` continues the fitted network (same layers, classes and features) with a fresh
+        solver, appending to ``loss_curve_``, instead of training a new one.
+    momentum, nesterovs_momentum : float, bool, default=0.9, True
+        The momentum of ``solver="sgd"`` (and the ``beta`` of ``"momentum"``); Nesterov's or classical.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified for classifiers),
-        stop on its loss and keep the best epoch's weights.
+        Hold out ``validation_fraction`` of the data (stratified for classifiers when every class
+        has two samples and both sides room for every class), stop on its loss and keep the best
+        epoch's weights.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's moment decays and its ``epsilon`` (also RMSprop's).
+    max_fun : int, default=15000
+        scikit-learn's L-BFGS budget; accepted for compatibility, unused (xdnn has no L-BFGS solver).
     dropout : float, default=0.0
         Inverted-dropout rate after each hidden layer.
     batch_norm : bool, default=False
@@ -531,8 +750,6 @@ _PARAMETERS_DOC = """
         scikit-learn's MLP does: float32 for float32 ``X``, float64 for anything else
         (float64, integer or boolean data, lists).  Fixed by the first ``fit`` /
         ``partial_fit`` (``network_.dtype_name``).
-    verbose : bool, default=False
-        Show a progress bar while training.
 
 """
 
@@ -552,7 +769,23 @@ _ATTRIBUTES_DOC = """
     best_validation_loss_ : float or None
         The best validation loss, whose weights are kept.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (over the ``warm_start`` fits and ``partial_fit`` calls too).
+    t_ : int
+        Number of training samples the solver has seen (``n_samples`` per epoch).
+    validation_scores_ : list of float or None
+        With ``early_stopping``: accuracy (classifier) or R^2 (regressor) on the held-out set after each epoch.
+    best_validation_score_ : float or None
+        The validation score of the epoch whose weights are kept.
+    coefs_, intercepts_ : list of arrays
+        scikit-learn's view of the weights: ``coefs_[i]`` is ``(n_inputs, n_units)`` (``W{i+1}.T``),
+        ``intercepts_[i]`` is ``(n_units,)``; views of the network's parameters (NumPy arrays for
+        host data, sharing the weights' memory on the NumPy backend; else arrays of ``X``'s library).
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of output units (1 for two classes, ``n_classes`` for more, ``n_targets`` for a regressor).
+    out_activation_ : {"logistic", "softmax", "identity"}
+        The output activation, by scikit-learn's name.
 
 """
 
@@ -590,6 +823,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _stratify_labels(self, targets):
         return targets
 
+    def _validation_score_of(self, X_validation, targets_validation):
+        """Accuracy on the held-out set (``targets_validation``: class indices on the host)."""
+        return lambda network: float(np.mean(to_numpy(network.predict(X_validation)) == targets_validation))
+
     def _validate_training_data(self, X, y, *, reset, incremental, classes):
         """``(X, encoded labels 0..k-1 as NumPy int64, n_outputs, on_host, fitted)``, changing nothing;
         ``fitted`` includes ``classes_`` when resetting."""
@@ -610,6 +847,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 )
         elif reset and incremental:
             raise ValueError("classes must be passed on the first call to partial_fit.")
+        if not reset and not incremental and not np.array_equal(np.unique(y), self.classes_):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
+                f"Previously got {self.classes_}, `y` has {np.unique(y)}"
+            )
         if reset:
             classes = classes if classes is not None else np.unique(y)
             if classes.shape[0] < 2:
@@ -683,8 +925,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Attributes
     ----------
-    n_outputs_ : int
-        Number of targets.
     %(attributes)s
     Examples
     --------
@@ -707,6 +947,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _output_activation_for(self, n_outputs: int) -> str:
         return "identity"
+
+    def _validation_score_of(self, X_validation, y_validation):
+        """R^2 (averaged over the targets) on the held-out set."""
+        expected = to_numpy(y_validation)
+
+        def score(network):
+            return r2_score(expected, np.reshape(to_numpy(network.predict(X_validation)), expected.shape))
+
+        return score
 
     def _validate_training_data(self, X, y, *, reset, incremental, classes):
         """``(X, y, n_outputs, on_host, fitted)`` with ``y`` numeric, finite and on X's side, changing nothing;
@@ -738,7 +987,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             expected = f"(n_samples, {self.n_outputs_})" if self._y_is_2d else "(n_samples,), a 1-D y"
             raise ValueError(
                 f"y has shape {tuple(y.shape)}, but this {type(self).__name__} was fitted on y of shape {expected}; "
-                "partial_fit must keep the shape of y"
+                "partial_fit and warm_start keep the shape of y"
             )
         return X, y, n_outputs, on_host, fitted
 

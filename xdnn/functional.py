@@ -650,6 +650,11 @@ def backward_propagation(parameters: Mapping[str, Array], cache: Mapping[str, Ar
     A = [X, *arrays[2 : L + 2]]  # A[0] = X, A[l] = cache["Al"]
     W = [None, *arrays[L + 2 :]]  # W[l] = parameters["Wl"]
     if tuple(Y.shape) != tuple(A[L].shape):
+        if _size(Y) != _size(A[L]):
+            raise ValueError(
+                f"Y has shape {tuple(Y.shape)} but A{L} is {tuple(A[L].shape)} for X of shape {tuple(X.shape)}: "
+                "the tutorial layout is X (n_x, m), Y (n_y, m) -- transpose samples-major data (X.T)"
+            )
         Y = xp.reshape(Y, A[L].shape)
     tanh_ = _activations.get_activation("tanh")
     grads: Parameters = {}

@@ -617,7 +617,7 @@ class Network:
             callback_list.insert(0, PrintCost(print_every, epochs=epochs))
         if verbose:
             callback_list.insert(0, ProgressBar(epochs))
-        history = History()
+        history = History(log_names)
         self.history = history
         self.stop_training = False
         self.diverged_epoch = None
@@ -701,9 +701,9 @@ class Network:
         history.truncate(checkpoint.epochs_trained - self._epochs_before_fit)
         self.diverged_epoch = epoch
         warnings.warn(
-            f"training diverged at epoch {epoch}: {cause}; stopped and kept the parameters after "
-            f"{checkpoint.epochs_trained} epochs of training, the last checkpoint whose cost was finite "
-            f"({undone} epochs undone). Try a smaller learning rate.",
+            f"training diverged at epoch {epoch} of this fit (0-based, as in the history): {cause}; stopped and "
+            f"restored the parameters after {checkpoint.epochs_trained} epochs of training, the last checkpoint "
+            f"whose cost was finite ({undone} completed epochs undone). Try a smaller learning rate.",
             DivergenceWarning,
             stacklevel=3,
         )
