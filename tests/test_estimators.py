@@ -944,3 +944,35 @@ def test_a_diverging_first_fit_raises_as_scikit_learn_does():
     with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
         model.fit(X, y * 1e3)
     assert not [name for name in vars(model) if name.endswith("_")], vars(model)
+
+
+def test_warm_start_with_early_stopping_keeps_its_validation_split(iris):
+    X, y = iris
+    model = MLPClassifier(**{**SMALL, "max_iter": 8}, warm_start=True, early_stopping=True)
+    model.fit(X, y)
+    first = model.n_iter_
+    model.fit(X, y)  # the same held-out rows (the first fit's split seed), the weights continued
+    assert model.n_iter_ > first and len(model.validation_scores_) == model.n_iter_ - first
+
+
+def test_partial_fit_invscaling_follows_the_samples_seen():
+    """partial_fit chunks of different sizes: each call runs at learning_rate_init / (t_ + 1) ** power_t."""
+    X, y = make_blobs(n_samples=60, centers=2, random_state=0)
+    model = MLPClassifier(hidden_layer_sizes=(4,), solver="sgd", learning_rate="invscaling", learning_rate_init=0.1)
+    model.partial_fit(X[:10], y[:10], classes=[0, 1])
+    assert model.network_.learning_rate(0) == 0.1 and model.t_ == 10
+    model.partial_fit(X[10:], y[10:])
+    assert math.isclose(model.network_.learning_rate(0), 0.1 / 11**0.5) and model.t_ == 60
+
+
+def test_a_warm_start_that_raises_puts_the_networks_settings_back(iris):
+    X, y = iris
+    model = MLPClassifier(**{**SMALL, "max_iter": 5}, warm_start=True).fit(X, y)
+    optimizer, rate, steps = model.network_.optimizer, model.network_.learning_rate, model.network_.optimizer.iterations
+    model.set_params(solver="sgd", learning_rate_init=1e200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", xdnn.DivergenceWarning)
+        with pytest.raises(xdnn.DivergenceWarning):
+            model.fit(X * 1e3, y)
+    assert model.network_.optimizer is optimizer and optimizer.iterations == steps
+    assert model.network_.learning_rate is rate and model.n_iter_ == 5

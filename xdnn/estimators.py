@@ -62,7 +62,7 @@ from xdnn import activations as _activations
 from xdnn import optimizers as _optimizers
 from xdnn._namespace import ArrayContext, array_context, floating_dtype_name, is_host_data, to_numpy
 from xdnn.callbacks import Callback, EarlyStopping
-from xdnn.network import DivergenceWarning, Network
+from xdnn.network import Network
 from xdnn.serialization import network_from_state, network_state
 
 try:
@@ -281,10 +281,10 @@ class _BaseMLP(BaseEstimator):
             )
         if not (_is_real_number(self.learning_rate_init) and self.learning_rate_init > 0):
             raise ValueError(f"learning_rate_init must be a positive number, got {self.learning_rate_init!r}")
-        if not (_is_real_number(self.power_t) and self.power_t > 0):
-            raise ValueError(f"power_t must be a positive number, got {self.power_t!r}")
-        if not (_is_real_number(self.momentum) and 0 <= self.momentum < 1):
-            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+        if not (_is_real_number(self.power_t) and self.power_t >= 0):
+            raise ValueError(f"power_t must be a non-negative number, got {self.power_t!r}")
+        if not (_is_real_number(self.momentum) and 0 <= self.momentum <= 1):
+            raise ValueError(f"momentum must be a number in [0, 1], got {self.momentum!r}")
         for name in ("beta_1", "beta_2"):
             value = getattr(self, name)
             if not (_is_real_number(value) and 0 <= value < 1):
@@ -335,11 +335,15 @@ class _BaseMLP(BaseEstimator):
             return _optimizers.RMSprop(epsilon=self.epsilon)
         return _optimizers.Adam(beta1=self.beta_1, beta2=self.beta_2, epsilon=self.epsilon)
 
-    def _schedule(self, n_samples: int) -> _optimizers.Schedule:
+    def _schedule(self, n_samples: int, *, samples_seen: int = 0, per_call: bool = False) -> _optimizers.Schedule:
         """``learning_rate_init``, or with ``solver="sgd"`` and ``learning_rate="invscaling"``
-        scikit-learn's ``learning_rate_init / (t + 1) ** power_t`` after ``t`` samples (epochs of
-        ``n_samples``).  ``"adaptive"`` starts constant (see :class:`_AdaptiveLearningRate`)."""
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
+        scikit-learn's ``learning_rate_init / (t + 1) ** power_t`` after ``t`` samples: for a
+        ``partial_fit`` (``per_call``) the rate at ``t = samples_seen``; for a ``fit``, epochs of
+        ``n_samples`` counted from the network's first epoch.  ``"adaptive"`` starts constant (see
+        :class:`_AdaptiveLearningRate`)."""
+        if self.solver == "sgd" and self.learning_rate == "invscaling" and self.power_t > 0:
+            if per_call:
+                return _optimizers.Schedule(self.learning_rate_init / (samples_seen + 1) ** self.power_t)
             return _optimizers.InverseTimeDecay(self.learning_rate_init, rate=float(n_samples), power=self.power_t)
         return _optimizers.Schedule(self.learning_rate_init)
 
@@ -532,12 +536,13 @@ class _BaseMLP(BaseEstimator):
         previous = {} if first_call else {"loss_curve_": self.loss_curve_, "t_": self.t_}
         verbose = 1 if self.verbose else 0
         validation_scores = None
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", DivergenceWarning)
+        # A warm start or partial_fit changes the fitted network's settings; a call that raises
+        # (a KeyboardInterrupt, a DivergenceWarning made an error) puts them back.
+        settings = (network.optimizer, network.learning_rate, network.l2)
+        try:
             if incremental:
                 n_train = X.shape[0]
-                if first_call:
-                    network.learning_rate = self._schedule(n_train)
+                network.learning_rate = self._schedule(n_train, samples_seen=previous.get("t_", 0), per_call=True)
                 history = network.fit(
                     X,
                     targets,
@@ -550,7 +555,8 @@ class _BaseMLP(BaseEstimator):
                 validation_data = None
                 callbacks: list[Callback] = []
                 if early_stopping:
-                    (X, targets), validation_data = self._validation_split(X, targets, fitted["_split_seed"])
+                    split_seed = fitted["_split_seed"] if first_call else self._split_seed
+                    (X, targets), validation_data = self._validation_split(X, targets, split_seed)
                     stopper = EarlyStopping(
                         monitor="val_loss",
                         patience=self.n_iter_no_change,
@@ -579,15 +585,14 @@ class _BaseMLP(BaseEstimator):
                     verbose=verbose,
                     shuffle=bool(self.shuffle),
                 )
-        for warning in caught:
-            if not (first_call and issubclass(warning.category, DivergenceWarning)):
-                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-        if first_call and network.diverged_epoch is not None:
-            cause = next(str(w.message) for w in caught if issubclass(w.category, DivergenceWarning))
+        except BaseException:
+            network.optimizer, network.learning_rate, network.l2 = settings
+            raise
+        if first_call and network.diverged_epoch is not None:  # after the network's DivergenceWarning
             raise ValueError(
-                f"Solver produced non-finite parameter weights or cost ({cause}). The input data may contain large "
-                "values and need to be preprocessed (e.g. sklearn.preprocessing.StandardScaler), or "
-                "learning_rate_init may be too large."
+                f"Solver produced non-finite parameter weights or cost (training diverged at epoch "
+                f"{network.diverged_epoch}). The input data may contain large values and need to be preprocessed "
+                "(e.g. sklearn.preprocessing.StandardScaler), or learning_rate_init may be too large."
             )
         new_losses = list(history.get("loss", []))
         loss_curve = [*previous.get("loss_curve_", []), *new_losses]

@@ -121,8 +121,8 @@ class SGDMomentum(Optimizer):
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:
         super().__init__()
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r}")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
