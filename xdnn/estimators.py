@@ -533,7 +533,8 @@ class _BaseMLP(BaseEstimator):
             network = self.network_
             if not incremental:
                 self._check_warm_start(network, n_outputs)
-        previous = {} if first_call else {"loss_curve_": self.loss_curve_, "t_": self.t_}
+        # (an estimator pickled before t_ existed continues from t_ = 0)
+        previous = {} if first_call else {"loss_curve_": self.loss_curve_, "t_": getattr(self, "t_", 0)}
         verbose = 1 if self.verbose else 0
         validation_scores = None
         # A warm start or partial_fit changes the fitted network's settings; a call that raises
@@ -603,7 +604,7 @@ class _BaseMLP(BaseEstimator):
             loss_=loss_curve[-1] if loss_curve else math.nan,
             t_=previous.get("t_", 0) + n_train * len(new_losses),
             n_outputs_=n_outputs,
-            n_layers_=len(self._hidden_sizes()) + 2 if first_call else self.n_layers_,
+            n_layers_=1 + sum(hasattr(layer, "W") for layer in network.layers),
             out_activation_=_SKLEARN_OUTPUT_NAMES[self._output_activation_for(n_outputs)],
         )
         converged = True  # partial_fit: one epoch by request, nothing to warn about
