@@ -976,3 +976,65 @@ def test_a_warm_start_that_raises_puts_the_networks_settings_back(iris):
             model.fit(X * 1e3, y)
     assert model.network_.optimizer is optimizer and optimizer.iterations == steps
     assert model.network_.learning_rate is rate and model.n_iter_ == 5
+
+
+# --- multilabel classification --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def multilabel():
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=400, n_features=12, n_classes=4, random_state=0)
+    return StandardScaler().fit_transform(X), Y
+
+
+def test_multilabel_y_gets_one_sigmoid_per_label(multilabel):
+    """An indicator matrix y: classes_ 0..k-1, predict the 0/1 matrix, predict_proba one independent
+    probability per label -- the sigmoid of the last layer, recomputed here from coefs_ / intercepts_."""
+    X, Y = multilabel
+    model = MLPClassifier(**SMALL).fit(X, Y)
+    np.testing.assert_array_equal(model.classes_, np.arange(4))
+    assert (model.n_outputs_, model.out_activation_) == (4, "logistic")
+    A = X
+    for layer, (coef, intercept) in enumerate(zip(model.coefs_, model.intercepts_, strict=True)):
+        A = A @ coef + intercept
+        A = np.maximum(A, 0) if layer == 0 else 1 / (1 + np.exp(-A))
+    probabilities = model.predict_proba(X)
+    np.testing.assert_allclose(probabilities, A, rtol=1e-10)
+    predicted = model.predict(X)
+    assert predicted.shape == Y.shape and predicted.dtype.kind == "i"
+    np.testing.assert_array_equal(predicted, (A > 0.5).astype(int))
+    subset_accuracy = np.mean(np.all(predicted == Y, axis=1))
+    assert model.score(X, Y) == pytest.approx(subset_accuracy)
+
+
+def test_multilabel_accuracy_is_scikit_learns(multilabel):
+    """Subset accuracy on held-out rows, xdnn against scikit-learn with the same settings (3 seeds)."""
+    X, Y = multilabel
+    X_train, X_test, Y_train, Y_test = train_test_split(X, Y, random_state=0)
+    ours, theirs = [], []
+    for seed in range(3):
+        settings = dict(hidden_layer_sizes=(32,), max_iter=200, alpha=1e-3, random_state=seed)
+        ours.append(MLPClassifier(**settings).fit(X_train, Y_train).score(X_test, Y_test))
+        theirs.append(SklearnMLPClassifier(**settings).fit(X_train, Y_train).score(X_test, Y_test))
+    assert np.mean(ours) > np.mean(theirs) - 0.08, (ours, theirs)
+
+
+def test_multilabel_partial_fit_early_stopping_and_errors(multilabel):
+    X, Y = multilabel
+    model = MLPClassifier(**SMALL)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        model.partial_fit(X, Y)
+    model.partial_fit(X, Y, classes=[0, 1, 2, 3]).partial_fit(X, Y)
+    assert model.n_iter_ == 2 and model.predict(X).shape == Y.shape
+    bad_calls = [
+        ("fewer labels", lambda m: m.partial_fit(X, Y[:, :3]), ValueError, "fitted on 4 labels"),
+        ("1-D y", lambda m: m.partial_fit(X, Y[:, 0]), ValueError, "multilabel matrix of 4 labels"),
+        ("not 0/1", lambda m: m.fit(X, Y * 2), ValueError, "multilabel indicator matrix"),
+    ]
+    _assert_bad_calls_change_nothing(model, X, bad_calls)
+    stopping = MLPClassifier(**SMALL, early_stopping=True).fit(X, Y)
+    assert len(stopping.validation_scores_) == stopping.n_iter_ and 0 <= stopping.best_validation_score_ <= 1
+    with pytest.raises(ValueError, match="fitted on a 1-D y"):
+        MLPClassifier(**SMALL).fit(X, Y[:, 0]).partial_fit(X, Y)

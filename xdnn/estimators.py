@@ -55,7 +55,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from xdnn import activations as _activations
@@ -164,6 +164,18 @@ def _check_one_backend(*values: Any) -> None:
     (its ``check_array_api_mixed_inputs``): everything follows ``X``, the other inputs are moved to it."""
     if not _array_api_dispatch_enabled():
         array_context(*values)
+
+
+def _shape_of(data: Any) -> tuple[int, ...]:
+    """The shape of an array, data frame or nested list; ``()`` for what NumPy cannot make an array of
+    (the validation that follows names the problem)."""
+    shape = getattr(data, "shape", None)
+    if shape is not None:
+        return tuple(shape)
+    try:
+        return np.asarray(data).shape
+    except (ValueError, TypeError):
+        return ()
 
 
 def _take_rows(array: Any, indices: np.ndarray, context: ArrayContext) -> Any:
@@ -347,11 +359,11 @@ class _BaseMLP(BaseEstimator):
             return _optimizers.InverseTimeDecay(self.learning_rate_init, rate=float(n_samples), power=self.power_t)
         return _optimizers.Schedule(self.learning_rate_init)
 
-    def _new_network(self, X: Array, n_outputs: int, seed: int | None) -> Network:
+    def _new_network(self, X: Array, n_outputs: int, seed: int | None, output_activation: str) -> Network:
         return Network(
             [X.shape[1], *self._hidden_sizes(), n_outputs],
             activation=self.activation,
-            output_activation=self._output_activation_for(n_outputs),
+            output_activation=output_activation,
             optimizer=self._optimizer(),
             learning_rate=self.learning_rate_init,
             l2=self.alpha,
@@ -475,6 +487,10 @@ class _BaseMLP(BaseEstimator):
     def _stratify_labels(self, targets: Any) -> np.ndarray | None:
         return None
 
+    def _is_multilabel(self) -> bool:
+        """Whether the fitted classifier was trained on a multilabel indicator ``y``."""
+        return bool(getattr(self, "_multilabel", False))
+
     def _validation_split(self, X: Array, targets: Any, seed: int | None) -> tuple[tuple, tuple]:
         """``((X_train, targets_train), (X_val, targets_val))`` for early stopping, stratified for a
         classifier when every class can be on both sides (each has 2 samples, each side room for all)."""
@@ -525,9 +541,10 @@ class _BaseMLP(BaseEstimator):
         if early_stopping:
             # The split's checks do not depend on the seed: run them before drawing one from a RandomState.
             self._validation_split(X, targets, seed=0)
+        output_activation = self._output_activation_for(n_outputs, fitted.get("_multilabel", self._is_multilabel()))
         if first_call:
             seed = self._seed()
-            network = self._new_network(X, n_outputs, seed)
+            network = self._new_network(X, n_outputs, seed, output_activation)
             fitted.update(_split_seed=seed, _fitted_on_host=on_host)
         else:
             network = self.network_
@@ -605,7 +622,7 @@ class _BaseMLP(BaseEstimator):
             t_=previous.get("t_", 0) + n_train * len(new_losses),
             n_outputs_=n_outputs,
             n_layers_=1 + sum(hasattr(layer, "W") for layer in network.layers),
-            out_activation_=_SKLEARN_OUTPUT_NAMES[self._output_activation_for(n_outputs)],
+            out_activation_=_SKLEARN_OUTPUT_NAMES[output_activation],
         )
         converged = True  # partial_fit: one epoch by request, nothing to warn about
         if incremental:
@@ -798,7 +815,9 @@ _ATTRIBUTES_DOC = """
 
 @_shared_docs
 class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier: softmax output for k > 2 classes, one sigmoid unit for 2.
+    """Multi-layer perceptron classifier: softmax output for k > 2 classes, one sigmoid unit for 2,
+    one sigmoid unit per label for a multilabel indicator ``y (n_samples, n_labels)`` of 0/1
+    (``predict`` then returns such a matrix, ``score`` is the subset accuracy).
 
     Labels may be of any type (strings, integers, ...); ``predict`` returns them.
     Array API inputs (CuPy, PyTorch, array-api-strict) train and predict on their own
@@ -823,20 +842,77 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     (2, 3)
     """
 
-    def _output_activation_for(self, n_outputs: int) -> str:
-        return "sigmoid" if n_outputs == 1 else "softmax"
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {**super()._more_tags(), "multilabel": True}
+
+    def _output_activation_for(self, n_outputs: int, multilabel: bool = False) -> str:
+        return "sigmoid" if n_outputs == 1 or multilabel else "softmax"
 
     def _stratify_labels(self, targets):
-        return targets
+        return targets if targets.ndim == 1 else None  # scikit-learn does not stratify multilabel targets
 
     def _validation_score_of(self, X_validation, targets_validation):
-        """Accuracy on the held-out set (``targets_validation``: class indices on the host)."""
-        return lambda network: float(np.mean(to_numpy(network.predict(X_validation)) == targets_validation))
+        """Accuracy on the held-out set (``targets_validation``: class indices, or a multilabel
+        indicator matrix, on the host); for multilabel data the subset accuracy, as ``score``'s."""
+
+        def score(network):
+            hits = to_numpy(network.predict(X_validation)) == targets_validation
+            return float(np.mean(hits.all(axis=1) if hits.ndim == 2 else hits))
+
+        return score
+
+    def _validate_multilabel(self, X, y, on_host, fitted, *, reset, incremental, classes):
+        """:meth:`_validate_training_data` for a 2-D ``y``: a multilabel indicator matrix of 0/1,
+        one sigmoid output per label; ``classes_`` is ``0..n_labels-1``, as scikit-learn's."""
+        name = type(self).__name__
+        y = to_numpy(y)
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {y.shape[0]}]"
+            )
+        target_type = type_of_target(y, input_name="y")
+        if target_type != "multilabel-indicator" or not np.isin(y, (0, 1)).all():
+            raise ValueError(
+                f"{name} takes a 2-D y only as a multilabel indicator matrix of 0/1 of shape (n_samples, n_labels); "
+                f"got {target_type!r} targets of shape {y.shape}"
+            )
+        n_labels = y.shape[1]
+        if not reset and not (self._is_multilabel() and self.classes_.shape[0] == n_labels):
+            fitted_on = f"{self.classes_.shape[0]} labels" if self._is_multilabel() else "a 1-D y of class labels"
+            raise ValueError(
+                f"y is a multilabel matrix of {n_labels} labels, but this {name} was fitted on {fitted_on}"
+            )
+        if classes is not None and np.unique(to_numpy(classes)).shape[0] != n_labels:
+            raise ValueError(f"classes={classes!r} must name the {n_labels} labels (columns) of the multilabel y")
+        if reset and incremental and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if reset:
+            fitted.update(classes_=np.arange(n_labels), _multilabel=True)
+        return X, y.astype(np.int64), n_labels, on_host, fitted
 
     def _validate_training_data(self, X, y, *, reset, incremental, classes):
         """``(X, encoded labels 0..k-1 as NumPy int64, n_outputs, on_host, fitted)``, changing nothing;
-        ``fitted`` includes ``classes_`` when resetting."""
+        ``fitted`` includes ``classes_`` when resetting.  A 2-D ``y`` of several columns is a
+        multilabel indicator matrix (:meth:`_validate_multilabel`)."""
+        shape = _shape_of(y)
+        if len(shape) == 2 and shape[1] > 1:
+            X, y, on_host, fitted = self._validate_input(X, y, reset=reset, multi_output=True)
+            return self._validate_multilabel(
+                X, y, on_host, fitted, reset=reset, incremental=incremental, classes=classes
+            )
+        if not reset and self._is_multilabel():
+            raise ValueError(
+                f"this {type(self).__name__} was fitted on a multilabel matrix of {self.classes_.shape[0]} labels; "
+                f"y of shape {shape} is not one"
+            )
         X, y, on_host, fitted = self._validate_input(X, y, reset=reset)
+        if reset:
+            fitted["_multilabel"] = False
         if not on_host:
             y = check_array(to_numpy(y), ensure_2d=False, dtype=None, input_name="y")
             y = column_or_1d(y, warn=True)
@@ -903,10 +979,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return array_context(probabilities).xp.log(probabilities)
 
     def predict(self, X):
-        """Labels of shape ``(n_samples,)`` from ``classes_`` (on X's backend when the classes are numeric)."""
+        """Labels of shape ``(n_samples,)`` from ``classes_`` (on X's backend when the classes are numeric);
+        for a multilabel classifier the indicator matrix ``(n_samples, n_labels)`` of 0/1."""
         X, on_host = self._check_X_for_inference(X, "predict")
         network = self.network_
         indices = network.predict(X)
+        if self._is_multilabel():
+            return to_numpy(indices) if on_host else indices
         if on_host or self.classes_.dtype.kind not in "biuf":
             return self.classes_[to_numpy(indices)]
         context = network.context
@@ -951,7 +1030,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _more_tags(self):  # scikit-learn < 1.6
         return {**super()._more_tags(), "multioutput": True}
 
-    def _output_activation_for(self, n_outputs: int) -> str:
+    def _output_activation_for(self, n_outputs: int, multilabel: bool = False) -> str:
         return "identity"
 
     def _validation_score_of(self, X_validation, y_validation):
