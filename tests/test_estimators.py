@@ -1038,3 +1038,29 @@ def test_multilabel_partial_fit_early_stopping_and_errors(multilabel):
     assert len(stopping.validation_scores_) == stopping.n_iter_ and 0 <= stopping.best_validation_score_ <= 1
     with pytest.raises(ValueError, match="fitted on a 1-D y"):
         MLPClassifier(**SMALL).fit(X, Y[:, 0]).partial_fit(X, Y)
+
+
+def test_assigning_scikit_learns_weights_gives_its_predictions(iris):
+    """coefs_ / intercepts_ are assignable, as scikit-learn's are: a trained scikit-learn MLP's weights
+    copied in make xdnn predict scikit-learn's probabilities; bad arrays are refused before any is written."""
+    X, y = iris
+    X = StandardScaler().fit_transform(X)
+    settings = dict(hidden_layer_sizes=(7, 5), activation="tanh", max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = SklearnMLPClassifier(**settings).fit(X, y)
+        ours = MLPClassifier(**settings).fit(X, y)
+    before = [np.array(c, copy=True) for c in ours.coefs_]
+    for bad, message in [
+        ([c.T for c in theirs.coefs_], r"coefs_\[0\] must have shape \(4, 7\)"),
+        (theirs.coefs_[:2], "needs 3 arrays"),
+        ([np.full_like(c, np.nan) for c in theirs.coefs_], "NaN"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            ours.coefs_ = bad
+    for mine, kept in zip(ours.coefs_, before, strict=True):
+        np.testing.assert_array_equal(mine, kept)
+    ours.coefs_ = theirs.coefs_
+    ours.intercepts_ = theirs.intercepts_
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))

@@ -27,7 +27,10 @@ ENVIRONMENT_VARIABLE = "XDNN_BACKEND"
 
 INSTALL_HINTS = {
     "numpy": "pip install numpy",
-    "cupy": 'pip install "xdnn[cuda12]" (CUDA 12) or pip install "xdnn[cuda13]" (CUDA 13)',
+    "cupy": (
+        'pip install "xdnn[cuda12]" (CUDA 12) or pip install "xdnn[cuda13]" (CUDA 13); '
+        'from a source checkout, pip install ".[cuda12]" or ".[cuda13]"'
+    ),
     "torch": 'pip install "torch==2.13.0" (or pip install "xdnn[test]")',
     "array_api_strict": 'pip install array-api-strict (or pip install "xdnn[test]")',
 }

@@ -669,7 +669,8 @@ class _BaseMLP(BaseEstimator):
     @property
     def coefs_(self) -> list[Array]:
         """scikit-learn's weights: ``coefs_[i]`` of shape ``(n_inputs, n_units)`` of layer ``i + 1`` --
-        ``W{i+1}.T``, a view of the network's parameter (writing it changes the network)."""
+        ``W{i+1}.T``, a view of the network's parameter (writing it changes the network); assigning a
+        list of such arrays sets the weights."""
         parameters = self.network_.parameters
         return self._as_fitted([parameters[layer.W].T for layer in self.network_.layers if hasattr(layer, "W")])
 
@@ -687,6 +688,42 @@ class _BaseMLP(BaseEstimator):
                 zeros = None if b is not None else xp.zeros(W.shape[0], dtype=W.dtype, device=network.context.device)
                 intercepts.append(b[:, 0] if b is not None else zeros)
         return self._as_fitted(intercepts)
+
+    @coefs_.setter
+    def coefs_(self, coefs: list[Any]) -> None:
+        """Set the weights from scikit-learn-shaped ``(n_inputs, n_units)`` arrays (copied in)."""
+        self._set_dense_arrays(coefs, "coefs_", lambda layer: (layer.n_inputs, layer.units), "W")
+
+    @intercepts_.setter
+    def intercepts_(self, intercepts: list[Any]) -> None:
+        """Set the biases from ``(n_units,)`` arrays (copied in); a bias-free layer takes only zeros."""
+        self._set_dense_arrays(intercepts, "intercepts_", lambda layer: (layer.units,), "b")
+
+    def _set_dense_arrays(self, values: list[Any], attribute: str, shape_of, kind: str) -> None:
+        """Check every array (count, shape, finite) before writing any, then copy them into the
+        network's parameters in its dtype and on its backend."""
+        check_is_fitted(self)
+        network = self.network_
+        layers = [layer for layer in network.layers if hasattr(layer, "W")]
+        values = list(values)
+        if len(values) != len(layers):
+            raise ValueError(f"{attribute} needs {len(layers)} arrays, one per layer, got {len(values)}")
+        host = []
+        for index, (layer, value) in enumerate(zip(layers, values, strict=True)):
+            array = np.asarray(to_numpy(value), dtype=np.float64)
+            if array.shape != shape_of(layer):
+                raise ValueError(f"{attribute}[{index}] must have shape {shape_of(layer)}, got {array.shape}")
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"{attribute}[{index}] contains NaN or infinity")
+            if kind == "b" and layer.b is None and np.any(array):
+                raise ValueError(f"{attribute}[{index}]: layer {index + 1} has no bias (batch_norm=True); pass zeros")
+            host.append(array)
+        dtype = getattr(network.context.xp, network.dtype_name)
+        for layer, array in zip(layers, host, strict=True):
+            if kind == "W":
+                network.parameters[layer.W] = network.context.asarray(np.ascontiguousarray(array.T), dtype=dtype)
+            elif layer.b is not None:
+                network.parameters[layer.b] = network.context.asarray(array.reshape(-1, 1), dtype=dtype)
 
     def _as_fitted(self, arrays: list[Array]) -> list[Array]:
         """Arrays of the network's backend, as NumPy arrays when ``fit`` was given host data (sharing
