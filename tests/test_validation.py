@@ -23,9 +23,10 @@ def test_check_finite_accepts_finite_values_whose_sum_overflows(backend, xp, to_
     _validation.check_finite(to_device(np.array([[1, 2]], dtype=np.int64)), "X", xp=xp)  # integers: nothing to do
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_finite_data_that_overflows_the_network_dtype_is_named_as_too_large(backend, to_device):
-    """float64 data beyond float32's range turns into inf in the cast: the error says so, not "inf values"."""
+    """float64 data beyond float32's range would turn into inf in the cast: the error says so, not
+    "inf values", and comes before any cast (no overflow warning of NumPy's first)."""
     import xdnn
 
     X = np.ones((6, 2))

@@ -50,21 +50,30 @@ def check_positive(value: Any, name: str) -> float:
     return float(value)
 
 
-def check_finite_in_dtype(cast: Array, original: Array, name: str, *, xp: Any) -> None:
-    """:func:`check_finite` for ``cast``, ``original`` converted to a narrower float dtype: finite
-    data that overflowed in the conversion is named as such, not as inf."""
-    try:
-        check_finite(cast, name, xp=xp)
-    except ValueError:
-        if cast is original or original.dtype == cast.dtype:
-            raise
-        check_finite(original, name, xp=xp)  # the data's own NaN or inf, if any, is reported first
-        largest = float(xp.finfo(cast.dtype).max)
-        dtype = str(cast.dtype).rsplit(".", 1)[-1]  # float32, whichever library's dtype it is
-        raise ValueError(
-            f"{name} has values too large for {dtype} (largest magnitude {largest:.4g}); "
-            "scale the data, or train in float64"
-        ) from None
+def as_finite_dtype(array: Array, dtype: Any, name: str, *, xp: Any, copy: bool = True) -> Array:
+    """``array`` cast to ``dtype`` (``copy`` as in ``xp.astype``), checked free of NaN and inf
+    (:func:`check_finite`).
+
+    Floating data cast to a narrower dtype (float64 to float32) is range-checked first, so finite
+    values too large for it are named as such -- not as inf, and without the overflow warning the
+    cast itself would give -- and the data's own NaN or inf is reported before that.
+    """
+    if array.dtype == dtype:
+        check_finite(array, name, xp=xp)
+        return array
+    if xp.isdtype(array.dtype, "real floating") and float(xp.finfo(array.dtype).max) > float(xp.finfo(dtype).max):
+        check_finite(array, name, xp=xp)
+        largest = float(xp.finfo(dtype).max)
+        if bool(xp.any(xp.abs(array) > largest)):
+            dtype_name = str(getattr(dtype, "__name__", dtype)).rsplit(".", 1)[-1]  # float32, in every library
+            raise ValueError(
+                f"{name} has values too large for {dtype_name} (largest magnitude {largest:.4g}); "
+                "scale the data, or train in float64"
+            )
+        return xp.astype(array, dtype, copy=copy)
+    cast = xp.astype(array, dtype, copy=copy)
+    check_finite(cast, name, xp=xp)
+    return cast
 
 
 def check_rank(array: Array, rank: int, name: str) -> None:

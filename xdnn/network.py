@@ -424,9 +424,7 @@ class Network:
         _validation.check_not_empty(X, name)
         if not context.xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
             raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
-        cast = context.xp.astype(X, getattr(context.xp, self.dtype_name), copy=False)  # never written to
-        _validation.check_finite_in_dtype(cast, X, name, xp=context.xp)
-        X = cast
+        X = _validation.as_finite_dtype(X, getattr(context.xp, self.dtype_name), name, xp=context.xp, copy=False)
         if self.n_features is not None and X.shape[1] != self.n_features:
             raise ValueError(
                 f"{name} has {X.shape[1]} features, but this network was built for {self.n_features} features"
@@ -447,9 +445,7 @@ class Network:
         if y.shape[0] != n_samples:
             raise ValueError(f"{names[0]} and {name} have different numbers of samples: {n_samples} and {y.shape[0]}")
         dtype = getattr(xp, self.dtype_name)
-        cast = xp.astype(y, dtype) if y.dtype != dtype else y
-        _validation.check_finite_in_dtype(cast, y, name, xp=xp)
-        y = cast
+        y = _validation.as_finite_dtype(y, dtype, name, xp=xp)
         k = self.output_units
         if self.loss.name == "categorical_crossentropy" and (y.ndim == 1 or y.shape[1] == 1):
             labels = xp.reshape(y, (-1,))
@@ -465,7 +461,10 @@ class Network:
         if y.shape[1] != k:
             raise ValueError(f"{name} has {y.shape[1]} columns but the output layer has {k} units")
         if self.loss.name == "binary_crossentropy" and not bool(xp.all((y >= 0) & (y <= 1))):
-            raise ValueError(f"{name} must hold 0/1 labels (or probabilities in [0, 1]) for a sigmoid output")
+            raise ValueError(
+                f"{name} must hold 0/1 labels (or probabilities in [0, 1]) for a sigmoid output; "
+                'for regression targets use loss="mse" (an identity output)'
+            )
         if self.loss.name == "categorical_crossentropy":
             row_sums = xp.sum(y, axis=1)  # (n_samples,)
             if not (bool(xp.all(y >= 0)) and bool(xp.all(xp.abs(row_sums - 1.0) < 1e-3))):
