@@ -1119,3 +1119,57 @@ def test_a_fit_that_diverges_in_its_first_epoch_returns_an_empty_history(backend
     assert len(messages) == 1 and f"epoch {net.diverged_epoch} of this fit" in messages[0], messages
     assert "after 0 epochs" in messages[0] and net.epochs_trained == 0 and history.epoch == [], backend.name
     assert history["loss"] == [] and history["val_loss"] == [] and history["accuracy"] == [], dict(history)
+
+
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "categorical_crossentropy", "mse"])
+def test_integer_sample_weights_are_repeated_rows(backend, to_device, loss):
+    """Full-batch gradient descent with integer sample weights (zeros included) trains exactly as on
+    the data with each row repeated that many times: the weighted mean cost, its gradient and the
+    L2 term over sum(w) are scikit-learn's sample_weight."""
+    random_state = np.random.RandomState(0)
+    X = random_state.randn(30, 4)
+    y = {
+        "binary_crossentropy": (X[:, 0] + X[:, 1] > 0).astype(np.int64),
+        "categorical_crossentropy": np.argmax(X[:, :3], axis=1),
+        "mse": X[:, 2] - X[:, 3],
+    }[loss]
+    weights = random_state.randint(0, 4, size=30)
+    sizes = [4, 5, 3 if loss == "categorical_crossentropy" else 1]
+
+    def network():
+        return xdnn.Network(sizes, loss=loss, optimizer="sgd", learning_rate=0.1, l2=0.05, dtype="float64", seed=0)
+
+    weighted, repeated = network(), network()
+    history = weighted.fit(
+        to_device(X), to_device(y), epochs=4, batch_size=None, sample_weight=to_device(weights), verbose=0
+    )
+    reference = repeated.fit(
+        to_device(np.repeat(X, weights, axis=0)), to_device(np.repeat(y, weights)), epochs=4, batch_size=None, verbose=0
+    )
+    np.testing.assert_allclose(history["loss"], reference["loss"], rtol=1e-12, err_msg=backend.name)
+    for name, value in weighted.parameters.items():
+        np.testing.assert_allclose(
+            host(value), host(repeated.parameters[name]), rtol=1e-10, atol=1e-14, err_msg=f"{name} ({backend.name})"
+        )
+
+
+def test_sample_weights_are_checked_before_anything_changes(backend, to_device):
+    X = np.random.RandomState(1).randn(12, 3)
+    y = (X[:, 0] > 0).astype(np.int64)
+    net = xdnn.Network([3, 4, 1], seed=0)
+    net.fit(to_device(X), to_device(y), epochs=1, verbose=0)
+    before = {name: host(value).copy() for name, value in net.parameters.items()}
+    for weights, error, message in [
+        (np.ones(11), ValueError, r"sample_weight must have shape \(12,\)"),
+        (np.ones((12, 1)), ValueError, r"sample_weight must have shape \(12,\)"),
+        (np.where(np.arange(12) == 3, -1.0, 1.0), ValueError, "non-negative"),
+        (np.where(np.arange(12) == 3, np.nan, 1.0), ValueError, "NaN"),
+        (np.zeros(12), ValueError, "all zero"),
+    ]:
+        with pytest.raises(error, match=message):
+            net.fit(to_device(X), to_device(y), epochs=2, sample_weight=to_device(weights), verbose=0)
+    assert net.epochs_trained == 1, backend.name
+    for name, value in before.items():
+        np.testing.assert_array_equal(host(net.parameters[name]), value, err_msg=f"{name} ({backend.name})")
+    net.fit(to_device(X), to_device(y), epochs=1, batch_size=5, sample_weight=2.0, verbose=0)  # a number: all alike
+    assert net.epochs_trained == 2

@@ -491,9 +491,10 @@ class _BaseMLP(BaseEstimator):
         """Whether the fitted classifier was trained on a multilabel indicator ``y``."""
         return bool(getattr(self, "_multilabel", False))
 
-    def _validation_split(self, X: Array, targets: Any, seed: int | None) -> tuple[tuple, tuple]:
-        """``((X_train, targets_train), (X_val, targets_val))`` for early stopping, stratified for a
-        classifier when every class can be on both sides (each has 2 samples, each side room for all)."""
+    def _validation_split(self, X: Array, targets: Any, seed: int | None, weights: Any = None) -> tuple[tuple, tuple]:
+        """``((X_train, targets_train, weights_train), (X_val, targets_val, weights_val))`` for early
+        stopping (weights ``None`` without ``sample_weight``), stratified for a classifier when every
+        class can be on both sides (each has 2 samples, each side room for all)."""
         context = array_context(X)
         n_samples = X.shape[0]
         stratify = self._stratify_labels(targets)
@@ -510,8 +511,36 @@ class _BaseMLP(BaseEstimator):
                 "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
             )
         return tuple(
-            (_take_rows(X, rows, context), _take_rows(targets, rows, context)) for rows in (train_rows, validation_rows)
+            (
+                _take_rows(X, rows, context),
+                _take_rows(targets, rows, context),
+                None if weights is None else _take_rows(weights, rows, context),
+            )
+            for rows in (train_rows, validation_rows)
         )
+
+    def _check_sample_weight(self, sample_weight: Any, X: Array) -> Any:
+        """``sample_weight`` as a NumPy float64 ``(n_samples,)`` array for host data (a number weights
+        every sample alike), or as given for a backend's array; ``None`` stays ``None``.  The network
+        checks the values (finite, non-negative, not all zero) before it changes anything."""
+        if sample_weight is None:
+            return None
+        # On a backend's X a weight array of that backend stays there; anything else (host data, or
+        # under array_api_dispatch another library's array) comes home and follows X.
+        keep = (
+            not is_host_data(sample_weight) and not is_host_data(X) and array_context(sample_weight) == array_context(X)
+        )
+        if keep:
+            weights = sample_weight
+        else:
+            weights = np.asarray(to_numpy(sample_weight), dtype=np.float64)
+            if weights.ndim == 0:
+                weights = np.full(X.shape[0], float(weights))
+        if weights.ndim != 1 or weights.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"sample_weight.shape == {tuple(weights.shape)}, expected ({X.shape[0]},): one weight per sample"
+            )
+        return weights
 
     def _check_warm_start(self, network: Network, n_outputs: int) -> None:
         """``warm_start`` continues the fitted network: it must have the requested layers."""
@@ -523,7 +552,7 @@ class _BaseMLP(BaseEstimator):
                 f"{n_outputs}; set warm_start=False to train a new network"
             )
 
-    def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None):
+    def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None, sample_weight: Any = None):
         """Check everything, train, then assign the fitted attributes: a call that raises changes nothing.
 
         ``partial_fit`` (``incremental``) runs one epoch from the current weights and optimizer state.
@@ -531,12 +560,13 @@ class _BaseMLP(BaseEstimator):
         fresh optimizer and learning rate from the current parameters, as scikit-learn does.
         """
         self._check_hyperparameters()
-        _check_one_backend(X, y, classes)
+        _check_one_backend(X, y, classes, sample_weight)
         fitted_before = hasattr(self, "network_")
         first_call = not ((incremental or self.warm_start) and fitted_before)
         X, targets, n_outputs, on_host, fitted = self._validate_training_data(
             X, y, reset=first_call, incremental=incremental, classes=classes
         )
+        weights = self._check_sample_weight(sample_weight, X)
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
             # The split's checks do not depend on the seed: run them before drawing one from a RandomState.
@@ -568,20 +598,25 @@ class _BaseMLP(BaseEstimator):
                     batch_size=self._batch_size(n_train),
                     shuffle=bool(self.shuffle),
                     verbose=verbose,
+                    sample_weight=weights,
                 )
             else:
                 validation_data = None
                 callbacks: list[Callback] = []
                 if early_stopping:
                     split_seed = fitted["_split_seed"] if first_call else self._split_seed
-                    (X, targets), validation_data = self._validation_split(X, targets, split_seed)
+                    (X, targets, weights), (*validation_data, validation_weights) = self._validation_split(
+                        X, targets, split_seed, weights
+                    )
                     stopper = EarlyStopping(
                         monitor="val_loss",
                         patience=self.n_iter_no_change,
                         min_delta=self.tol,
                         restore_best_weights=True,
                     )
-                    validation_scores = _ValidationScores(self._validation_score_of(*validation_data))
+                    validation_scores = _ValidationScores(
+                        self._validation_score_of(*validation_data, validation_weights)
+                    )
                     callbacks.append(validation_scores)
                 else:
                     stopper = _TrainingLossStopping(float(self.tol), int(self.n_iter_no_change))
@@ -598,10 +633,11 @@ class _BaseMLP(BaseEstimator):
                     targets,
                     epochs=int(self.max_iter),
                     batch_size=self._batch_size(n_train),
-                    validation_data=validation_data,
+                    validation_data=None if validation_data is None else tuple(validation_data),
                     callbacks=callbacks,
                     verbose=verbose,
                     shuffle=bool(self.shuffle),
+                    sample_weight=weights,
                 )
         except BaseException:
             network.optimizer, network.learning_rate, network.l2 = settings
@@ -710,7 +746,7 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"{attribute} needs {len(layers)} arrays, one per layer, got {len(values)}")
         host = []
         for index, (layer, value) in enumerate(zip(layers, values, strict=True)):
-            array = np.asarray(to_numpy(value), dtype=np.float64)
+            array = np.array(to_numpy(value), dtype=np.float64, copy=True)  # never the caller's memory
             if array.shape != shape_of(layer):
                 raise ValueError(f"{attribute}[{index}] must have shape {shape_of(layer)}, got {array.shape}")
             if not np.all(np.isfinite(array)):
@@ -893,13 +929,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _stratify_labels(self, targets):
         return targets if targets.ndim == 1 else None  # scikit-learn does not stratify multilabel targets
 
-    def _validation_score_of(self, X_validation, targets_validation):
-        """Accuracy on the held-out set (``targets_validation``: class indices, or a multilabel
-        indicator matrix, on the host); for multilabel data the subset accuracy, as ``score``'s."""
+    def _validation_score_of(self, X_validation, targets_validation, weights_validation=None):
+        """Accuracy (weighted by ``weights_validation``) on the held-out set (``targets_validation``:
+        class indices, or a multilabel indicator matrix, on the host); for multilabel data the subset
+        accuracy, as ``score``'s."""
+
+        weights = None if weights_validation is None else to_numpy(weights_validation)
 
         def score(network):
             hits = to_numpy(network.predict(X_validation)) == targets_validation
-            return float(np.mean(hits.all(axis=1) if hits.ndim == 2 else hits))
+            return float(np.average(hits.all(axis=1) if hits.ndim == 2 else hits, weights=weights))
 
         return score
 
@@ -988,13 +1027,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_classes = classes.shape[0]
         return X, encoded, (1 if n_classes == 2 else n_classes), on_host, fitted
 
-    def fit(self, X, y):
-        """Train on ``X (n_samples, n_features)`` and labels ``y (n_samples,)``; returns ``self``."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train on ``X (n_samples, n_features)`` and labels ``y (n_samples,)`` (or a multilabel
+        indicator matrix), each sample's cost weighted by ``sample_weight``; returns ``self``."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over ``(X, y)``; ``classes`` (all labels) is required on the first call."""
-        return self._fit(X, y, incremental=True, classes=classes)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over ``(X, y)``; ``classes`` (all labels) is required on the first call
+        (scikit-learn's argument order: ``sample_weight`` comes before it)."""
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def _probabilities(self, X, method):
         X, on_host = self._check_X_for_inference(X, method)
@@ -1070,12 +1111,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _output_activation_for(self, n_outputs: int, multilabel: bool = False) -> str:
         return "identity"
 
-    def _validation_score_of(self, X_validation, y_validation):
-        """R^2 (averaged over the targets) on the held-out set."""
+    def _validation_score_of(self, X_validation, y_validation, weights_validation=None):
+        """R^2 (averaged over the targets, weighted by ``weights_validation``) on the held-out set."""
         expected = to_numpy(y_validation)
+        weights = None if weights_validation is None else to_numpy(weights_validation)
 
         def score(network):
-            return r2_score(expected, np.reshape(to_numpy(network.predict(X_validation)), expected.shape))
+            predicted = np.reshape(to_numpy(network.predict(X_validation)), expected.shape)
+            return r2_score(expected, predicted, sample_weight=weights)
 
         return score
 
@@ -1113,13 +1156,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             )
         return X, y, n_outputs, on_host, fitted
 
-    def fit(self, X, y):
-        """Train on ``X (n_samples, n_features)`` and ``y (n_samples,)`` or ``(n_samples, n_outputs)``."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train on ``X (n_samples, n_features)`` and ``y (n_samples,)`` or ``(n_samples, n_outputs)``,
+        each sample's cost weighted by ``sample_weight``."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, continuing from the current weights."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predictions ``(n_samples,)`` for a 1-D training ``y``, else ``(n_samples, n_outputs)``."""

@@ -23,8 +23,11 @@ from xdnn import _cupy_kernels, _numpy_fast
 Array = Any
 
 
-def _total(values: Array, *, xp: Any) -> Array:
-    """``sum(values)`` as a 0-d array (NumPy's cheaper entry point when it applies, see xdnn._numpy_fast)."""
+def _total(values: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    """``sum(values)`` as a 0-d array (NumPy's cheaper entry point when it applies, see xdnn._numpy_fast);
+    with ``weights`` (a ``(1, m)`` row of sample weights) ``sum(values * weights)``."""
+    if weights is not None:
+        values = values * weights
     fast = _numpy_fast.ops_for(xp)
     return fast.total(values) if fast else xp.sum(values)
 
@@ -45,14 +48,15 @@ def binary_cross_entropy(AL: Array, Y: Array, *, xp: Any) -> Array:
     return (0.0 - xp.sum(log_likelihood)) / m  # 0 - s, not -s: a perfect prediction costs +0.0
 
 
-def binary_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any) -> Array:
+def binary_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
     """BCE of ``sigmoid(Z)`` computed from ``Z``: ``(1/m) sum(softplus(Z) - Z Y)``.
 
     ``softplus(Z) = log(1 + exp(Z)) = max(Z, 0) + log1p(exp(-|Z|))`` takes ``exp`` only of
-    ``-|Z|``, so it never overflows and the cost is finite for any ``Z``.
+    ``-|Z|``, so it never overflows and the cost is finite for any ``Z``.  ``weights`` (``(1, m)``,
+    mean 1) weight each sample's terms.
     """
     m = Z.shape[-1]
-    return _total(xp.maximum(Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z))), xp=xp) / m
+    return _total(xp.maximum(Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z))), xp=xp, weights=weights) / m
 
 
 def log_softmax(Z: Array, *, xp: Any) -> Array:
@@ -61,16 +65,18 @@ def log_softmax(Z: Array, *, xp: Any) -> Array:
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=0, keepdims=True))
 
 
-def categorical_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any) -> Array:
-    """``J = -(1/m) sum(Y * log_softmax(Z))`` with one-hot ``Y`` of shape ``(k, m)``."""
+def categorical_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    """``J = -(1/m) sum(Y * log_softmax(Z))`` with one-hot ``Y`` of shape ``(k, m)`` (``weights``:
+    a ``(1, m)`` row of sample weights, mean 1)."""
     m = Z.shape[-1]
-    return -_total(Y * log_softmax(Z, xp=xp), xp=xp) / m
+    return -_total(Y * log_softmax(Z, xp=xp), xp=xp, weights=weights) / m
 
 
-def mean_squared_error(A: Array, Y: Array, *, xp: Any) -> Array:
-    """``J = 1/(2 m k) sum((A - Y)^2)`` (scikit-learn's squared loss)."""
+def mean_squared_error(A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    """``J = 1/(2 m k) sum((A - Y)^2)`` (scikit-learn's squared loss; ``weights``: a ``(1, m)`` row
+    of sample weights, mean 1)."""
     difference = A - Y
-    return _total(difference * difference, xp=xp) / (2.0 * A.shape[-1] * A.shape[0])
+    return _total(difference * difference, xp=xp, weights=weights) / (2.0 * A.shape[-1] * A.shape[0])
 
 
 def _probability_gradient(A: Array, Y: Array, *, xp: Any) -> Array:
@@ -94,12 +100,19 @@ class Loss:
     cost: Callable[..., Array]
     output_gradient: Callable[..., Array]
 
-    def cost_and_gradient(self, Z: Array, A: Array, Y: Array, *, xp: Any) -> tuple[Array, Array]:
+    def cost_and_gradient(
+        self, Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None
+    ) -> tuple[Array, Array]:
         """``(cost, dZ)`` for one batch: :attr:`cost` and :attr:`output_gradient` together.
 
-        On CuPy (fast paths on) binary cross-entropy and MSE compute both in one fused
-        kernel pass over ``(k, m)`` (see :mod:`xdnn._cupy_kernels`); the values are the same.
+        With ``weights`` -- a ``(1, m)`` row of sample weights scaled to mean 1 -- the cost is the
+        weighted mean ``sum(w_i J_i) / sum(w_i)`` and each sample's ``dZ`` column is scaled by its
+        weight (scikit-learn's MLP ``sample_weight``).  On CuPy (fast paths on, no weights) binary
+        cross-entropy and MSE compute both in one fused kernel pass over ``(k, m)`` (see
+        :mod:`xdnn._cupy_kernels`); the values are the same.
         """
+        if weights is not None:
+            return self.cost(Z, A, Y, xp=xp, weights=weights), self.output_gradient(A, Y, xp=xp) * weights
         if _cupy_kernels.applies_to(xp):
             fused = _cupy_kernels.fused_cost_and_gradient(self.name, Z, A, Y)
             if fused is not None:
@@ -108,16 +121,16 @@ class Loss:
 
 
 # The costs as Loss.cost calls them, ``(Z, A, Y, *, xp)``: module functions, so that a network pickles.
-def _binary_cost(Z: Array, A: Array, Y: Array, *, xp: Any) -> Array:
-    return binary_cross_entropy_from_logits(Z, Y, xp=xp)
+def _binary_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    return binary_cross_entropy_from_logits(Z, Y, xp=xp, weights=weights)
 
 
-def _categorical_cost(Z: Array, A: Array, Y: Array, *, xp: Any) -> Array:
-    return categorical_cross_entropy_from_logits(Z, Y, xp=xp)
+def _categorical_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    return categorical_cross_entropy_from_logits(Z, Y, xp=xp, weights=weights)
 
 
-def _squared_cost(Z: Array, A: Array, Y: Array, *, xp: Any) -> Array:
-    return mean_squared_error(A, Y, xp=xp)
+def _squared_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    return mean_squared_error(A, Y, xp=xp, weights=weights)
 
 
 LOSSES: dict[str, Loss] = {

@@ -262,6 +262,7 @@ class Network:
         self._random: Any = None
         self._full_batch: tuple[Array, Array] | None = None
         self._captured_step: Any = None  # a fit's CUDA-graph step (see xdnn._cuda_graph)
+        self._weighted = False  # a fit with sample weights (carried as the targets' last column)
         self._permutations: _PermutationFeed | None = None
         if n_features is not None:
             self.build(n_features)
@@ -471,6 +472,26 @@ class Network:
                 raise ValueError(f"{name} rows must be one-hot (or probabilities summing to 1) for a softmax output")
         return y
 
+    def _prepare_sample_weight(self, sample_weight: Any, n_samples: int, context: ArrayContext) -> Array:
+        """Checked sample weights ``(n_samples,)`` in the network dtype on ``context`` (a number
+        weights every sample alike); changes nothing."""
+        xp = context.xp
+        weights = _asarray(sample_weight, context, "sample_weight")
+        if not xp.isdtype(weights.dtype, ("real floating", "integral", "bool")):
+            raise TypeError(f"sample_weight must be numeric, got dtype {weights.dtype}")
+        if weights.ndim == 0:
+            weights = xp.broadcast_to(weights, (n_samples,))
+        if weights.ndim != 1 or weights.shape[0] != n_samples:
+            raise ValueError(
+                f"sample_weight must have shape ({n_samples},), one weight per sample, got {tuple(weights.shape)}"
+            )
+        weights = _validation.as_finite_dtype(weights, getattr(xp, self.dtype_name), "sample_weight", xp=xp)
+        if not bool(xp.all(weights >= 0)):
+            raise ValueError("sample_weight must be non-negative")
+        if not bool(xp.any(weights > 0)):
+            raise ValueError("sample_weight must not be all zero: no sample would count")
+        return weights
+
     def _prepare_data(
         self, X: Any, y: Any, context: ArrayContext, names: tuple[str, str] = ("X", "y")
     ) -> tuple[Array, Array]:
@@ -519,12 +540,26 @@ class Network:
                 total = total + xp.sum(W * W)
         return (self.l2 / (2.0 * m)) * total
 
-    def _cost_and_gradients(self, Xt: Array, Yt: Array, random: Any, update_state: bool = True, bound=None):
-        """Training-mode cost (with L2) and ``dJ/dparameter`` for one batch in tutorial layout."""
+    def _cost_and_gradients(
+        self, Xt: Array, Yt: Array, random: Any, update_state: bool = True, bound=None, weights: Array | None = None
+    ):
+        """Training-mode cost (with L2) and ``dJ/dparameter`` for one batch in tutorial layout.
+
+        ``weights`` (``(1, m)``, sample weights) make the cost the weighted mean of the samples'
+        costs and the L2 term ``l2 / (2 sum(w)) ||W||^2``, scikit-learn's ``sample_weight``: the
+        tutorial's ``m`` becomes ``sum(w)`` (a batch of zero weights contributes only its L2 term, over ``m``).
+        """
         xp = self.context.xp
         Z, A, backwards = self._forward(Xt, training=True, random=random, update_state=update_state, bound=bound)
         m = Xt.shape[1]
-        cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp)
+        if weights is None:
+            cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp)
+        else:
+            total = xp.sum(weights)
+            positive = total > 0
+            scale = xp.where(positive, m / xp.where(positive, total, 1.0), 0.0)
+            cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp, weights=weights * scale)
+            m = xp.where(positive, total, float(m))  # the L2 term's sample count
         if self.l2:
             cost = cost + self._penalty(m)
         grads: dict[str, Array] = {}
@@ -561,6 +596,7 @@ class Network:
         print_every: int = 100,
         shuffle: bool = True,
         cuda_graph: bool = False,
+        sample_weight: Any = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` in mini-batches of ``batch_size``.
 
@@ -573,6 +609,10 @@ class Network:
         epoch start about every 16 steps (every epoch with 16 or more batches) -- the history
         forgets the epochs undone, a :class:`DivergenceWarning` names the epoch and how far
         it rolled back, and ``diverged_epoch`` records it.
+
+        ``sample_weight`` (``(n_samples,)``, finite, non-negative, not all zero) weights each sample's
+        cost and gradient, as scikit-learn's ``sample_weight``: each batch's cost is the weighted mean
+        of its samples' costs (the validation loss and metrics stay unweighted).
 
         ``cuda_graph=True`` (CuPy, full batch, networks of Dense and Activation layers) records the
         training step once as a CUDA graph and launches it each epoch -- one launch instead of a
@@ -589,8 +629,9 @@ class Network:
         ):
             raise ValueError("validation_data must be a pair (X_val, y_val)")
         extra = tuple(validation_data) if validation_data is not None else ()
-        context = self._resolve_context(X, y, *extra)
+        context = self._resolve_context(X, y, *extra, sample_weight)
         X, Y = self._prepare_data(X, y, context)
+        weights = None if sample_weight is None else self._prepare_sample_weight(sample_weight, X.shape[0], context)
         validation = None
         if validation_data is not None:
             X_val, Y_val = self._prepare_data(validation_data[0], validation_data[1], context, ("X_val", "y_val"))
@@ -605,6 +646,8 @@ class Network:
             _call(callback, "check_logs", log_names)
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
+        if cuda_graph and weights is not None:
+            raise ValueError("cuda_graph=True trains without sample weights: pass sample_weight=None")
         if cuda_graph:
             reason = _cuda_graph.refusal(self, context, batch, m)
             if reason is not None:
@@ -637,6 +680,9 @@ class Network:
         # X.T (samples-major, see xdnn._numpy_fast); otherwise row-major (n_features, m) and (k, m)
         # copies, as a product with a contiguous operand dispatches faster than with a transposed view.
         xp = self.context.xp
+        self._weighted = weights is not None
+        if self._weighted:  # the weights ride along as the targets' last column: batched and shuffled with them
+            Y = xp.concat([Y, xp.reshape(weights, (-1, 1))], axis=1)
         self._full_batch = None
         if batch >= m:
             if _numpy_fast.ops_for(xp):
@@ -661,6 +707,7 @@ class Network:
             raise
         finally:
             self._full_batch = self._permutations = self._bound = self._captured_step = None
+            self._weighted = False
         # No cost is read after the last update: one that made a parameter NaN or inf is undone too
         # (not parameters that were already so, e.g. a dead unit's bias set to -inf by the user).
         if epochs and self.diverged_epoch is None and not self._parameters_finite() and checkpoint.finite():
@@ -774,11 +821,14 @@ class Network:
             spans = [(start, min(start + batch, m)) for start in range(0, m, batch)]
             batches = ((X[start:stop, ...].T, Y[start:stop, ...].T) for start, stop in spans)
         for position, (Xt, Yt) in enumerate(batches):
+            weights = None
+            if self._weighted:  # the sample weights travel as the targets' last row (see fit)
+                Yt, weights = Yt[:-1, ...], Yt[-1:, ...]
             if self._captured_step is not None:  # forward, backward and update in one graph launch
                 cost, A = self._captured_step.run(learning_rate)
                 grads = None
             else:
-                cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random, bound=self._bound)
+                cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random, bound=self._bound, weights=weights)
             size = Xt.shape[1]
             if check:
                 value = float(cost)
