@@ -1119,5 +1119,13 @@ def test_sample_weight_in_partial_fit_early_stopping_and_errors(iris):
         [
             ("short weights", lambda m: m.partial_fit(X, y, np.ones(10)), ValueError, r"expected \(150,\)"),
             ("negative weight", lambda m: m.partial_fit(X, y, -weights), ValueError, "non-negative"),
+            ("complex weights", lambda m: m.partial_fit(X, y, weights * 1j), ValueError, "real numbers"),
+            ("string weights", lambda m: m.partial_fit(X, y, ["a"] * 150), ValueError, "real numbers"),
+            ("NaN weight", lambda m: m.partial_fit(X, y, np.where(y == 1, np.nan, 1.0)), ValueError, "NaN"),
         ],
     )
+    # Refused before the seed is drawn: a RandomState given as random_state is not advanced.
+    random_state = np.random.RandomState(0)
+    with pytest.raises(ValueError, match="non-negative"):
+        MLPClassifier(hidden_layer_sizes=(3,), random_state=random_state).fit(X, y, sample_weight=-weights)
+    assert random_state.randint(1000) == np.random.RandomState(0).randint(1000)

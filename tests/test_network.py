@@ -1173,3 +1173,6 @@ def test_sample_weights_are_checked_before_anything_changes(backend, to_device):
         np.testing.assert_array_equal(host(net.parameters[name]), value, err_msg=f"{name} ({backend.name})")
     net.fit(to_device(X), to_device(y), epochs=1, batch_size=5, sample_weight=2.0, verbose=0)  # a number: all alike
     assert net.epochs_trained == 2
+    tiny = xdnn.Network([3, 4, 1], dtype="float32", seed=0)  # subnormal float32 weights: their proportions count
+    tiny.fit(to_device(X), to_device(y), epochs=2, batch_size=None, sample_weight=np.full(12, 1e-39), verbose=0)
+    assert tiny.diverged_epoch is None and tiny.epochs_trained == 2, backend.name

@@ -520,9 +520,10 @@ class _BaseMLP(BaseEstimator):
         )
 
     def _check_sample_weight(self, sample_weight: Any, X: Array) -> Any:
-        """``sample_weight`` as a NumPy float64 ``(n_samples,)`` array for host data (a number weights
-        every sample alike), or as given for a backend's array; ``None`` stays ``None``.  The network
-        checks the values (finite, non-negative, not all zero) before it changes anything."""
+        """``sample_weight`` checked -- real numbers, one per sample (a number weights every sample
+        alike), finite, non-negative, not all zero -- before anything changes (the seed drawn from a
+        ``RandomState`` included): a NumPy float64 ``(n_samples,)`` array for host data, or as given
+        for an array of ``X``'s backend; ``None`` stays ``None``."""
         if sample_weight is None:
             return None
         # On a backend's X a weight array of that backend stays there; anything else (host data, or
@@ -530,16 +531,24 @@ class _BaseMLP(BaseEstimator):
         keep = (
             not is_host_data(sample_weight) and not is_host_data(X) and array_context(sample_weight) == array_context(X)
         )
-        if keep:
-            weights = sample_weight
-        else:
-            weights = np.asarray(to_numpy(sample_weight), dtype=np.float64)
+        weights = sample_weight if keep else np.asarray(to_numpy(sample_weight))
+        xp = array_context(weights).xp
+        if not xp.isdtype(weights.dtype, ("real floating", "integral", "bool")):
+            raise ValueError(f"sample_weight must hold real numbers, got an array of dtype {weights.dtype}")
+        if not keep:
+            weights = weights.astype(np.float64)
             if weights.ndim == 0:
                 weights = np.full(X.shape[0], float(weights))
         if weights.ndim != 1 or weights.shape[0] != X.shape[0]:
             raise ValueError(
                 f"sample_weight.shape == {tuple(weights.shape)}, expected ({X.shape[0]},): one weight per sample"
             )
+        if xp.isdtype(weights.dtype, "real floating") and not bool(xp.all(xp.isfinite(weights))):
+            raise ValueError("sample_weight contains NaN or infinity")
+        if not bool(xp.all(weights >= 0)):
+            raise ValueError("sample_weight must be non-negative")
+        if not bool(xp.any(weights > 0)):
+            raise ValueError("sample_weight must not be all zero: no sample would count")
         return weights
 
     def _check_warm_start(self, network: Network, n_outputs: int) -> None:

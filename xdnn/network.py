@@ -557,8 +557,9 @@ class Network:
         else:
             total = xp.sum(weights)
             positive = total > 0
-            scale = xp.where(positive, m / xp.where(positive, total, 1.0), 0.0)
-            cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp, weights=weights * scale)
+            # w / sum(w) first, then * m: tiny (subnormal) weights give their proportions, not inf
+            normalized = xp.where(positive, weights / xp.where(positive, total, 1.0), 0.0) * m
+            cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp, weights=normalized)
             m = xp.where(positive, total, float(m))  # the L2 term's sample count
         if self.l2:
             cost = cost + self._penalty(m)
