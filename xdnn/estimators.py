@@ -48,6 +48,7 @@ import numbers
 import warnings
 from typing import Any
 
+import array_api_compat
 import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
@@ -532,7 +533,8 @@ class _BaseMLP(BaseEstimator):
             not is_host_data(sample_weight) and not is_host_data(X) and array_context(sample_weight) == array_context(X)
         )
         weights = sample_weight if keep else np.asarray(to_numpy(sample_weight))
-        xp = array_context(weights).xp
+        # host weights are checked with NumPy itself (array_context would name the active backend)
+        xp = array_context(weights).xp if keep else array_api_compat.array_namespace(weights)
         if not xp.isdtype(weights.dtype, ("real floating", "integral", "bool")):
             raise ValueError(f"sample_weight must hold real numbers, got an array of dtype {weights.dtype}")
         if not keep:
