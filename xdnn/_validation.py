@@ -109,6 +109,14 @@ def check_finite(array: Array, name: str, *, xp: Any) -> None:
         raise ValueError(f"{name} contains {bad} values; remove or impute them before training")
 
 
+def check_sample_weight_values(weights: Array, *, xp: Any) -> None:
+    """Raise unless the (finite) sample ``weights`` are all >= 0 and not all zero."""
+    if not bool(xp.all(weights >= 0)):
+        raise ValueError("sample_weight must be non-negative")
+    if not bool(xp.any(weights > 0)):
+        raise ValueError("sample_weight must not be all zero: no sample would count")
+
+
 def check_binary_targets(Y: Array, name: str, *, xp: Any) -> None:
     """Raise unless every entry of ``Y`` lies in ``[0, 1]`` (labels or probabilities)."""
     if not bool(xp.all((Y >= 0) & (Y <= 1))):

@@ -59,10 +59,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
+from xdnn import _validation
 from xdnn import activations as _activations
 from xdnn import optimizers as _optimizers
 from xdnn._namespace import ArrayContext, array_context, floating_dtype_name, is_host_data, to_numpy
 from xdnn.callbacks import Callback, EarlyStopping
+from xdnn.layers import Dense
 from xdnn.network import Network
 from xdnn.serialization import network_from_state, network_state
 
@@ -165,6 +167,11 @@ def _check_one_backend(*values: Any) -> None:
     (its ``check_array_api_mixed_inputs``): everything follows ``X``, the other inputs are moved to it."""
     if not _array_api_dispatch_enabled():
         array_context(*values)
+
+
+def _dense_layers(network: Network) -> list[Dense]:
+    """The network's :class:`xdnn.Dense` layers, input side first: scikit-learn's layers."""
+    return [layer for layer in network.layers if isinstance(layer, Dense)]
 
 
 def _shape_of(data: Any) -> tuple[int, ...]:
@@ -545,17 +552,13 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(
                 f"sample_weight.shape == {tuple(weights.shape)}, expected ({X.shape[0]},): one weight per sample"
             )
-        if xp.isdtype(weights.dtype, "real floating") and not bool(xp.all(xp.isfinite(weights))):
-            raise ValueError("sample_weight contains NaN or infinity")
-        if not bool(xp.all(weights >= 0)):
-            raise ValueError("sample_weight must be non-negative")
-        if not bool(xp.any(weights > 0)):
-            raise ValueError("sample_weight must not be all zero: no sample would count")
+        _validation.check_finite(weights, "sample_weight", xp=xp)
+        _validation.check_sample_weight_values(weights, xp=xp)
         return weights
 
     def _check_warm_start(self, network: Network, n_outputs: int) -> None:
         """``warm_start`` continues the fitted network: it must have the requested layers."""
-        sizes = [layer.units for layer in network.layers if hasattr(layer, "units")]
+        sizes = [layer.units for layer in _dense_layers(network)]
         if sizes[:-1] != list(self._hidden_sizes()) or sizes[-1] != n_outputs:
             raise ValueError(
                 f"warm_start=True continues the fitted network, whose hidden layers are {tuple(sizes[:-1])} with "
@@ -668,7 +671,7 @@ class _BaseMLP(BaseEstimator):
             loss_=loss_curve[-1] if loss_curve else math.nan,
             t_=previous.get("t_", 0) + n_train * len(new_losses),
             n_outputs_=n_outputs,
-            n_layers_=1 + sum(hasattr(layer, "W") for layer in network.layers),
+            n_layers_=1 + len(_dense_layers(network)),
             out_activation_=_SKLEARN_OUTPUT_NAMES[output_activation],
         )
         converged = True  # partial_fit: one epoch by request, nothing to warn about
@@ -719,7 +722,7 @@ class _BaseMLP(BaseEstimator):
         ``W{i+1}.T``, a view of the network's parameter (writing it changes the network); assigning a
         list of such arrays sets the weights."""
         parameters = self.network_.parameters
-        return self._as_fitted([parameters[layer.W].T for layer in self.network_.layers if hasattr(layer, "W")])
+        return self._as_fitted([parameters[layer.W].T for layer in _dense_layers(self.network_)])
 
     @property
     def intercepts_(self) -> list[Array]:
@@ -728,12 +731,11 @@ class _BaseMLP(BaseEstimator):
         network = self.network_
         xp = network.context.xp
         intercepts = []
-        for layer in network.layers:
-            if hasattr(layer, "W"):
-                W = network.parameters[layer.W]
-                b = network.parameters.get(layer.b) if layer.b is not None else None
-                zeros = None if b is not None else xp.zeros(W.shape[0], dtype=W.dtype, device=network.context.device)
-                intercepts.append(b[:, 0] if b is not None else zeros)
+        for layer in _dense_layers(network):
+            W = network.parameters[layer.W]
+            b = network.parameters.get(layer.b) if layer.b is not None else None
+            zeros = None if b is not None else xp.zeros(W.shape[0], dtype=W.dtype, device=network.context.device)
+            intercepts.append(b[:, 0] if b is not None else zeros)
         return self._as_fitted(intercepts)
 
     @coefs_.setter
@@ -751,7 +753,7 @@ class _BaseMLP(BaseEstimator):
         network's parameters in its dtype and on its backend."""
         check_is_fitted(self)
         network = self.network_
-        layers = [layer for layer in network.layers if hasattr(layer, "W")]
+        layers = _dense_layers(network)
         values = list(values)
         if len(values) != len(layers):
             raise ValueError(f"{attribute} needs {len(layers)} arrays, one per layer, got {len(values)}")

@@ -486,10 +486,7 @@ class Network:
                 f"sample_weight must have shape ({n_samples},), one weight per sample, got {tuple(weights.shape)}"
             )
         weights = _validation.as_finite_dtype(weights, getattr(xp, self.dtype_name), "sample_weight", xp=xp)
-        if not bool(xp.all(weights >= 0)):
-            raise ValueError("sample_weight must be non-negative")
-        if not bool(xp.any(weights > 0)):
-            raise ValueError("sample_weight must not be all zero: no sample would count")
+        _validation.check_sample_weight_values(weights, xp=xp)
         return weights
 
     def _prepare_data(
