@@ -211,6 +211,42 @@ def test_samples_major_products_keep_the_layout_and_the_numbers(fast_paths, monk
             np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol, err_msg=name)
 
 
+@pytest.mark.parametrize("layout", ["feature-major", "samples-major"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_products_run_through_matmul_with_the_numbers_of_dot(monkeypatch, dtype, layout):
+    """Above MATMUL_MIN_ELEMENTS output elements a product is np.matmul's (np.dot zero-fills its
+    output first); both call the same gemm, so a layer's Z, dA_prev, dW and db do not depend on the
+    threshold, and they match a float64 reference."""
+    rng = np.random.default_rng(12)
+    A64 = rng.normal(size=(48, 700))
+    A_prev = np.ascontiguousarray(A64.T).T if layout == "samples-major" else A64.copy()
+    A_prev = A_prev.astype(dtype, order="K")
+    W64, b64, dZ64 = rng.normal(size=(40, 48)), rng.normal(size=(40, 1)), rng.normal(size=(40, 700))
+    W, b, dZ = W64.astype(dtype), b64.astype(dtype), dZ64.astype(dtype)
+    if layout == "samples-major":
+        dZ = np.asfortranarray(dZ)
+    results, matmul_calls = [], []
+    real_matmul = np.matmul
+
+    def counting_matmul(a, b):
+        matmul_calls.append(_numpy_fast.MATMUL_MIN_ELEMENTS)
+        return real_matmul(a, b)
+
+    for threshold in (1, 1 << 40):  # every product through np.matmul, then every one through np.dot
+        monkeypatch.setattr(_numpy_fast, "MATMUL_MIN_ELEMENTS", threshold)
+        with monkeypatch.context() as patch:
+            patch.setattr(_numpy_fast.numpy, "matmul", counting_matmul)
+            results.append((_numpy_fast.affine(A_prev, W, b), *_numpy_fast.affine_backward(dZ, A_prev, W, True)))
+    assert matmul_calls == [1, 1, 1]  # Z, dA_prev and dW through np.matmul, then none (db is a gemv)
+    reference = (W64 @ A64 + b64, W64.T @ dZ64, dZ64 @ A64.T / 700, dZ64.sum(axis=1, keepdims=True) / 700)
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    for name, got_mm, got_dot, expected in zip(("Z", "dA_prev", "dW", "db"), *results, reference, strict=True):
+        np.testing.assert_array_equal(got_mm, got_dot, err_msg=name)
+        assert got_mm.dtype == np.dtype(dtype)
+        assert _numpy_fast.samples_major(got_mm) == _numpy_fast.samples_major(got_dot)
+        np.testing.assert_allclose(got_mm, expected, rtol=rtol, atol=rtol * 30, err_msg=name)
+
+
 def test_only_a_large_full_batch_with_more_features_than_samples_stays_samples_major():
     wide, tall, small = np.zeros((100, 1000)), np.zeros((1000, 100)), np.zeros((20, 30))
     X_view, Y_view = _numpy_fast.samples_major_full_batch(wide, np.zeros((100, 1)))

@@ -3,7 +3,9 @@
 On the small arrays of a tutorial network NumPy's per-call dispatch, not arithmetic, fills
 a training step: ``np.sum`` runs through a Python wrapper that ``np.add.reduce`` (the same
 ufunc reduction) skips, and ``np.dot`` dispatches a 2-D product faster than ``@`` (the
-same BLAS ``gemm``).  Together about 5 us of a 40 us step of the planar network.
+same BLAS ``gemm``).  Together about 5 us of a 40 us step of the planar network.  A large product
+goes through ``np.matmul`` instead (:func:`product`): ``np.dot`` zero-fills its output before
+``gemm`` overwrites it, an extra pass over every ``(n, m)`` result.
 
 On the large arrays of a wide network memory traffic fills the step instead: the bias is added
 into the fresh product (:func:`affine`), the bias gradient is a BLAS product with a ones
@@ -69,6 +71,17 @@ def samples_major_full_batch(X: Any, Y: Any) -> tuple[Any, Any] | None:
     return numpy.ascontiguousarray(X).T, numpy.ascontiguousarray(Y).T
 
 
+# A product with at least this many output elements runs through np.matmul: np.dot memsets its
+# output first (numpy/_core/src/common/cblasfuncs.c), 40-140 us of a 0.6-1.1 ms (64, 64) x (64, 8192)
+# product, while on small outputs np.dot's dispatch is about 0.5 us faster.  Same gemm, same numbers.
+MATMUL_MIN_ELEMENTS = 1 << 14
+
+
+def product(a: Any, b: Any) -> Any:
+    """The 2-D matrix product ``a @ b`` -- ``np.dot`` for a small result, ``np.matmul`` for a large one."""
+    return (numpy.matmul if a.shape[0] * b.shape[1] >= MATMUL_MIN_ELEMENTS else numpy.dot)(a, b)
+
+
 def affine(A_prev: Any, W: Any, b: Any) -> Any:
     """``W @ A_prev + b`` with the bias added into the fresh product (one array, not two); the
     argument order of :func:`xdnn.linear.linear_forward`.
@@ -78,7 +91,7 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
     cat classifier's ``(20, 12288) x (12288, 209)``), and the elementwise work after it never
     mixes two layouts.
     """
-    Z = numpy.dot(A_prev.T, W.T).T if samples_major(A_prev) else numpy.dot(W, A_prev)
+    Z = product(A_prev.T, W.T).T if samples_major(A_prev) else product(W, A_prev)
     if Z.dtype == b.dtype:
         Z += b
         return Z
@@ -97,7 +110,7 @@ def _ones(m: int, dtype: Any) -> Any:
 
 def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple[Any, Any, Any]:
     """``(dA_prev, dW, db)`` of :func:`affine` (see :func:`xdnn.linear.linear_backward`), three
-    ``np.dot`` products; the argument order of :func:`xdnn.linear.backward_function`.
+    products (:func:`product`); the argument order of :func:`xdnn.linear.backward_function`.
 
     ``dA_prev`` takes ``A_prev``'s layout (the layer below multiplies the two elementwise).  The
     row sum ``db`` is a product with a ones vector: BLAS's ``gemv`` reads ``dZ`` once with vector
@@ -110,14 +123,14 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     # (64 x 8192: 65 vs 247 us); on small arrays gemm dispatches faster and the multiply's iterator
     # takes a buffer larger than the product.
     outer = W.shape[0] == 1 and W.shape[1] * m >= OUTER_PRODUCT_MIN_ELEMENTS
-    product = numpy.multiply if outer else numpy.dot
+    multiply = numpy.multiply if outer else product
     if not input_gradient:
         dA_prev = None
     elif samples_major(A_prev):
-        dA_prev = product(dZ.T, W).T
+        dA_prev = multiply(dZ.T, W).T
     else:
-        dA_prev = product(W.T, dZ)
-    return dA_prev, numpy.dot(dZ, A_prev.T) / m, numpy.dot(dZ, _ones(m, dZ.dtype)) / m
+        dA_prev = multiply(W.T, dZ)
+    return dA_prev, product(dZ, A_prev.T) / m, numpy.dot(dZ, _ones(m, dZ.dtype)) / m
 
 
 class InPlaceActivation(NamedTuple):
