@@ -247,6 +247,29 @@ def test_large_products_run_through_matmul_with_the_numbers_of_dot(monkeypatch, 
         np.testing.assert_allclose(got_mm, expected, rtol=rtol, atol=rtol * 30, err_msg=name)
 
 
+def test_a_strided_operand_is_multiplied_by_dot_not_by_matmuls_loop(monkeypatch):
+    """np.matmul multiplies a non-contiguous view (``X[:, ::2]``) in a plain loop without BLAS; such an
+    operand goes to np.dot, which copies it for gemm, whatever the size of the result."""
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(2000, 96))[:, ::2]  # (2000, 48), strided
+    A_prev = X.T  # samples-major, neither C- nor F-contiguous
+    W, b = rng.normal(size=(40, 48)), rng.normal(size=(40, 1))
+    assert A_prev.shape[1] * W.shape[0] >= _numpy_fast.MATMUL_MIN_ELEMENTS
+    real_matmul, operands = np.matmul, []
+
+    def recording_matmul(a, b):
+        operands.append((a.flags.c_contiguous or a.flags.f_contiguous, b.flags.c_contiguous or b.flags.f_contiguous))
+        return real_matmul(a, b)
+
+    monkeypatch.setattr(_numpy_fast.numpy, "matmul", recording_matmul)
+    Z = _numpy_fast.affine(A_prev, W, b)
+    dA_prev, dW, _ = _numpy_fast.affine_backward(np.ones((40, 2000)), A_prev, W, True)
+    assert all(all(pair) for pair in operands)  # matmul saw contiguous operands only
+    np.testing.assert_allclose(Z, W @ np.ascontiguousarray(A_prev) + b, rtol=1e-12)
+    np.testing.assert_allclose(dW, np.ones((40, 2000)) @ np.ascontiguousarray(X) / 2000, rtol=1e-12)
+    np.testing.assert_allclose(dA_prev, W.T @ np.ones((40, 2000)), rtol=1e-12)
+
+
 def test_only_a_large_full_batch_with_more_features_than_samples_stays_samples_major():
     wide, tall, small = np.zeros((100, 1000)), np.zeros((1000, 100)), np.zeros((20, 30))
     X_view, Y_view = _numpy_fast.samples_major_full_batch(wide, np.zeros((100, 1)))

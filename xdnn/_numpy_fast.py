@@ -4,7 +4,7 @@ On the small arrays of a tutorial network NumPy's per-call dispatch, not arithme
 a training step: ``np.sum`` runs through a Python wrapper that ``np.add.reduce`` (the same
 ufunc reduction) skips, and ``np.dot`` dispatches a 2-D product faster than ``@`` (the
 same BLAS ``gemm``).  Together about 5 us of a 40 us step of the planar network.  A large product
-goes through ``np.matmul`` instead (:func:`product`): ``np.dot`` zero-fills its output before
+goes through ``np.matmul`` instead (:func:`large_product`): ``np.dot`` zero-fills its output before
 ``gemm`` overwrites it, an extra pass over every ``(n, m)`` result.
 
 On the large arrays of a wide network memory traffic fills the step instead: the bias is added
@@ -77,9 +77,19 @@ def samples_major_full_batch(X: Any, Y: Any) -> tuple[Any, Any] | None:
 MATMUL_MIN_ELEMENTS = 1 << 14
 
 
-def product(a: Any, b: Any) -> Any:
-    """The 2-D matrix product ``a @ b`` -- ``np.dot`` for a small result, ``np.matmul`` for a large one."""
-    return (numpy.matmul if a.shape[0] * b.shape[1] >= MATMUL_MIN_ELEMENTS else numpy.dot)(a, b)
+def _contiguous(a: Any) -> bool:
+    flags = a.flags
+    return flags.c_contiguous or flags.f_contiguous
+
+
+def large_product(a: Any, b: Any) -> Any:
+    """The 2-D matrix product ``a @ b`` with a result of at least :data:`MATMUL_MIN_ELEMENTS` elements:
+    ``np.matmul``'s, or ``np.dot``'s for an operand that is not contiguous (either order) -- np.matmul
+    multiplies a strided view such as ``X[:, ::2]`` in a plain loop without BLAS, np.dot copies it
+    for ``gemm``.  The callers pick ``np.dot`` itself for a small result, saving this call."""
+    if _contiguous(a) and _contiguous(b):
+        return numpy.matmul(a, b)
+    return numpy.dot(a, b)
 
 
 def affine(A_prev: Any, W: Any, b: Any) -> Any:
@@ -91,7 +101,8 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
     cat classifier's ``(20, 12288) x (12288, 209)``), and the elementwise work after it never
     mixes two layouts.
     """
-    Z = product(A_prev.T, W.T).T if samples_major(A_prev) else product(W, A_prev)
+    dot = large_product if W.shape[0] * A_prev.shape[1] >= MATMUL_MIN_ELEMENTS else numpy.dot
+    Z = dot(A_prev.T, W.T).T if samples_major(A_prev) else dot(W, A_prev)
     if Z.dtype == b.dtype:
         Z += b
         return Z
@@ -110,7 +121,7 @@ def _ones(m: int, dtype: Any) -> Any:
 
 def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple[Any, Any, Any]:
     """``(dA_prev, dW, db)`` of :func:`affine` (see :func:`xdnn.linear.linear_backward`), three
-    products (:func:`product`); the argument order of :func:`xdnn.linear.backward_function`.
+    products (:func:`large_product` for a large result); the argument order of :func:`xdnn.linear.backward_function`.
 
     ``dA_prev`` takes ``A_prev``'s layout (the layer below multiplies the two elementwise).  The
     row sum ``db`` is a product with a ones vector: BLAS's ``gemv`` reads ``dZ`` once with vector
@@ -123,14 +134,18 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     # (64 x 8192: 65 vs 247 us); on small arrays gemm dispatches faster and the multiply's iterator
     # takes a buffer larger than the product.
     outer = W.shape[0] == 1 and W.shape[1] * m >= OUTER_PRODUCT_MIN_ELEMENTS
-    multiply = numpy.multiply if outer else product
+    if outer:
+        multiply = numpy.multiply
+    else:
+        multiply = large_product if A_prev.shape[0] * m >= MATMUL_MIN_ELEMENTS else numpy.dot
+    dW_product = large_product if W.size >= MATMUL_MIN_ELEMENTS else numpy.dot
     if not input_gradient:
         dA_prev = None
     elif samples_major(A_prev):
         dA_prev = multiply(dZ.T, W).T
     else:
         dA_prev = multiply(W.T, dZ)
-    return dA_prev, product(dZ, A_prev.T) / m, numpy.dot(dZ, _ones(m, dZ.dtype)) / m
+    return dA_prev, dW_product(dZ, A_prev.T) / m, numpy.dot(dZ, _ones(m, dZ.dtype)) / m
 
 
 class InPlaceActivation(NamedTuple):
