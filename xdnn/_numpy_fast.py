@@ -101,8 +101,8 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
     cat classifier's ``(20, 12288) x (12288, 209)``), and the elementwise work after it never
     mixes two layouts.
     """
-    dot = large_product if W.shape[0] * A_prev.shape[1] >= MATMUL_MIN_ELEMENTS else numpy.dot
-    Z = dot(A_prev.T, W.T).T if samples_major(A_prev) else dot(W, A_prev)
+    matrix_product = large_product if W.shape[0] * A_prev.shape[1] >= MATMUL_MIN_ELEMENTS else numpy.dot
+    Z = matrix_product(A_prev.T, W.T).T if samples_major(A_prev) else matrix_product(W, A_prev)
     if Z.dtype == b.dtype:
         Z += b
         return Z
@@ -121,7 +121,8 @@ def _ones(m: int, dtype: Any) -> Any:
 
 def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple[Any, Any, Any]:
     """``(dA_prev, dW, db)`` of :func:`affine` (see :func:`xdnn.linear.linear_backward`), three
-    products (:func:`large_product` for a large result); the argument order of :func:`xdnn.linear.backward_function`.
+    products (:func:`large_product` for a large result); the argument order of
+    :func:`xdnn.linear.backward_function`.
 
     ``dA_prev`` takes ``A_prev``'s layout (the layer below multiplies the two elementwise).  The
     row sum ``db`` is a product with a ones vector: BLAS's ``gemv`` reads ``dZ`` once with vector
@@ -135,16 +136,16 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     # takes a buffer larger than the product.
     outer = W.shape[0] == 1 and W.shape[1] * m >= OUTER_PRODUCT_MIN_ELEMENTS
     if outer:
-        multiply = numpy.multiply
+        input_product = numpy.multiply
     else:
-        multiply = large_product if A_prev.shape[0] * m >= MATMUL_MIN_ELEMENTS else numpy.dot
-    dW_product = large_product if W.size >= MATMUL_MIN_ELEMENTS else numpy.dot
+        input_product = large_product if A_prev.shape[0] * m >= MATMUL_MIN_ELEMENTS else numpy.dot
+    dW_product = large_product if W.size >= MATMUL_MIN_ELEMENTS else numpy.dot  # dW has W's shape
     if not input_gradient:
         dA_prev = None
     elif samples_major(A_prev):
-        dA_prev = multiply(dZ.T, W).T
+        dA_prev = input_product(dZ.T, W).T
     else:
-        dA_prev = multiply(W.T, dZ)
+        dA_prev = input_product(W.T, dZ)
     return dA_prev, dW_product(dZ, A_prev.T) / m, numpy.dot(dZ, _ones(m, dZ.dtype)) / m
 
 
