@@ -264,7 +264,7 @@ def test_a_strided_operand_is_multiplied_by_dot_not_by_matmuls_loop(monkeypatch)
     monkeypatch.setattr(_numpy_fast.numpy, "matmul", recording_matmul)
     Z = _numpy_fast.affine(A_prev, W, b)
     dA_prev, dW, _ = _numpy_fast.affine_backward(np.ones((40, 2000)), A_prev, W, True)
-    assert all(all(pair) for pair in operands)  # matmul saw contiguous operands only
+    assert operands and all(all(pair) for pair in operands)  # dA_prev's (dZ.T, W) only: both contiguous
     np.testing.assert_allclose(Z, W @ np.ascontiguousarray(A_prev) + b, rtol=1e-12)
     np.testing.assert_allclose(dW, np.ones((40, 2000)) @ np.ascontiguousarray(X) / 2000, rtol=1e-12)
     np.testing.assert_allclose(dA_prev, W.T @ np.ones((40, 2000)), rtol=1e-12)
