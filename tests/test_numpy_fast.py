@@ -270,6 +270,46 @@ def test_a_strided_operand_is_multiplied_by_dot_not_by_matmuls_loop(monkeypatch)
     np.testing.assert_allclose(dA_prev, W.T @ np.ones((40, 2000)), rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: rng.normal(size=(1300, 37)),  # rows not a multiple of the block
+        lambda rng: rng.normal(size=(100, 3)),  # fewer rows than one block
+        lambda rng: rng.normal(size=(1024, 1)).astype("float32"),  # targets of a binary classifier
+        lambda rng: np.asfortranarray(rng.normal(size=(700, 20))),
+        lambda rng: rng.normal(size=(900, 40))[:, ::3],  # strided
+        lambda rng: rng.integers(0, 2, size=(600, 4)).astype(bool),
+    ],
+    ids=["1300x37", "100x3", "float32-column", "fortran", "strided", "bool"],
+)
+def test_feature_major_copy_is_the_transpose(make):
+    A = make(np.random.default_rng(14))
+    copy = _numpy_fast.feature_major_copy(A)
+    assert copy.flags.c_contiguous and copy.dtype == A.dtype and not np.shares_memory(copy, A)
+    np.testing.assert_array_equal(copy, A.T)
+
+
+def test_a_feature_major_full_batch_is_the_blocked_copy(monkeypatch, fast_paths):
+    """A tall full batch (more samples than features) trains on the blocked feature-major copies,
+    with the weights and losses of the portable path's transposed copies."""
+    copies = []
+    real_copy = _numpy_fast.feature_major_copy
+
+    def recording_copy(A):
+        copies.append(A.shape)
+        return real_copy(A)
+
+    monkeypatch.setattr(_numpy_fast, "feature_major_copy", recording_copy)
+    rng = np.random.default_rng(15)
+    X, y = rng.normal(size=(1500, 6)), rng.integers(0, 3, 1500)
+    assert_fast_and_portable_training_agree(
+        fast_paths,
+        lambda: xdnn.Network([6, 16, 3], output_activation="softmax", dtype="float64", seed=0, learning_rate=0.1),
+        X, y, epochs=4, batch_size=None,
+    )  # fmt: skip
+    assert copies == [(1500, 6), (1500, 3)]  # X and the one-hot targets, in the fast-path fit only
+
+
 def test_only_a_large_full_batch_with_more_features_than_samples_stays_samples_major():
     wide, tall, small = np.zeros((100, 1000)), np.zeros((1000, 100)), np.zeros((20, 30))
     X_view, Y_view = _numpy_fast.samples_major_full_batch(wide, np.zeros((100, 1)))

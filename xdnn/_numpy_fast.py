@@ -71,6 +71,24 @@ def samples_major_full_batch(X: Any, Y: Any) -> tuple[Any, Any] | None:
     return numpy.ascontiguousarray(X).T, numpy.ascontiguousarray(Y).T
 
 
+# Rows of the caller's (m, n) array transposed at a time by feature_major_copy.  NumPy's copy of a
+# transposed view fills each output row from one column of the whole input, a cache line per
+# element; a block of rows stays in cache.  10000 x 784 float32: 8 ms instead of 24 (float64: 23
+# instead of 41); 8192 x 64 or 100000 x 10 float32: the same as NumPy's copy.
+TRANSPOSE_BLOCK_ROWS = 512
+
+
+def feature_major_copy(A: Any) -> Any:
+    """The row-major ``(n, m)`` copy of the ``(m, n)`` array ``A``'s transpose, ``TRANSPOSE_BLOCK_ROWS``
+    rows of ``A`` at a time: the feature-major full batch of :meth:`xdnn.Network.fit`."""
+    m, n = A.shape
+    copy = numpy.empty((n, m), A.dtype)
+    for start in range(0, m, TRANSPOSE_BLOCK_ROWS):
+        stop = start + TRANSPOSE_BLOCK_ROWS
+        copy[:, start:stop] = A[start:stop].T
+    return copy
+
+
 # A product with at least this many output elements runs through np.matmul: np.dot memsets its
 # output first (numpy/_core/src/common/cblasfuncs.c), 40-140 us of a 0.6-1.1 ms (64, 64) x (64, 8192)
 # product, while on small outputs np.dot's dispatch is about 0.5 us faster.  Same gemm, same numbers.

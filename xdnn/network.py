@@ -676,7 +676,8 @@ class Network:
         self._epochs_before_fit = self.epochs_trained
         # The full batch in tutorial layout, made once per fit: on NumPy a large one is the view
         # X.T (samples-major, see xdnn._numpy_fast); otherwise row-major (n_features, m) and (k, m)
-        # copies, as a product with a contiguous operand dispatches faster than with a transposed view.
+        # copies, as a product with a contiguous operand dispatches faster than with a transposed view
+        # (on NumPy transposed a block of rows at a time, _numpy_fast.feature_major_copy).
         xp = self.context.xp
         self._weighted = weights is not None
         if self._weighted:  # the weights ride along as the targets' last column: batched and shuffled with them
@@ -684,7 +685,9 @@ class Network:
         self._full_batch = None
         if batch >= m:
             if _numpy_fast.ops_for(xp):
-                self._full_batch = _numpy_fast.samples_major_full_batch(X, Y)
+                self._full_batch = _numpy_fast.samples_major_full_batch(X, Y) or tuple(
+                    _numpy_fast.feature_major_copy(A) for A in (X, Y)
+                )
             if self._full_batch is None:
                 self._full_batch = tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y))
         self._bound = self._bound_layers()  # the layers bound to the namespace once for this fit
