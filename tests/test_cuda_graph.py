@@ -64,6 +64,22 @@ def test_refusal_names_what_a_graph_cannot_capture(build, batch, expected):
         assert reason is not None and __import__("re").search(expected, reason), reason
 
 
+def test_refusal_of_sample_weights_before_anything_changes():
+    """A weighted fit cannot be captured: refused on any backend, the network left unchanged."""
+    rng = np.random.default_rng(3)
+    network = xdnn.Network([5, 8, 1])
+    before = {key: xdnn.to_numpy(value).copy() for key, value in network.parameters.items()}
+    assert "without sample weights" in _cuda_graph.refusal(network, _cupy_context(), 120, 120, weighted=True)
+    with pytest.raises(ValueError, match="cuda_graph=True trains without sample weights"):
+        network.fit(
+            rng.normal(size=(120, 5)), rng.integers(0, 2, 120), epochs=1, batch_size=None, verbose=0,
+            cuda_graph=True, sample_weight=np.ones(120),
+        )  # fmt: skip
+    assert network.epochs_trained == 0
+    for key, value in network.parameters.items():
+        np.testing.assert_array_equal(xdnn.to_numpy(value), before[key])
+
+
 def test_refusal_of_custom_layers_and_optimizers_and_of_the_portable_path():
     class Scaled(xdnn.Dense):
         pass

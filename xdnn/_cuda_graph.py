@@ -41,13 +41,16 @@ from xdnn import _cupy_kernels
 _GRAPH_OPTIMIZERS = ("GradientDescent", "Momentum", "RMSprop", "Adam")
 
 
-def refusal(network: Any, context: Any, batch: int, m: int) -> str | None:
+def refusal(network: Any, context: Any, batch: int, m: int, weighted: bool = False) -> str | None:
     """Why ``network`` cannot train with ``cuda_graph=True`` on ``context`` (an
-    :class:`xdnn._namespace.ArrayContext`) in batches of ``batch`` of ``m`` samples, or ``None``."""
+    :class:`xdnn._namespace.ArrayContext`) in batches of ``batch`` of ``m`` samples (with sample
+    weights if ``weighted``), or ``None``."""
     from xdnn.activations import ACTIVATIONS
     from xdnn.layers import Activation, BatchNorm, Dense, Dropout
     from xdnn.losses import LOSSES
 
+    if weighted:
+        return "cuda_graph=True trains without sample weights: pass sample_weight=None"
     if context.backend_name != "cupy":
         return f"cuda_graph=True needs the cupy backend (CUDA graphs); this network runs on {context.backend_name!r}"
     if not _cupy_kernels.fast_paths_enabled():

@@ -89,6 +89,12 @@ def feature_major_copy(A: Any) -> Any:
     return copy
 
 
+def full_batch(X: Any, Y: Any) -> tuple[Any, Any]:
+    """The full batch ``(X.T, Y.T)`` of :meth:`xdnn.Network.fit` in tutorial layout: the samples-major
+    views of :func:`samples_major_full_batch` where they apply, else :func:`feature_major_copy`'s."""
+    return samples_major_full_batch(X, Y) or (feature_major_copy(X), feature_major_copy(Y))
+
+
 # A product with at least this many output elements runs through np.matmul: np.dot memsets its
 # output first (numpy/_core/src/common/cblasfuncs.c), 40-140 us of a 0.6-1.1 ms (64, 64) x (64, 8192)
 # product, while on small outputs np.dot's dispatch is about 0.5 us faster.  Same gemm, same numbers.

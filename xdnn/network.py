@@ -644,10 +644,8 @@ class Network:
             _call(callback, "check_logs", log_names)
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
-        if cuda_graph and weights is not None:
-            raise ValueError("cuda_graph=True trains without sample weights: pass sample_weight=None")
         if cuda_graph:
-            reason = _cuda_graph.refusal(self, context, batch, m)
+            reason = _cuda_graph.refusal(self, context, batch, m, weighted=weights is not None)
             if reason is not None:
                 raise ValueError(reason)
         if not self.built:
@@ -685,10 +683,8 @@ class Network:
         self._full_batch = None
         if batch >= m:
             if _numpy_fast.ops_for(xp):
-                self._full_batch = _numpy_fast.samples_major_full_batch(X, Y) or tuple(
-                    _numpy_fast.feature_major_copy(A) for A in (X, Y)
-                )
-            if self._full_batch is None:
+                self._full_batch = _numpy_fast.full_batch(X, Y)
+            else:
                 self._full_batch = tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y))
         self._bound = self._bound_layers()  # the layers bound to the namespace once for this fit
         self._captured_step = _cuda_graph.CapturedStep(self, *self._full_batch, self._bound) if cuda_graph else None
