@@ -81,6 +81,13 @@ Array = Any
 _SOLVERS = ("sgd", "momentum", "rmsprop", "adam")
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 _SKLEARN_OUTPUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
+# The early-stopping attributes of a fit without it: scikit-learn sets them to None.
+_WITHOUT_VALIDATION = {
+    "validation_loss_curve_": None,
+    "best_validation_loss_": None,
+    "validation_scores_": None,
+    "best_validation_score_": None,
+}
 _HOST_FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -678,12 +685,7 @@ class _BaseMLP(BaseEstimator):
         if incremental:
             fitted.update(best_loss_=min(loss_curve) if loss_curve else None)
             if first_call:
-                fitted.update(
-                    validation_loss_curve_=None,
-                    best_validation_loss_=None,
-                    validation_scores_=None,
-                    best_validation_score_=None,
-                )
+                fitted.update(_WITHOUT_VALIDATION)
         elif early_stopping:
             kept = stopper.best_epoch
             scores = validation_scores.scores
@@ -696,13 +698,7 @@ class _BaseMLP(BaseEstimator):
             )
             converged = stopper.stopped_epoch is not None
         else:
-            fitted.update(
-                validation_loss_curve_=None,
-                best_validation_loss_=None,
-                validation_scores_=None,
-                best_validation_score_=None,
-                best_loss_=min(loss_curve) if loss_curve else None,
-            )
+            fitted.update(_WITHOUT_VALIDATION, best_loss_=min(loss_curve) if loss_curve else None)
             converged = stopper.stopped_epoch is not None
         if not incremental:
             converged = converged or network.diverged_epoch is not None or len(new_losses) < self.max_iter
