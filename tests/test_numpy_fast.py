@@ -347,6 +347,49 @@ def test_in_place_relu_equals_maximum_in_either_layout(order):
     np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_in_place_relu_of_a_large_array_equals_maximum(layout, dtype):
+    """A large contiguous Z is clipped along rows of its memory (whatever its layout, with a shorter
+    last piece); a strided one along its own axes.  Both equal np.maximum(Z, 0), in place."""
+    rng = np.random.default_rng(11)
+    n, m = 64, 3 * _numpy_fast.ROW_ELEMENTS // 64 + 5  # 3 rows of memory and a remainder
+    Z = np.asarray(
+        rng.normal(size=(n, 2 * m if layout == "strided" else m)), dtype=dtype, order="F" if layout == "F" else "C"
+    )
+    if layout == "strided":
+        Z = Z[:, ::2]
+    assert Z.size >= 2 * _numpy_fast.ROW_ELEMENTS and Z.size % _numpy_fast.ROW_ELEMENTS
+    Z[0, :3] = [np.nan, -0.0, np.inf]
+    Z[-1, -2:] = [-np.inf, -1.0]  # in the remainder of either layout
+    expected = np.maximum(Z, np.zeros((1, 1), dtype))
+    result = _numpy_fast.in_place_activation("relu", np).forward(Z)
+    assert result is Z
+    np.testing.assert_array_equal(result, expected)
+    np.testing.assert_array_equal(np.signbit(result), np.signbit(expected))
+
+
+@pytest.mark.parametrize(
+    ("n", "m"),
+    [(64, 4096), (64, 4096 + 77), (7, 5000), (64, 1000), (5000, 1200)],
+    ids=["whole-rows", "remainder", "odd-width", "few-samples", "wide"],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_samples_major_bias_add_makes_the_additions_of_broadcasting(n, m, dtype):
+    """affine's bias add on a samples-major product, along rows of several samples with the bias
+    repeated (or directly, for few samples or wide layers), adds exactly what ``Z + b`` adds."""
+    rng = np.random.default_rng(12)
+    A_prev = rng.normal(size=(m, 3)).astype(dtype).T  # samples-major (3, m)
+    W = rng.normal(size=(n, 3)).astype(dtype)
+    b = rng.normal(size=(n, 1)).astype(dtype)
+    expected = np.matmul(A_prev.T, W.T).T + b
+    Z = _numpy_fast.affine(A_prev, W, b)
+    assert _numpy_fast.samples_major(Z)
+    np.testing.assert_array_equal(Z, expected)
+    tiled = m >= _numpy_fast.BIAS_TILE_MIN_SAMPLES and _numpy_fast.ROW_ELEMENTS // n >= 2
+    assert tiled == ((n, m) in [(64, 4096), (64, 4096 + 77), (7, 5000)])  # the cases cover both ways
+
+
 def test_tanh_backward_writes_over_a_private_output_only(fast_paths):
     """``bind(output_private=True)``: tanh's backward writes 1 - A^2 over the output, same gradients."""
     rng = np.random.default_rng(13)

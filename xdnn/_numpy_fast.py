@@ -13,7 +13,8 @@ vector, and a relu or tanh :class:`xdnn.Dense` layer applies its activation to i
 and its derivative to the fresh incoming ``dA`` in place (:func:`in_place_activation`) -- no
 new ``(n, m)`` arrays, a quarter less peak memory.  Products keep their input's memory layout (feature-major, or
 samples-major as a mini-batch or a wide full batch is, see :func:`samples_major_full_batch`),
-so that elementwise work never mixes the two.
+so that elementwise work never mixes the two; on a samples-major array, whose memory rows are a
+sample's few units, the bias add and relu run along longer rows of its memory (:data:`ROW_ELEMENTS`).
 
 This is the only module besides :mod:`xdnn._cupy_kernels` that knows a backend by name.  It
 is used only when the namespace *is* NumPy and fast paths are on (``xdnn.set_fast_paths``,
@@ -126,11 +127,46 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
     mixes two layouts.
     """
     matrix_product = large_product if W.shape[0] * A_prev.shape[1] >= MATMUL_MIN_ELEMENTS else numpy.dot
-    Z = matrix_product(A_prev.T, W.T).T if samples_major(A_prev) else matrix_product(W, A_prev)
+    if not samples_major(A_prev):
+        Z = matrix_product(W, A_prev)
+    else:
+        Z = matrix_product(A_prev.T, W.T).T
+        if Z.dtype == b.dtype:
+            return _add_bias_samples_major(Z, b)
     if Z.dtype == b.dtype:
         Z += b
         return Z
     return Z + b  # mixed dtypes promote, as the portable path does
+
+
+# Elements per row of the memory views that the elementwise work of a samples-major array runs along.
+# NumPy calls its inner loop once per row of the iteration, about 10 ns each: along the 64-element
+# rows of a (64, 8192) samples-major array the bias add took 115 instead of 34 us (float32), relu
+# 147 instead of 67.
+ROW_ELEMENTS = 8192
+# Below this many samples the bias add runs directly along the short rows: the repeated bias row
+# costs about 3 us to build, more than its ~10 ns a row saves.
+BIAS_TILE_MIN_SAMPLES = 1024
+
+
+def _add_bias_samples_major(Z: Any, b: Any) -> Any:
+    """``Z += b`` for the samples-major ``(n, m)`` product ``Z`` (``Z.T`` row-major), along rows of
+    about :data:`ROW_ELEMENTS`: ``q = ROW_ELEMENTS // n`` samples' rows of ``Z.T`` side by side,
+    plus ``b^T`` repeated ``q`` times (the same additions, the same numbers)."""
+    n, m = Z.shape
+    samples = Z.T  # (m, n)
+    per_row = ROW_ELEMENTS // n
+    if m < BIAS_TILE_MIN_SAMPLES or per_row < 2 or not samples.flags.c_contiguous:
+        samples += b.T
+        return Z
+    repeated = numpy.empty((per_row, n), Z.dtype)
+    repeated[...] = b.T
+    blocked = m - m % per_row
+    block = samples[:blocked].reshape(blocked // per_row, per_row * n)
+    block += repeated.reshape(1, per_row * n)
+    if blocked < m:
+        samples[blocked:] += b.T
+    return Z
 
 
 OUTER_PRODUCT_MIN_ELEMENTS = 1 << 16
@@ -188,11 +224,30 @@ class InPlaceActivation(NamedTuple):
     backward_over_output: Callable[[Any, Any], Any] | None = None
 
 
+@functools.lru_cache(maxsize=8)
+def _zeros_row(dtype: Any) -> Any:
+    zeros = numpy.zeros(ROW_ELEMENTS, dtype)
+    zeros.flags.writeable = False
+    return zeros
+
+
 def _relu_in_place(Z: Any) -> Any:
     # NumPy's maximum against a scalar takes an unvectorised loop (3-4x slower here); against a
-    # zeros vector along the axis contiguous in memory it takes the vectorised array-array loop.
-    zeros = numpy.zeros((Z.shape[0], 1) if samples_major(Z) else (1, Z.shape[1]), Z.dtype)
-    return numpy.maximum(Z, zeros, out=Z)
+    # zeros row it takes the vectorised array-array loop.  On a large contiguous Z that loop runs
+    # along rows of ROW_ELEMENTS of Z's memory, whatever its layout.
+    flags = Z.flags
+    if Z.size < 2 * ROW_ELEMENTS or not (flags.c_contiguous or flags.f_contiguous):
+        zeros = numpy.zeros((Z.shape[0], 1) if samples_major(Z) else (1, Z.shape[1]), Z.dtype)
+        return numpy.maximum(Z, zeros, out=Z)
+    memory = Z.reshape(-1) if flags.c_contiguous else Z.T.reshape(-1)  # views
+    zeros = _zeros_row(Z.dtype)
+    blocked = memory.size - memory.size % ROW_ELEMENTS
+    rows = memory[:blocked].reshape(blocked // ROW_ELEMENTS, ROW_ELEMENTS)
+    numpy.maximum(rows, zeros, out=rows)
+    if blocked < memory.size:
+        tail = memory[blocked:]
+        numpy.maximum(tail, zeros[: tail.size], out=tail)
+    return Z
 
 
 def _relu_backward_in_place(dA: Any, A: Any) -> Any:
