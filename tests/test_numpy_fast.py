@@ -77,6 +77,7 @@ def test_costs_equal_the_portable_path(fast_paths, name):
 
 
 def test_training_equal_with_and_without_fast_paths(fast_paths):
+    """Mini-batches of 32 into a 3-class softmax: its samples-major Z takes the feature-major copy."""
     rng = np.random.default_rng(2)
     X = rng.normal(size=(90, 4))
     y = rng.integers(0, 3, 90)
@@ -388,6 +389,36 @@ def test_samples_major_bias_add_makes_the_additions_of_broadcasting(n, m, dtype)
     np.testing.assert_array_equal(Z, expected)
     tiled = m >= _numpy_fast.BIAS_TILE_MIN_SAMPLES and _numpy_fast.ROW_ELEMENTS // n >= 2
     assert tiled == ((n, m) in [(64, 4096), (64, 4096 + 77), (7, 5000)])  # the cases cover both ways
+
+
+@pytest.mark.parametrize("k", [2, 3, 16, 17, 40])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_of_a_samples_major_batch_keeps_its_layout_and_numbers(fast_paths, k, dtype):
+    """Softmax and log-softmax of a samples-major (k, m) array (an output layer's Z on a mini-batch):
+    with few classes computed on a feature-major copy -- exactly the numbers of the portable code on
+    that copy -- and returned samples-major; with more, as before.  Both match a float64 reference."""
+    rng = np.random.default_rng(13)
+    Z = np.asarray(rng.normal(scale=5, size=(300, k)), dtype=dtype).T  # (k, 300), samples-major
+    Z[:, 0] = 80.0  # a column whose exponentials would overflow without the shift
+    copied = k <= _numpy_fast.CLASS_AXIS_COPY_MAX_CLASSES
+    assert copied == (k <= 16)
+    shifted = Z.astype(np.float64) - Z.astype(np.float64).max(axis=0, keepdims=True)
+    reference_log = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+    rtol = 1e-5 if dtype == "float32" else 1e-13
+    fast = (xdnn.activations.softmax(Z, xp=np), losses.log_softmax(Z, xp=np))
+    fast_paths(False)
+    portable = (xdnn.activations.softmax(Z, xp=np), losses.log_softmax(Z, xp=np))
+    on_copy = (
+        xdnn.activations.softmax(np.ascontiguousarray(Z), xp=np),
+        losses.log_softmax(np.ascontiguousarray(Z), xp=np),
+    )
+    for got, same_layout, copy_result, expected in zip(
+        fast, portable, on_copy, (np.exp(reference_log), reference_log), strict=True
+    ):
+        assert got.dtype == Z.dtype and got.shape == Z.shape and _numpy_fast.samples_major(got)
+        np.testing.assert_array_equal(got, copy_result if copied else same_layout)
+        np.testing.assert_allclose(got, same_layout, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
 
 
 def test_tanh_backward_writes_over_a_private_output_only(fast_paths):

@@ -206,6 +206,30 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     return dA_prev, dW_product(dZ, A_prev.T) / m, numpy.dot(dZ, _ones(m, dZ.dtype)) / m
 
 
+# A samples-major (k, m) array with at most this many classes has its softmax computed on a
+# feature-major copy.  NumPy reduces over, and broadcasts along, the class axis one sample's
+# k-element memory row at a time.  Softmax, log-softmax and the two products of the cost and the
+# gradient with them, float32, 4096 samples: 524 us samples-major against 92 with the copies for 3
+# classes, 939 against 747 for 16; for 32 the copies cost more (1180 against 1299).
+CLASS_AXIS_COPY_MAX_CLASSES = 16
+
+
+def over_classes(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function(Z, *, xp)``, a computation over the class axis 0 of ``Z`` (softmax, log-softmax),
+    run on the feature-major copy of a samples-major ``Z`` of at most
+    :data:`CLASS_AXIS_COPY_MAX_CLASSES` classes when ``xp`` is NumPy and fast paths are on; the
+    result is returned samples-major, in ``Z``'s layout, like the portable path's.  The same
+    operations, element for element (a sum over more than 8 classes may add in another order)."""
+
+    @functools.wraps(function)
+    def along_class_rows(Z: Any, *, xp: Any) -> Any:
+        if ops_for(xp) is None or Z.ndim != 2 or Z.shape[0] > CLASS_AXIS_COPY_MAX_CLASSES or not samples_major(Z):
+            return function(Z, xp=xp)
+        return numpy.asfortranarray(function(numpy.ascontiguousarray(Z), xp=xp))
+
+    return along_class_rows
+
+
 class InPlaceActivation(NamedTuple):
     """``forward(Z)`` overwrites and returns ``Z``; ``backward(dA, A)`` overwrites and returns ``dA``.
 

@@ -59,6 +59,7 @@ def binary_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any, weights: Ar
     return _total(xp.maximum(Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z))), xp=xp, weights=weights) / m
 
 
+@_numpy_fast.over_classes
 def log_softmax(Z: Array, *, xp: Any) -> Array:
     """``log softmax(Z)`` over axis 0 by log-sum-exp: ``Z - max - log(sum(exp(Z - max)))``."""
     shifted = Z - xp.max(Z, axis=0, keepdims=True)
