@@ -8,7 +8,8 @@ Every activation is an :class:`Activation` with
   the input ``Z`` (gelu).  Keeping only what the derivative needs halves what a layer caches.
 
 Shapes: ``Z``, ``A``, ``dA``, ``dZ`` all have the same shape, ``(n_units, m)`` in the tutorial
-layout.  Dtypes follow the input.  No function here imports NumPy: ``xp`` is passed in.
+layout.  Dtypes follow the input.  No function here imports NumPy: ``xp`` is passed in (on NumPy a
+samples-major softmax of few classes runs on a feature-major copy, :func:`xdnn._numpy_fast.over_classes`).
 """
 
 from __future__ import annotations
