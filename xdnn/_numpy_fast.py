@@ -111,10 +111,16 @@ def large_product(a: Any, b: Any) -> Any:
     """The 2-D matrix product ``a @ b`` with a result of at least :data:`MATMUL_MIN_ELEMENTS` elements:
     ``np.matmul``'s, or ``np.dot``'s for an operand that is not contiguous (either order) -- np.matmul
     multiplies a strided view such as ``X[:, ::2]`` in a plain loop without BLAS, np.dot copies it
-    for ``gemm``.  The callers pick ``np.dot`` itself for a small result, saving this call."""
+    for ``gemm``.  :func:`_product_for` picks ``np.dot`` itself for a small result, saving this call."""
     if _contiguous(a) and _contiguous(b):
         return numpy.matmul(a, b)
     return numpy.dot(a, b)
+
+
+def _product_for(result_elements: int) -> Callable[[Any, Any], Any]:
+    """The 2-D product for a result of ``result_elements``: :func:`large_product` from
+    :data:`MATMUL_MIN_ELEMENTS` on, else ``np.dot``."""
+    return large_product if result_elements >= MATMUL_MIN_ELEMENTS else numpy.dot
 
 
 def affine(A_prev: Any, W: Any, b: Any) -> Any:
@@ -126,7 +132,7 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
     cat classifier's ``(20, 12288) x (12288, 209)``), and the elementwise work after it never
     mixes two layouts.
     """
-    matrix_product = large_product if W.shape[0] * A_prev.shape[1] >= MATMUL_MIN_ELEMENTS else numpy.dot
+    matrix_product = _product_for(W.shape[0] * A_prev.shape[1])
     Z = matrix_product(A_prev.T, W.T).T if samples_major(A_prev) else matrix_product(W, A_prev)
     if Z.dtype != b.dtype:
         return Z + b  # mixed dtypes promote, as the portable path does
@@ -192,11 +198,8 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     # (64 x 8192: 65 vs 247 us); on small arrays gemm dispatches faster and the multiply's iterator
     # takes a buffer larger than the product.
     outer = W.shape[0] == 1 and W.shape[1] * m >= OUTER_PRODUCT_MIN_ELEMENTS
-    if outer:
-        input_product = numpy.multiply
-    else:
-        input_product = large_product if A_prev.shape[0] * m >= MATMUL_MIN_ELEMENTS else numpy.dot
-    dW_product = large_product if W.size >= MATMUL_MIN_ELEMENTS else numpy.dot  # dW has W's shape
+    input_product = numpy.multiply if outer else _product_for(A_prev.shape[0] * m)
+    dW_product = _product_for(W.size)  # dW has W's shape
     if not input_gradient:
         dA_prev = None
     elif samples_major(A_prev):
@@ -256,11 +259,10 @@ def _relu_in_place(Z: Any) -> Any:
     # NumPy's maximum against a scalar takes an unvectorised loop (3-4x slower here); against a
     # zeros row it takes the vectorised array-array loop.  On a large contiguous Z that loop runs
     # along rows of ROW_ELEMENTS of Z's memory, whatever its layout.
-    flags = Z.flags
-    if Z.size < 2 * ROW_ELEMENTS or not (flags.c_contiguous or flags.f_contiguous):
+    if Z.size < 2 * ROW_ELEMENTS or not _contiguous(Z):
         zeros = numpy.zeros((Z.shape[0], 1) if samples_major(Z) else (1, Z.shape[1]), Z.dtype)
         return numpy.maximum(Z, zeros, out=Z)
-    memory = Z.reshape(-1) if flags.c_contiguous else Z.T.reshape(-1)  # views
+    memory = Z.reshape(-1) if Z.flags.c_contiguous else Z.T.reshape(-1)  # views
     zeros = _zeros_row(Z.dtype)
     blocked = memory.size - memory.size % ROW_ELEMENTS
     rows = memory[:blocked].reshape(blocked // ROW_ELEMENTS, ROW_ELEMENTS)
