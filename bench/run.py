@@ -376,6 +376,42 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_details() -> str:
+    """The CPU's family and model (Linux) and the BLAS each CPU competitor multiplies with: the same
+    model name covers several CPU generations, and on which one a run lands moves the products' speed."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as stream:
+            for line in stream:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    parts = []
+    if "cpu family" in fields:
+        simd = "avx512f" if "avx512f" in fields.get("flags", "").split() else "no avx512"
+        parts.append(f"family {fields['cpu family']} model {fields.get('model', '?')}, {simd}")
+    try:
+        import threadpoolctl
+
+        for pool in threadpoolctl.threadpool_info():
+            if pool.get("user_api") == "blas":
+                kernel = f", {pool['architecture']} kernels" if pool.get("architecture") else ""
+                settings = ", ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_"))
+                kernel += f" ({settings})" if settings else ""
+                parts.append(f"NumPy BLAS {pool['internal_api']} {pool.get('version') or ''}{kernel}".strip())
+                break
+    except Exception:
+        pass
+    if available("torch"):
+        import torch
+
+        parts.append(
+            f"torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads)"
+        )
+    return "; ".join(parts)
+
+
 def gpu_name() -> str | None:
     try:
         import cupy
@@ -476,6 +512,9 @@ def main(argv=None):
         f"xdnn {xdnn.__version__}" + ("; QUICK smoke run, not a measurement" if arguments.quick else "")
     )
     lines.append(f"- CPU: {cpu_name()} ({os.cpu_count()} logical cores)" + (f"; GPU: {gpu}" if gpu else "; no GPU"))
+    details = cpu_details()
+    if details:
+        lines.append(f"- host: {details}")
     pinned = all(os.environ.get(name) == value for name, value in STABLE_MALLOC.items())
     lines.append(
         "- allocator: "

@@ -48,6 +48,26 @@ def test_quick_run_writes_a_report(tmp_path, request):
     assert len(xdnn_rows) == 2 and all("failed" not in row for row in xdnn_rows)
 
 
+def test_host_line_names_the_cpu_family_and_the_blas_kernels(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "SkylakeX")
+    details = bench.cpu_details()
+    try:
+        with open("/proc/cpuinfo") as stream:
+            cpuinfo = stream.read()
+    except OSError:
+        cpuinfo = ""
+    if "cpu family" in cpuinfo:
+        family = next(line for line in cpuinfo.splitlines() if line.startswith("cpu family")).split(":")[1].strip()
+        assert f"family {family} model " in details
+    try:
+        import threadpoolctl
+    except ImportError:
+        return
+    blas = [pool for pool in threadpoolctl.threadpool_info() if pool.get("user_api") == "blas"]
+    if blas and blas[0]["internal_api"] == "openblas":
+        assert "NumPy BLAS openblas" in details and "OPENBLAS_CORETYPE=SkylakeX" in details
+
+
 def test_flop_floor_formula():
     # forward 2 m n_in n_out per layer, backward twice that: 6 m n_in n_out in all
     assert bench.workload_flops([3, 4, 2], 10) == 6 * 10 * (3 * 4 + 4 * 2)
