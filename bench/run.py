@@ -377,8 +377,9 @@ def cpu_name() -> str:
 
 
 def cpu_details() -> str:
-    """The CPU's family and model (Linux) and the BLAS each CPU competitor multiplies with: the same
-    model name covers several CPU generations, and on which one a run lands moves the products' speed."""
+    """The CPU's family and model (Linux), NumPy's BLAS with its kernels and ``OPENBLAS_*`` settings, and
+    PyTorch's CPU capability: the same model name covers several CPU generations, and the host and
+    the kernels a run lands on move the products' speed."""
     fields = {}
     try:
         with open("/proc/cpuinfo") as stream:
