@@ -365,21 +365,9 @@ def memory_report(spec, m, dtype):
 # --- driver ---------------------------------------------------------------------------------------
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as stream:
-            for line in stream:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def cpu_details() -> str:
-    """The CPU's family and model (Linux), NumPy's BLAS with its kernels and ``OPENBLAS_*`` settings, and
-    PyTorch's CPU capability: the same model name covers several CPU generations, and the host and
-    the kernels a run lands on move the products' speed."""
+def cpuinfo_fields() -> dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` (``"model name"``, ``"cpu family"``, ``"flags"``,
+    ...), or an empty dict where there is none (not Linux)."""
     fields = {}
     try:
         with open("/proc/cpuinfo") as stream:
@@ -388,6 +376,21 @@ def cpu_details() -> str:
                 fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    return fields
+
+
+def cpu_name() -> str:
+    fields = cpuinfo_fields()
+    if "model name" in fields:
+        return fields["model name"]
+    return platform.processor() or platform.machine()
+
+
+def cpu_details() -> str:
+    """The CPU's family and model (Linux), NumPy's BLAS with its kernels and ``OPENBLAS_*`` settings, and
+    PyTorch's CPU capability: the same model name covers several CPU generations, and the host and
+    the kernels a run lands on move the products' speed."""
+    fields = cpuinfo_fields()
     parts = []
     if "cpu family" in fields:
         simd = "avx512f" if "avx512f" in fields.get("flags", "").split() else "no avx512"
