@@ -1176,3 +1176,43 @@ def test_sample_weights_are_checked_before_anything_changes(backend, to_device):
     tiny = xdnn.Network([3, 4, 1], dtype="float32", seed=0)  # subnormal float32 weights: their proportions count
     tiny.fit(to_device(X), to_device(y), epochs=2, batch_size=None, sample_weight=np.full(12, 1e-39), verbose=0)
     assert tiny.diverged_epoch is None and tiny.epochs_trained == 2, backend.name
+
+
+def test_a_custom_layer_keeps_the_gradients_it_returned(backend, to_device):
+    """A step's update may write over the gradients of xdnn's own layers only: a layer subclass may
+    keep what it returns (here: for a later look), and finds it as it was."""
+    kept = []
+
+    class Keeping(xdnn.Dense):
+        def forward(self, *arguments, **keywords):
+            A, backward = super().forward(*arguments, **keywords)
+
+            def keeping_backward(dA):
+                dX, grads = backward(dA)
+                kept.append({name: (value, host(value).copy()) for name, value in grads.items()})
+                return dX, grads
+
+            return A, keeping_backward
+
+    task = make_task("binary")
+    net = xdnn.Network([Keeping(5, "relu"), xdnn.Dense(1, "sigmoid")], optimizer="sgd", learning_rate=0.3, seed=0)
+    net.fit(to_device(task.X), to_device(task.y), epochs=3, batch_size=None, verbose=0)
+    assert len(kept) == 3
+    for step, grads in enumerate(kept):
+        for name, (value, at_return) in grads.items():
+            np.testing.assert_array_equal(host(value), at_return, err_msg=f"{backend.name} step {step} {name}")
+
+
+def test_an_optimizer_whose_update_predates_overwrite_grads_still_trains(backend, to_device):
+    class Halving(xdnn.optimizers.GradientDescent):
+        def update(self, parameters, grads, learning_rate, *, xp):  # no overwrite_grads keyword
+            super().update(parameters, grads, learning_rate / 2, xp=xp)
+
+    task = make_task("binary")
+    trained = {}
+    for name, optimizer, rate in (("halving", Halving(), 0.6), ("sgd", "sgd", 0.3)):
+        net = xdnn.Network(task.sizes, optimizer=optimizer, learning_rate=rate, dtype="float64", seed=0)
+        net.fit(to_device(task.X), to_device(task.y), epochs=20, batch_size=None, verbose=0)
+        trained[name] = host_parameters(net)
+    for key, value in trained["sgd"].items():
+        np.testing.assert_allclose(trained["halving"][key], value, rtol=1e-12, atol=1e-14, err_msg=backend.name)

@@ -77,13 +77,14 @@ def reference_steps(name, parameters, gradients, learning_rates, **settings):
     return history
 
 
-def run_xdnn(optimizer, parameters, gradients, learning_rates, xp, to_device, dtype):
+def run_xdnn(optimizer, parameters, gradients, learning_rates, xp, to_device, dtype, **update_options):
     """Apply ``optimizer`` on the backend; returns the parameters (on the host) after every step."""
     on_device = {name: to_device(value.astype(dtype)) for name, value in parameters.items()}
     optimizer.initialize(on_device, xp=xp)
     history = []
     for grads, lr in zip(gradients, learning_rates, strict=True):
-        optimizer.update(on_device, {key: to_device(value.astype(dtype)) for key, value in grads.items()}, lr, xp=xp)
+        step_grads = {key: to_device(value.astype(dtype)) for key, value in grads.items()}
+        optimizer.update(on_device, step_grads, lr, xp=xp, **update_options)
         history.append({name: np.array(xdnn.to_numpy(value), copy=True) for name, value in on_device.items()})
     return history
 
@@ -118,6 +119,37 @@ def test_updates_match_the_tutorial_formulas(backend, xp, to_device, name, custo
         for value in step.values():
             assert value.dtype == np.dtype(dtype), f"{backend.name} {name}: parameters became {value.dtype}"
     assert_histories_close(actual, expected, tolerance, f"{backend.name} {name} {dtype} {settings}")
+
+
+@pytest.mark.parametrize("name", OPTIMIZER_NAMES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_overwriting_the_gradients_changes_no_parameter_bit(backend, xp, to_device, name, dtype):
+    """``overwrite_grads=True`` (a network's step) may use the gradients as scratch; the parameters
+    come out bit for bit as from the default update, which leaves the gradients as they were."""
+    parameters, gradients = draw_problem(seed=3)
+    kept = [{key: to_device(value.astype(dtype)) for key, value in grads.items()} for grads in gradients]
+    optimizer = optimizers.get_optimizer(name)
+    default = run_xdnn(optimizer, parameters, gradients, LEARNING_RATES, xp, to_device, dtype)
+    overwriting = run_xdnn(optimizer, parameters, gradients, LEARNING_RATES, xp, to_device, dtype, overwrite_grads=True)
+    for step, (got, want) in enumerate(zip(overwriting, default, strict=True), start=1):
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=f"{backend.name} {name} step {step} {key}")
+    on_device = {key: to_device(value.astype(dtype)) for key, value in parameters.items()}
+    optimizer.initialize(on_device, xp=xp)
+    for grads, lr, host in zip(kept, LEARNING_RATES, gradients, strict=True):
+        optimizer.update(on_device, grads, lr, xp=xp)
+        for key, value in grads.items():
+            np.testing.assert_array_equal(xdnn.to_numpy(value), host[key].astype(dtype), err_msg=f"{name} {key}")
+
+
+def test_an_optimizer_that_overrides_update_is_not_handed_the_keyword():
+    class Halving(optimizers.GradientDescent):
+        def update(self, parameters, grads, learning_rate, *, xp):  # written before overwrite_grads
+            super().update(parameters, grads, learning_rate / 2, xp=xp)
+
+    assert optimizers.overwrites_grads(optimizers.GradientDescent())
+    assert optimizers.overwrites_grads(optimizers.Adam())
+    assert not optimizers.overwrites_grads(Halving())
 
 
 def test_adam_first_step_is_lr_times_sign_of_the_gradient(backend, xp, to_device):

@@ -191,6 +191,7 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     row sum ``db`` is a product with a ones vector: BLAS's ``gemv`` reads ``dZ`` once with vector
     instructions, five times faster than ``np.add.reduce`` on a ``(64, 8192)`` array, and (for a
     samples-major ``dZ``, which NumPy would reduce one column after another) more accurately.
+    The averages divide the fresh products in place.
     """
     m = A_prev.shape[1]
     # One output unit (a binary classifier's last layer): dA_prev = W^T dZ is an outer product, the
@@ -206,7 +207,11 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
         dA_prev = input_product(dZ.T, W).T
     else:
         dA_prev = input_product(W.T, dZ)
-    return dA_prev, dW_product(dZ, A_prev.T) / m, numpy.dot(dZ, _ones(m, dZ.dtype)) / m
+    dW = dW_product(dZ, A_prev.T)
+    dW /= m  # in place on the fresh product: no second (n[l], n[l-1]) array, the same numbers
+    db = numpy.dot(dZ, _ones(m, dZ.dtype))
+    db /= m
+    return dA_prev, dW, db
 
 
 # A samples-major (k, m) array with at most this many classes has its softmax computed on a

@@ -253,6 +253,7 @@ class Network:
         self.stop_training = False
         self.epochs_trained = 0
         self._bound = None  # the layers bound to the namespace during a fit (see _bound_layers)
+        self._overwrite_grads = False  # during a fit: the update may write over the step's gradients
         self.diverged_epoch: int | None = None
         self.n_features: int | None = None
         self.context: ArrayContext | None = None
@@ -505,7 +506,7 @@ class Network:
         xp = self.context.xp
         # Built-in layers read their input only up to their own backward, so a Dense layer's output
         # is free to overwrite in its backward; a custom layer might keep it for later.
-        private = all(type(layer) in (Dense, BatchNorm, Activation, Dropout) for layer in self.layers)
+        private = self._layers_built_in()
         hidden = [
             layer.bind(xp, input_gradient=position > 0, output_private=True)
             if private and type(layer) is Dense
@@ -513,6 +514,11 @@ class Network:
             for position, layer in enumerate(self.layers[:-1])
         ]
         return hidden, self.layers[-1].bind_output(xp, input_gradient=len(self.layers) > 1)
+
+    def _layers_built_in(self) -> bool:
+        """Whether every layer is one of xdnn's own (not a subclass): such a layer keeps no array it
+        hands on -- neither the input its backward has used nor the gradients it returns."""
+        return all(type(layer) in (Dense, BatchNorm, Activation, Dropout) for layer in self.layers)
 
     def _forward(self, Xt: Array, *, training: bool, random: Any, update_state: bool = True, bound=None):
         """Tutorial-layout forward: returns ``(Z_L, A_L, backwards)`` (``bound`` from :meth:`_bound_layers`)."""
@@ -687,6 +693,8 @@ class Network:
             else:
                 self._full_batch = tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y))
         self._bound = self._bound_layers()  # the layers bound to the namespace once for this fit
+        # A step's gradients are read by its update alone, and built-in layers keep none of them.
+        self._overwrite_grads = self._layers_built_in() and _optimizers.overwrites_grads(self.optimizer)
         self._captured_step = _cuda_graph.CapturedStep(self, *self._full_batch, self._bound) if cuda_graph else None
         self._permutations = _PermutationFeed(
             self._shuffle_generator, m, self.context, epochs_per_transfer=epochs if on_accelerator else 1
@@ -704,7 +712,7 @@ class Network:
             raise
         finally:
             self._full_batch = self._permutations = self._bound = self._captured_step = None
-            self._weighted = False
+            self._weighted = self._overwrite_grads = False
         # No cost is read after the last update: one that made a parameter NaN or inf is undone too
         # (not parameters that were already so, e.g. a dead unit's bias set to -inf by the user).
         if epochs and self.diverged_epoch is None and not self._parameters_finite() and checkpoint.finite():
@@ -838,7 +846,11 @@ class Network:
                 loss_sum = loss_sum + cost * size
             if track_accuracy:
                 correct = correct + self._correct_count(A, Yt)
-            if grads is not None:
+            if grads is None:
+                continue
+            if self._overwrite_grads:
+                self.optimizer.update(self.parameters, grads, learning_rate, xp=xp, overwrite_grads=True)
+            else:
                 self.optimizer.update(self.parameters, grads, learning_rate, xp=xp)
         return loss_sum, correct, False
 
