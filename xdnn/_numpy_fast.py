@@ -111,16 +111,11 @@ def large_product(a: Any, b: Any) -> Any:
     """The 2-D matrix product ``a @ b`` with a result of at least :data:`MATMUL_MIN_ELEMENTS` elements:
     ``np.matmul``'s, or ``np.dot``'s for an operand that is not contiguous (either order) -- np.matmul
     multiplies a strided view such as ``X[:, ::2]`` in a plain loop without BLAS, np.dot copies it
-    for ``gemm``.  :func:`_product_for` picks ``np.dot`` itself for a small result, saving this call."""
+    for ``gemm``.  :func:`affine` and :func:`affine_backward` pick ``np.dot`` themselves for a
+    small result, saving this call."""
     if _contiguous(a) and _contiguous(b):
         return numpy.matmul(a, b)
     return numpy.dot(a, b)
-
-
-def _product_for(result_elements: int) -> Callable[[Any, Any], Any]:
-    """The 2-D product for a result of ``result_elements``: :func:`large_product` from
-    :data:`MATMUL_MIN_ELEMENTS` on, else ``np.dot``."""
-    return large_product if result_elements >= MATMUL_MIN_ELEMENTS else numpy.dot
 
 
 def affine(A_prev: Any, W: Any, b: Any) -> Any:
@@ -132,11 +127,15 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
     cat classifier's ``(20, 12288) x (12288, 209)``), and the elementwise work after it never
     mixes two layouts.
     """
-    matrix_product = _product_for(W.shape[0] * A_prev.shape[1])
-    Z = matrix_product(A_prev.T, W.T).T if samples_major(A_prev) else matrix_product(W, A_prev)
+    # The product's choice and samples_major's stride test written out: this runs for every layer
+    # of every step, and a tutorial network's step is a few dozen such calls.
+    matrix_product = large_product if W.shape[0] * A_prev.shape[1] >= MATMUL_MIN_ELEMENTS else numpy.dot
+    strides = A_prev.strides
+    Z = matrix_product(A_prev.T, W.T).T if strides[0] < strides[1] else matrix_product(W, A_prev)
     if Z.dtype != b.dtype:
         return Z + b  # mixed dtypes promote, as the portable path does
-    if samples_major(Z):
+    strides = Z.strides
+    if strides[0] < strides[1]:
         return _add_bias_samples_major(Z, b)
     Z += b
     return Z
@@ -193,21 +192,20 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     samples-major ``dZ``, which NumPy would reduce one column after another) more accurately.
     The averages divide the fresh products in place.
     """
-    m = A_prev.shape[1]
+    n_prev, m = A_prev.shape
     # One output unit (a binary classifier's last layer): dA_prev = W^T dZ is an outer product, the
     # same single products as gemm's, three times faster as a broadcast multiply once it is large
     # (64 x 8192: 65 vs 247 us); on small arrays gemm dispatches faster and the multiply's iterator
     # takes a buffer larger than the product.
     outer = W.shape[0] == 1 and W.shape[1] * m >= OUTER_PRODUCT_MIN_ELEMENTS
-    input_product = numpy.multiply if outer else _product_for(A_prev.shape[0] * m)
-    dW_product = _product_for(W.size)  # dW has W's shape
+    # (the product's choice and the layout test written out, as in affine)
     if not input_gradient:
         dA_prev = None
-    elif samples_major(A_prev):
-        dA_prev = input_product(dZ.T, W).T
     else:
-        dA_prev = input_product(W.T, dZ)
-    dW = dW_product(dZ, A_prev.T)
+        input_product = numpy.multiply if outer else (large_product if n_prev * m >= MATMUL_MIN_ELEMENTS else numpy.dot)
+        strides = A_prev.strides
+        dA_prev = input_product(dZ.T, W).T if strides[0] < strides[1] else input_product(W.T, dZ)
+    dW = (large_product if W.size >= MATMUL_MIN_ELEMENTS else numpy.dot)(dZ, A_prev.T)  # dW has W's shape
     dW /= m  # in place on the fresh product: no second (n[l], n[l-1]) array, the same numbers
     db = numpy.dot(dZ, _ones(m, dZ.dtype))
     db /= m
