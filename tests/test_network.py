@@ -1216,3 +1216,45 @@ def test_an_optimizer_whose_update_predates_overwrite_grads_still_trains(backend
         trained[name] = host_parameters(net)
     for key, value in trained["sgd"].items():
         np.testing.assert_allclose(trained["halving"][key], value, rtol=1e-12, atol=1e-14, err_msg=backend.name)
+
+
+def test_fit_lets_gradient_descent_overwrite_the_gradients_of_built_in_layers_only(backend, to_device, monkeypatch):
+    seen = []
+    original = xdnn.optimizers.GradientDescent.update
+
+    def spy(self, parameters, grads, learning_rate, *, xp, overwrite_grads=False):
+        seen.append(overwrite_grads)
+        original(self, parameters, grads, learning_rate, xp=xp, overwrite_grads=overwrite_grads)
+
+    monkeypatch.setattr(xdnn.optimizers.GradientDescent, "update", spy)
+
+    class Subclassed(xdnn.Dense):
+        pass
+
+    task = make_task("binary")
+    for first, expected in ((xdnn.Dense(5, "relu"), True), (Subclassed(5, "relu"), False)):
+        seen.clear()
+        net = xdnn.Network([first, xdnn.Dense(1, "sigmoid")], optimizer="sgd", learning_rate=0.3, seed=0)
+        net.fit(to_device(task.X), to_device(task.y), epochs=3, batch_size=None, verbose=0)
+        assert seen == [expected] * 3, (type(first).__name__, seen, backend.name)
+
+
+def test_a_callback_may_swap_in_an_optimizer_whose_update_predates_overwrite_grads(backend, to_device):
+    calls = []
+
+    class Recording(xdnn.optimizers.GradientDescent):
+        def update(self, parameters, grads, learning_rate, *, xp):  # no overwrite_grads keyword
+            calls.append({name: host(value).copy() for name, value in grads.items()})
+            super().update(parameters, grads, learning_rate, xp=xp)
+            for name, value in grads.items():  # this update keeps the gradients as they were
+                np.testing.assert_array_equal(host(value), calls[-1][name], err_msg=backend.name)
+
+    class Swap(xdnn.Callback):
+        def on_epoch_end(self, network, epoch, logs):
+            if epoch == 1:
+                network.optimizer = Recording()
+
+    task = make_task("binary")
+    net = xdnn.Network(task.sizes, optimizer="sgd", learning_rate=0.3, seed=0)
+    net.fit(to_device(task.X), to_device(task.y), epochs=5, batch_size=None, verbose=0, callbacks=[Swap()])
+    assert len(calls) == 3 and net.epochs_trained == 5, (len(calls), backend.name)

@@ -150,6 +150,34 @@ def test_an_optimizer_that_overrides_update_is_not_handed_the_keyword():
     assert optimizers.overwrites_grads(optimizers.GradientDescent())
     assert optimizers.overwrites_grads(optimizers.Adam())
     assert not optimizers.overwrites_grads(Halving())
+    wrapped = optimizers.GradientDescent()
+    wrapped.update = lambda parameters, grads, learning_rate, *, xp: None  # set on the instance
+    assert not optimizers.overwrites_grads(wrapped)
+
+
+def test_gradient_descent_leaves_lr_times_g_in_gradients_it_may_overwrite(backend, xp, to_device):
+    """The overwrite happens (the step's scratch is the gradient itself) -- except on CuPy, whose fused
+    kernel needs no scratch -- and the parameter is ``W - lr g`` either way."""
+    random_state = np.random.RandomState(5)
+    W, g = random_state.randn(3, 4), random_state.randn(3, 4)
+    parameters, grads = {"W": to_device(W.copy())}, {"dW": to_device(g.copy())}
+    optimizers.GradientDescent().update(parameters, grads, 0.25, xp=xp, overwrite_grads=True)
+    np.testing.assert_array_equal(xdnn.to_numpy(parameters["W"]), W - 0.25 * g, err_msg=backend.name)
+    left = g if backend.name == "cupy" else 0.25 * g
+    np.testing.assert_array_equal(xdnn.to_numpy(grads["dW"]), left, err_msg=backend.name)
+
+
+def test_a_numpy_scalar_rate_is_not_rounded_into_a_float32_gradient_first():
+    """``lr * g`` with a float64 NumPy scalar is computed in float64 and rounded once, into ``W``;
+    written over a float32 ``g`` it would be rounded twice, so that update keeps the temporary."""
+    random_state = np.random.RandomState(6)
+    W, g = random_state.randn(50, 40).astype(np.float32), random_state.randn(50, 40).astype(np.float32)
+    rate = np.float64(0.1)  # a user schedule's NumPy scalar
+    expected = W.copy()
+    expected -= rate * g
+    parameters, grads = {"W": W.copy()}, {"dW": g.copy()}
+    optimizers.GradientDescent().update(parameters, grads, rate, xp=np, overwrite_grads=True)
+    np.testing.assert_array_equal(parameters["W"], expected)
 
 
 def test_adam_first_step_is_lr_times_sign_of_the_gradient(backend, xp, to_device):

@@ -520,6 +520,12 @@ class Network:
         hands on -- neither the input its backward has used nor the gradients it returns."""
         return all(type(layer) in (Dense, BatchNorm, Activation, Dropout) for layer in self.layers)
 
+    def _may_overwrite_grads(self) -> bool:
+        """Whether a step's update may write over its gradients (``overwrite_grads``): they are read by
+        the update alone, built-in layers keep none of them, and the optimizer's update takes the
+        keyword.  Asked again after callbacks run, as one may replace the optimizer."""
+        return self._layers_built_in() and _optimizers.overwrites_grads(self.optimizer)
+
     def _forward(self, Xt: Array, *, training: bool, random: Any, update_state: bool = True, bound=None):
         """Tutorial-layout forward: returns ``(Z_L, A_L, backwards)`` (``bound`` from :meth:`_bound_layers`)."""
         hidden, output = bound if bound is not None else self._bound_layers()
@@ -693,8 +699,7 @@ class Network:
             else:
                 self._full_batch = tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y))
         self._bound = self._bound_layers()  # the layers bound to the namespace once for this fit
-        # A step's gradients are read by its update alone, and built-in layers keep none of them.
-        self._overwrite_grads = self._layers_built_in() and _optimizers.overwrites_grads(self.optimizer)
+        self._overwrite_grads = self._may_overwrite_grads()
         self._captured_step = _cuda_graph.CapturedStep(self, *self._full_batch, self._bound) if cuda_graph else None
         self._permutations = _PermutationFeed(
             self._shuffle_generator, m, self.context, epochs_per_transfer=epochs if on_accelerator else 1
@@ -780,6 +785,8 @@ class Network:
             pending.pop(0)
             for callback in callback_list:
                 _call(callback, "on_epoch_end", self, epoch, logs)
+            if callback_list:  # (a callback may have replaced the optimizer)
+                self._overwrite_grads = self._may_overwrite_grads()
             if self.stop_training:
                 return True
         if checkpoint is not None and self._parameters_finite():  # not after an update that overflowed

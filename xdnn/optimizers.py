@@ -94,6 +94,8 @@ class GradientDescent(Optimizer):
             super().update(parameters, grads, learning_rate, xp=xp)  # fused kernels, or a subclass's rule
             return
         self.iterations += 1
+        # (a NumPy scalar rate would round lr * g to a float32 gradient's dtype before the subtraction)
+        overwrite_grads = overwrite_grads and type(learning_rate) in (float, int)
         for name, value in parameters.items():
             grad = grads["d" + name]
             if overwrite_grads:
@@ -104,9 +106,9 @@ class GradientDescent(Optimizer):
 
 
 def overwrites_grads(optimizer: Optimizer) -> bool:
-    """Whether ``optimizer.update`` takes ``overwrite_grads`` (a built-in update; a subclass that
-    overrides :meth:`Optimizer.update` may predate the keyword)."""
-    return type(optimizer).update in (Optimizer.update, GradientDescent.update)
+    """Whether ``optimizer.update`` takes ``overwrite_grads``: a built-in update, not a subclass's
+    override or a function set on the instance, either of which may predate the keyword."""
+    return getattr(optimizer.update, "__func__", None) in (Optimizer.update, GradientDescent.update)
 
 
 class Momentum(Optimizer):
