@@ -154,27 +154,17 @@ class Dense(Layer):
 
     def _output_forward(self, xp, input_gradient, *, owned):
         activation_forward = functools.partial(self.activation.on(xp).forward, xp=xp)
-        linear_forward, linear_backward = _linear.forward_function(xp), _linear.backward_function(xp)
-        W_name, b_name, dW_name, db_name = self.W, self.b, self.dW, self.db
+        linear = self._bound_linear(xp, input_gradient, owned=owned)
 
         def forward(parameters, X):
-            W = parameters[W_name]
-            Z = linear_forward(X, W, parameters[b_name]) if b_name else W @ X
-            held = [X]
-
-            def backward_from_Z(dZ):
-                dX, dW, db = linear_backward(dZ, held.pop() if owned else held[0], W, input_gradient)
-                return dX, ({dW_name: dW, db_name: db} if b_name else {dW_name: dW})
-
+            Z, backward_from_Z = linear(parameters, X)
             return Z, activation_forward(Z), backward_from_Z
 
         return forward
 
     def _forward(self, xp, input_gradient, *, owned, output_private=False):
         """The forward of :meth:`bind` (``owned=True``) or :meth:`forward` (``owned=False``: no
-        in-place work on ``dA``, and a backward that can be called more than once).  The linear
-        part is written out in the closures, not called: a tutorial network's step is short, and
-        each layer of calls is a few percent of it."""
+        in-place work on ``dA``, and a backward that can be called more than once)."""
         activation = self.activation.on(xp)
         built_in = _activations.ACTIVATIONS.get(self.activation.name) is self.activation
         in_place = _numpy_fast.in_place_activation(activation.name, xp) if owned and built_in else None
@@ -186,28 +176,43 @@ class Dense(Layer):
             activation_forward = functools.partial(activation.forward, xp=xp)
             activation_backward = functools.partial(activation.backward, xp=xp)
             keeps_output = activation.backward_uses_output
-        linear_forward, linear_backward = _linear.forward_function(xp), _linear.backward_function(xp)
-        W_name, b_name, dW_name, db_name = self.W, self.b, self.dW, self.db
+        linear = self._bound_linear(xp, input_gradient, owned=owned)
 
         def forward(parameters, state, X, training, random):
-            W = parameters[W_name]
-            Z = linear_forward(X, W, parameters[b_name]) if b_name else W @ X
+            Z, backward_from_Z = linear(parameters, X)
             A = activation_forward(Z)
-            held = [X, A if keeps_output else Z]  # the input, and what the derivative reads
+            held = [A if keeps_output else Z]
             del Z
 
             def backward(dA):
-                # no local name for a saved array: popped, each is freed once used
-                if owned:
-                    dZ = activation_backward(dA, held.pop())
-                    dX, dW, db = linear_backward(dZ, held.pop(), W, input_gradient)
-                else:
-                    dX, dW, db = linear_backward(activation_backward(dA, held[1]), held[0], W, input_gradient)
-                return dX, ({dW_name: dW, db_name: db} if b_name else {dW_name: dW})
+                # no local name for the saved array: popped, it is freed before the linear backward
+                return backward_from_Z(activation_backward(dA, held.pop() if owned else held[0]))
 
             return A, backward
 
         return forward
+
+    def _bound_linear(self, xp, input_gradient, *, owned):
+        """``linear(parameters, X) -> (Z, backward_from_Z)`` for ``Z = W X (+ b)``, on ``xp``.
+
+        With ``owned``, ``backward_from_Z(dZ) -> (dX, grads)`` releases ``X`` once used (a
+        network's backward runs once per step).
+        """
+        linear_forward, linear_backward = _linear.forward_function(xp), _linear.backward_function(xp)
+        W_name, b_name, dW_name, db_name, use_bias = self.W, self.b, self.dW, self.db, self.use_bias
+
+        def linear(parameters, X):
+            W = parameters[W_name]
+            Z = linear_forward(X, W, parameters[b_name]) if use_bias else W @ X
+            held = [X]
+
+            def backward_from_Z(dZ):
+                dX, dW, db = linear_backward(dZ, held.pop() if owned else held[0], W, input_gradient)
+                return dX, ({dW_name: dW, db_name: db} if use_bias else {dW_name: dW})
+
+            return Z, backward_from_Z
+
+        return linear
 
 
 class Activation(Layer):
