@@ -37,13 +37,16 @@ def cuda_gpu_present() -> bool:
     return listing.returncode == 0 and "GPU" in listing.stdout
 
 
-def cupy_requirement() -> str:
-    """`xdnn[cuda13]` when the driver reports CUDA 13, else `xdnn[cuda12]`."""
+def cupy_extra() -> str:
+    """The extra that installs CuPy: `cuda13` when the driver reports CUDA 13, else `cuda12`.
+
+    It is installed together with the session's other extras in one editable requirement
+    (`-e .[test-core,cuda12]`): pip refuses xdnn asked for twice, once editable and once not."""
     try:
         output = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired):
         output = ""
-    return ".[cuda13]" if "CUDA Version: 13" in output else ".[cuda12]"
+    return "cuda13" if "CUDA Version: 13" in output else "cuda12"
 
 
 @nox.session
@@ -53,19 +56,17 @@ def tests(session: nox.Session, backend: str) -> None:
     if backend == "cupy":
         if not cuda_gpu_present():
             session.skip("no CUDA GPU on this machine (nvidia-smi lists none): the cupy tests run only on a GPU host")
-        requirements = [cupy_requirement()]
+        requirements, extras = [], f"test-core,{cupy_extra()}"
     else:
-        requirements = BACKEND_REQUIREMENTS[backend]
-    session.install(*requirements, "-e", ".[test-core]")
+        requirements, extras = BACKEND_REQUIREMENTS[backend], "test-core"
+    session.install(*requirements, "-e", f".[{extras}]")
     session.run("pytest", "--backend", backend, *session.posargs, env={"XDNN_BACKEND": backend})
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: xdnn vs plain NumPy, PyTorch and scikit-learn (`nox -s bench -- --quick` for a smoke run)."""
-    session.install("-e", ".[test]")
-    if cuda_gpu_present():
-        session.install(cupy_requirement())
+    session.install("-e", f".[test,{cupy_extra()}]" if cuda_gpu_present() else ".[test]")
     session.run("python", "bench/run.py", *session.posargs)
 
 

@@ -430,6 +430,21 @@ def gpu_name() -> str | None:
     return None
 
 
+def torch_has_cuda() -> bool:
+    """Whether PyTorch is installed with a usable CUDA device (a CPU build on a GPU host has none)."""
+    if not available("torch"):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def device_of(kind: str) -> str:
+    """``"gpu"`` for the timers of a CUDA device (CuPy, PyTorch CUDA), else ``"cpu"``: each
+    competitor's ratio is to the eager xdnn step on its device."""
+    return "gpu" if kind in ("cupy", "torch-cuda") else "cpu"
+
+
 def available(module: str) -> bool:
     try:
         __import__(module)
@@ -510,7 +525,7 @@ def main(argv=None):
     kinds = (
         {"cpu"}
         | ({"cupy"} if "cupy" in backends and gpu else set())
-        | ({"torch-cuda"} if gpu and available("torch") else set())
+        | ({"torch-cuda"} if gpu and torch_has_cuda() else set())
     )
 
     lines = [f"# xdnn benchmark — {gpu or cpu_name()}", ""]
@@ -584,14 +599,15 @@ def main(argv=None):
             reference = {}  # the first xdnn entry of each device: the eager step
             for label, kind, samples in results:
                 if label.startswith("xdnn"):
-                    reference.setdefault(kind, samples)
+                    reference.setdefault(device_of(kind), samples)
             for label, kind, samples in results:
                 seconds = statistics.median(samples)
                 # The ratio of each repeat's pair of times (taken back to back), then their median:
                 # a drift of the machine between repeats cancels out of it.
+                mine = reference.get(device_of(kind))
                 ratio = (
-                    statistics.median(ours / mine for ours, mine in zip(samples, reference[kind], strict=True))
-                    if kind in reference
+                    statistics.median(ours / xdnn_time for ours, xdnn_time in zip(samples, mine, strict=True))
+                    if mine is not None
                     else float("nan")
                 )
                 floor = flops / rates.get((kind, dtype), float("nan"))

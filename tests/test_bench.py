@@ -123,3 +123,15 @@ def test_the_matmul_ceiling_is_the_fastest_product(monkeypatch):
     seconds = iter([9.0, 4.0, 1.0, 8.0, 2.0, 16.0, 3.0, 5.0])  # a warm-up, then seven products
     monkeypatch.setattr(bench.Timer, "__call__", lambda self, function: next(seconds))
     assert bench.matmul_rate("numpy", "float64", 8) == pytest.approx(2.0 * 8**3 / 1.0)
+
+
+def test_gpu_competitors_are_compared_with_xdnn_on_the_gpu(monkeypatch):
+    """PyTorch CUDA's rows (timer kind "torch-cuda") take their ratio from xdnn's CuPy step, not from
+    nothing (their kind differs from CuPy's); the CPU rows from xdnn's NumPy step; and a CPU build of
+    PyTorch on a GPU host adds no CUDA rows (its ceiling cannot be measured)."""
+    assert bench.device_of("torch-cuda") == bench.device_of("cupy") != bench.device_of("cpu")
+    if bench.available("torch"):
+        import torch
+
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        assert not bench.torch_has_cuda()

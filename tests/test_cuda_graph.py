@@ -106,6 +106,27 @@ def test_step_scalars_are_the_eager_updates_scalars():
     assert xdnn._cupy_kernels.step_scalars(xdnn.optimizers.get_optimizer("sgd"), 0.5, 7) == {"lr": 0.5}
 
 
+def test_cupys_linear_functions_are_the_portable_formulas(monkeypatch):
+    """On CuPy the linear forward and backward go through ``_cupy_kernels.product`` (so that a CUDA
+    graph's step can swap cuBLAS for a capturable kernel); outside a graph step they are exactly the
+    portable ``W @ A + b``, ``dZ A^T / m``, ``sum(dZ) / m``, ``W^T dZ`` (run here on NumPy arrays)."""
+    from xdnn import _cupy_kernels, linear
+
+    fake_cupy = types.ModuleType("cupy")
+    assert _cupy_kernels.applies_to(fake_cupy)
+    assert linear.forward_function(fake_cupy) is _cupy_kernels.affine
+    assert linear.backward_function(fake_cupy) is _cupy_kernels.affine_backward
+    rng = np.random.default_rng(2)
+    A, W, b, dZ = rng.normal(size=(6, 50)), rng.normal(size=(4, 6)), rng.normal(size=(4, 1)), rng.normal(size=(4, 50))
+    np.testing.assert_array_equal(_cupy_kernels.affine(A, W, b), W @ A + b)
+    import array_api_compat.numpy as compat_numpy  # not NumPy itself: the portable path
+
+    portable = linear.backward_function(compat_numpy)
+    for ours, theirs in zip(_cupy_kernels.affine_backward(dZ, A, W, True), portable(dZ, A, W, True), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert _cupy_kernels.affine_backward(dZ, A, W, False)[0] is None
+
+
 # --- captured training on a GPU ---------------------------------------------------------------------
 
 needs_gpu = pytest.mark.skipif(

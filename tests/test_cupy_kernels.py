@@ -45,11 +45,15 @@ def test_fused_activation_equals_portable(name, dtype):
     )
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", ["sgd", "momentum", "rmsprop", "adam"])
-def test_fused_update_equals_portable(name):
+def test_fused_update_equals_portable(name, dtype):
+    """Parameters and optimizer state after five fused updates equal the portable code's.  In float32
+    the state shows a ``1 - beta`` rounded differently (1 - float32(0.999) is 1.3e-5 off
+    float32(0.001)), which the parameters, moved by 0.01 a step, would hide."""
     rng = np.random.default_rng(1)
-    host = {"W1": rng.normal(size=(5, 4)), "b1": rng.normal(size=(5, 1))}
-    grads = [{f"d{k}": cupy.asarray(rng.normal(size=v.shape)) for k, v in host.items()} for _ in range(5)]
+    host = {"W1": rng.normal(size=(5, 4)).astype(dtype), "b1": rng.normal(size=(5, 1)).astype(dtype)}
+    grads = [{f"d{k}": cupy.asarray(rng.normal(size=v.shape).astype(dtype)) for k, v in host.items()} for _ in range(5)]
     results = {}
     for enabled in (True, False):
         xdnn.set_fast_paths(enabled)
@@ -58,9 +62,47 @@ def test_fused_update_equals_portable(name):
         optimizer.initialize(parameters, xp=xp)
         for step_grads in grads:
             optimizer.update(parameters, step_grads, 0.01, xp=xp)
-        results[enabled] = {k: cupy.asnumpy(v) for k, v in parameters.items()}
-    for key in host:
-        np.testing.assert_allclose(results[True][key], results[False][key], rtol=1e-12, atol=1e-14)
+        arrays = {**parameters, **optimizer.state}
+        assert all(value.dtype == np.dtype(dtype) for value in arrays.values())
+        results[enabled] = {k: cupy.asnumpy(v) for k, v in arrays.items()}
+    rtol, atol = (2e-6, 1e-10) if dtype == "float32" else (1e-12, 1e-14)
+    assert results[True].keys() == results[False].keys()
+    for key in results[False]:
+        np.testing.assert_allclose(results[True][key], results[False][key], rtol=rtol, atol=atol, err_msg=key)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "shape_a, shape_b, transposed",
+    [
+        ((4, 2), (2, 400), (False, False)),  # the planar network's first layer
+        ((1, 4), (4, 400), (False, True)),  # a row times a transposed view
+        ((64, 8192), (8192, 64), (False, True)),  # a weight gradient: 4096 sums of 8192 terms, split
+        ((64, 64), (64, 8192), (True, False)),  # W^T dZ
+        ((3, 1000), (1000, 5), (True, True)),  # both transposed, 1000 terms in 4 runs
+        ((7, 0), (0, 3), (False, False)),  # an empty sum
+    ],
+)
+def test_the_capturable_product_equals_cublas(shape_a, shape_b, transposed, dtype):
+    """The product a CUDA graph records (no cuBLAS) against cuBLAS's and a float64 NumPy reference,
+    for contiguous and transposed operands, with and without its long sums split into runs."""
+    rng = np.random.default_rng(5)
+
+    def operand(shape, flip):
+        host = rng.normal(size=shape[::-1] if flip else shape).astype(dtype)
+        return cupy.asarray(host).T if flip else cupy.asarray(host)
+
+    a, b = operand(shape_a, transposed[0]), operand(shape_b, transposed[1])
+    ours = _cupy_kernels.capturable_product(a, b)
+    assert ours.shape == (shape_a[0], shape_b[1]) and ours.dtype == a.dtype
+    reference = cupy.asnumpy(a).astype(np.float64) @ cupy.asnumpy(b).astype(np.float64)
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    scale = max(1.0, np.sqrt(shape_a[1]))
+    np.testing.assert_allclose(cupy.asnumpy(ours), reference, rtol=tolerance, atol=tolerance * scale)
+    np.testing.assert_allclose(cupy.asnumpy(ours), cupy.asnumpy(a @ b), rtol=tolerance, atol=tolerance * scale)
+    with _cupy_kernels.graph_step():
+        np.testing.assert_array_equal(cupy.asnumpy(_cupy_kernels.product(a, b)), cupy.asnumpy(ours))
+    np.testing.assert_array_equal(cupy.asnumpy(_cupy_kernels.product(a, b)), cupy.asnumpy(a @ b))
 
 
 def test_network_training_equal_with_and_without_fast_paths():

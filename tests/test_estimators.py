@@ -985,6 +985,93 @@ def test_a_warm_start_that_raises_puts_the_networks_settings_back(iris):
     assert model.network_.learning_rate is rate and model.n_iter_ == 5
 
 
+def _raise_after(monkeypatch, epochs: int, error: BaseException) -> None:
+    """``error`` raised at the start of the ``epochs + 1``-th training epoch of any network (a Ctrl-C,
+    or an error from deep inside training)."""
+    train_epoch = xdnn.Network._train_epoch
+    calls = []
+
+    def failing(network, *arguments, **keywords):
+        calls.append(1)
+        if len(calls) > epochs:
+            raise error
+        return train_epoch(network, *arguments, **keywords)
+
+    monkeypatch.setattr(xdnn.Network, "_train_epoch", failing)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_continued_fit_that_raises_leaves_the_weights_bit_for_bit(iris, monkeypatch, method):
+    """warm_start and partial_fit train the fitted network in place: a call that raises after epochs
+    (or, for partial_fit, batches) were trained puts every array and counter back."""
+    X, y = iris
+    model = MLPClassifier(**{**SMALL, "max_iter": 5}, batch_size=50, warm_start=True).fit(X, y)
+    before = [np.array(array, copy=True) for array in (*model.coefs_, *model.intercepts_)]
+    state = {name: np.array(xdnn.to_numpy(value), copy=True) for name, value in model.network_.optimizer.state.items()}
+    epochs, steps, curve = model.network_.epochs_trained, model.network_.optimizer.iterations, model.loss_curve_
+    if method == "fit":
+        _raise_after(monkeypatch, 2, RuntimeError("failed in epoch 3"))
+    else:  # the third of the epoch's three batches
+        update, calls = type(model.network_.optimizer).update, []
+
+        def failing(optimizer, *arguments, **keywords):
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("failed in batch 3")
+            return update(optimizer, *arguments, **keywords)
+
+        monkeypatch.setattr(type(model.network_.optimizer), "update", failing)
+    with pytest.raises(RuntimeError, match="failed in"):
+        getattr(model, method)(X, y)
+    for kept, array in zip(before, (*model.coefs_, *model.intercepts_), strict=True):
+        np.testing.assert_array_equal(array, kept)
+    for name, value in model.network_.optimizer.state.items():
+        np.testing.assert_array_equal(xdnn.to_numpy(value), state[name])
+    assert (model.network_.epochs_trained, model.network_.optimizer.iterations) == (epochs, steps)
+    assert model.loss_curve_ == curve and model.network_.history["loss"] == curve[-5:]
+
+
+@pytest.mark.parametrize("continued", ["first fit", "warm start", "partial_fit"])
+def test_ctrl_c_ends_training_as_scikit_learn_does(iris, monkeypatch, continued):
+    """scikit-learn's MLP catches a KeyboardInterrupt, warns "Training interrupted by user." and keeps
+    what it trained, with its attributes describing it; xdnn's estimators do the same."""
+    X, y = iris
+    model = MLPClassifier(**{**SMALL, "max_iter": 4}, warm_start=continued == "warm start")
+    if continued != "first fit":
+        model.fit(X, y)
+    curve, t = list(getattr(model, "loss_curve_", [])), getattr(model, "t_", 0)
+    _raise_after(monkeypatch, 0 if continued == "partial_fit" else 2, KeyboardInterrupt())
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        returned = model.fit(X, y) if continued != "partial_fit" else model.partial_fit(X, y)
+    assert returned is model
+    finished = 0 if continued == "partial_fit" else 2
+    assert len(model.loss_curve_) == model.n_iter_ == len(curve) + finished == model.network_.epochs_trained
+    assert model.loss_curve_[: len(curve)] == curve and model.t_ == t + finished * X.shape[0]
+    assert model.predict(X).shape == y.shape
+
+
+def test_a_continued_fit_refuses_settings_its_network_was_not_built_with(iris):
+    """warm_start / partial_fit continue the fitted network; a changed activation, dropout, batch norm
+    or dtype would be silently ignored (get_params() describing another model), so it is refused and
+    nothing changes.  alpha and the learning rate do apply to a partial_fit, as in scikit-learn."""
+    X, y = iris
+    changes = [dict(activation="tanh"), dict(dropout=0.2), dict(batch_norm=True), dict(dtype="float32")]
+    for change in changes:
+        for method in ("fit", "partial_fit"):
+            model = MLPClassifier(**{**SMALL, "max_iter": 3}, warm_start=True, dtype="float64").fit(X, y)
+            before = [np.array(coef, copy=True) for coef in model.coefs_]
+            model.set_params(**change)
+            name = next(iter(change))
+            with pytest.raises(ValueError, match=f"{name}="):
+                getattr(model, method)(X, y)
+            for kept, coef in zip(before, model.coefs_, strict=True):
+                np.testing.assert_array_equal(coef, kept)
+            assert model.n_iter_ == 3
+    model = MLPClassifier(**{**SMALL, "max_iter": 3}, activation="logistic", warm_start=True).fit(X, y)
+    model.set_params(alpha=0.5).partial_fit(X, y)  # "logistic" is the network's sigmoid: no change
+    assert model.network_.l2 == 0.5 and model.n_iter_ == 4
+
+
 # --- multilabel classification --------------------------------------------------------------------
 
 

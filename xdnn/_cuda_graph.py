@@ -25,9 +25,13 @@ What a replay cannot see, and how it is handled:
   batch normalisation are refused (:func:`refusal`), as are mini-batches (a batch is a
   gather with host-chosen indices) and optimizers without a fused kernel.
 
-The first epoch of a fit runs eagerly (it compiles the kernels and creates the cuBLAS handle,
-which must not happen inside a capture); the capture happens at the second.  If capturing
-fails, a warning says why and the fit goes on eagerly: the numbers are the same either way.
+* CuPy refuses to call cuBLAS inside a capture, so the step multiplies its matrices with a
+  kernel of :mod:`xdnn._cupy_kernels` (:func:`~xdnn._cupy_kernels.graph_step`): the same sums
+  as cuBLAS's, added in another order (about one rounding per product apart).
+
+The first epoch of a fit runs the same step eagerly (it compiles the kernels, which must not
+happen inside a capture); the capture happens at the second.  If capturing fails, a warning
+says why and the fit goes on eagerly, with the same step.
 This is the only module besides :mod:`xdnn._cupy_kernels` with CuPy-specific code.
 """
 
@@ -140,7 +144,8 @@ class CapturedStep:
         """The step as the graph records it: forward, cost, backward, the fused update of each
         parameter with the device scalars (run eagerly too, before the capture and without one)."""
         network = self.network
-        cost, A, grads = network._cost_and_gradients(self.Xt, self.Yt, None, bound=self.bound)
+        with _cupy_kernels.graph_step():  # products without cuBLAS, which a capture cannot record
+            cost, A, grads = network._cost_and_gradients(self.Xt, self.Yt, None, bound=self.bound)
         optimizer = network.optimizer
         for name, value in network.parameters.items():
             _cupy_kernels.update_with(optimizer, name, value, grads["d" + name], self.scalars)

@@ -13,9 +13,10 @@ and the tests assert that both paths give the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from typing import Any
+from typing import Any, Iterator
 
 # The switch of every fast path (these kernels and xdnn._numpy_fast), read on each call.
 FAST_PATHS = {"enabled": os.environ.get("XDNN_FAST_PATHS", "1").strip() not in ("0", "false", "no", "off")}
@@ -74,24 +75,111 @@ def _kernels() -> dict[str, Any]:
         "mse_cost_and_gradient": kernel(
             "T a, T y, T k", "T term, T dz", "T d = a - y; term = d * d; dz = d / k;", "mse_cost_and_gradient"
         ),
-        # optimizer updates, in place on the parameter and its state
+        # One slice of the matrix product c = a @ b: element (row, col) of the partial sum over the
+        # `split`-th run of `chunk` terms (raw 2-D a and b, indexed through their strides, so
+        # transposed views need no copy).  Only inside a CUDA-graph step (see capturable_product).
+        "product_slices": kernel(
+            "raw T a, raw T b, int64 cells, int64 n_cols, int64 depth, int64 chunk",
+            "T c",
+            """
+            const ptrdiff_t split = i / cells, cell = i - split * cells;
+            const ptrdiff_t row = cell / n_cols, col = cell - row * n_cols;
+            const ptrdiff_t begin = split * chunk;
+            ptrdiff_t end = begin + chunk;
+            if (end > depth) end = depth;
+            T sum = 0;
+            for (ptrdiff_t k = begin; k < end; ++k) {
+                const ptrdiff_t at_a[2] = {row, k};
+                const ptrdiff_t at_b[2] = {k, col};
+                sum += a[at_a] * b[at_b];
+            }
+            c = sum;
+            """,
+            "product_slices",
+        ),
+        # optimizer updates, in place on the parameter and its state.  Each ``1 - beta`` comes in as
+        # its own scalar, computed on the host in float64 and rounded once to T, as the portable
+        # code's Python float ``1.0 - beta`` is (1 - float32(0.999) in float32 is 1.3e-5 off).
         "sgd": kernel("T g, T lr", "T w", "w -= lr * g;", "sgd"),
         "momentum": kernel(
-            "T g, T lr, T beta", "T w, T v", "v = beta * v + ((T)1 - beta) * g; w -= lr * v;", "momentum"
+            "T g, T lr, T beta, T rest", "T w, T v", "v = beta * v + rest * g; w -= lr * v;", "momentum"
         ),
         "rmsprop": kernel(
-            "T g, T lr, T rho, T eps",
+            "T g, T lr, T rho, T rest, T eps",
             "T w, T s",
-            "s = rho * s + ((T)1 - rho) * (g * g); w -= lr * g / (sqrt(s) + eps);",
+            "s = rho * s + rest * (g * g); w -= lr * g / (sqrt(s) + eps);",
             "rmsprop",
         ),
         "adam": kernel(
-            "T g, T step, T b1, T b2, T c2, T eps",
+            "T g, T step, T b1, T r1, T b2, T r2, T c2, T eps",
             "T w, T v, T s",
-            "v = b1 * v + ((T)1 - b1) * g; s = b2 * s + ((T)1 - b2) * (g * g); w -= step * v / (sqrt(s / c2) + eps);",
+            "v = b1 * v + r1 * g; s = b2 * s + r2 * (g * g); w -= step * v / (sqrt(s / c2) + eps);",
             "adam",
         ),
     }
+
+
+# --- matrix products a CUDA graph can record -----------------------------------------------------
+
+# CuPy refuses to call cuBLAS while a stream is capturing a graph (``cublas.setStream`` raises
+# "calling cuBLAS API during stream capture is currently unsupported"), so the step that
+# :mod:`xdnn._cuda_graph` captures -- and its eager warm-up, which compiles the same kernels --
+# multiplies with ``product_slices`` instead.  Everywhere else a product is cuBLAS's ``a @ b``.
+_GRAPH_STEP = {"active": False}
+# A long sum is split into runs of about this many terms, each run's partial sums computed by its
+# own threads and then added up, when the result alone has too few elements to fill the GPU (the
+# weight gradient of a layer of 64 units over 8192 samples: 4096 results, sums of 8192 terms).
+PRODUCT_CHUNK = 256
+PRODUCT_SPLIT_MAX_CELLS = 1 << 16
+
+
+@contextlib.contextmanager
+def graph_step() -> Iterator[None]:
+    """Inside: :func:`product` uses the capturable kernel (the step of a CUDA graph)."""
+    previous = _GRAPH_STEP["active"]
+    _GRAPH_STEP["active"] = True
+    try:
+        yield
+    finally:
+        _GRAPH_STEP["active"] = previous
+
+
+def product(a: Any, b: Any) -> Any:
+    """``a @ b`` for 2-D CuPy arrays ``(M, K) x (K, N)``: cuBLAS's, or inside :func:`graph_step` the
+    capturable kernel's (the same sums, added in another order)."""
+    if not _GRAPH_STEP["active"]:
+        return a @ b
+    return capturable_product(a, b)
+
+
+def capturable_product(a: Any, b: Any) -> Any:
+    """``a @ b`` with ``product_slices`` (no cuBLAS): ``sum_k a[r, k] b[k, c]`` for each ``(r, c)``,
+    over ``ceil(K / chunk)`` runs of ``chunk`` terms added up afterwards when ``M N`` is small."""
+    import cupy
+
+    (rows, depth), (depth_b, n_cols) = a.shape, b.shape
+    if depth != depth_b or a.dtype != b.dtype:
+        raise ValueError(f"capturable_product: shapes {a.shape} x {b.shape}, dtypes {a.dtype} and {b.dtype}")
+    cells = rows * n_cols
+    splits = max(1, -(-depth // PRODUCT_CHUNK)) if cells < PRODUCT_SPLIT_MAX_CELLS else 1
+    chunk = max(1, -(-depth // splits))
+    partial = cupy.empty((splits, rows, n_cols), dtype=a.dtype)
+    _kernels()["product_slices"](a, b, cells, n_cols, depth, chunk, partial)
+    return partial[0] if splits == 1 else partial.sum(axis=0)
+
+
+def affine(A_prev: Any, W: Any, b: Any) -> Any:
+    """``W @ A_prev + b`` (:func:`xdnn.linear.forward_function` on CuPy), through :func:`product`."""
+    return product(W, A_prev) + b
+
+
+def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple[Any, Any, Any]:
+    """``(W^T dZ, dZ A_prev^T / m, sum(dZ) / m)`` (:func:`xdnn.linear.backward_function` on CuPy),
+    the portable formulas with the products through :func:`product`."""
+    m = A_prev.shape[1]
+    dW = product(dZ, A_prev.T) / m
+    db = dZ.sum(axis=1, keepdims=True) / m
+    return (product(W.T, dZ) if input_gradient else None), dW, db
 
 
 def _scalar(value: float, like: Any) -> Any:
@@ -180,12 +268,16 @@ def update_with(optimizer: Any, name: str, value: Any, grad: Any, scalars: dict[
     if kind == "sgd":
         kernels["sgd"](grad, scalars["lr"], value)
     elif kind == "momentum":
-        kernels["momentum"](grad, scalars["lr"], _scalar(optimizer.beta, value), value, optimizer.state[f"v_{name}"])
+        beta = optimizer.beta
+        kernels["momentum"](
+            grad, scalars["lr"], _scalar(beta, value), _scalar(1.0 - beta, value), value, optimizer.state[f"v_{name}"]
+        )
     elif kind == "rmsprop":
         kernels["rmsprop"](
             grad,
             scalars["lr"],
             _scalar(optimizer.rho, value),
+            _scalar(1.0 - optimizer.rho, value),
             _scalar(optimizer.epsilon, value),
             value,
             optimizer.state[f"s_{name}"],
@@ -195,7 +287,9 @@ def update_with(optimizer: Any, name: str, value: Any, grad: Any, scalars: dict[
             grad,
             scalars["lr"],
             _scalar(optimizer.beta1, value),
+            _scalar(1.0 - optimizer.beta1, value),
             _scalar(optimizer.beta2, value),
+            _scalar(1.0 - optimizer.beta2, value),
             scalars["c2"],
             _scalar(optimizer.epsilon, value),
             value,

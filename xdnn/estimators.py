@@ -64,8 +64,8 @@ from xdnn import activations as _activations
 from xdnn import optimizers as _optimizers
 from xdnn._namespace import ArrayContext, array_context, floating_dtype_name, is_host_data, to_numpy
 from xdnn.callbacks import Callback, EarlyStopping
-from xdnn.layers import Dense
-from xdnn.network import Network
+from xdnn.layers import Activation, BatchNorm, Dense, Dropout
+from xdnn.network import Network, _Checkpoint
 from xdnn.serialization import network_from_state, network_state
 
 try:
@@ -179,6 +179,19 @@ def _check_one_backend(*values: Any) -> None:
 def _dense_layers(network: Network) -> list[Dense]:
     """The network's :class:`xdnn.Dense` layers, input side first: scikit-learn's layers."""
     return [layer for layer in network.layers if isinstance(layer, Dense)]
+
+
+def _architecture(layers: list) -> tuple[str | None, float, bool]:
+    """``(hidden activation, dropout rate, batch norm)`` of an estimator's network (no hidden layer:
+    ``None``, 0 and whether it has batch norm)."""
+    hidden = [layer.activation.name for layer in layers[:-1] if isinstance(layer, (Dense, Activation))]
+    hidden = [name for name in hidden if name != "identity"] or hidden  # (a batch-norm layer's Dense)
+    rates = [layer.rate for layer in layers if isinstance(layer, Dropout)]
+    return (
+        hidden[-1] if hidden else None,
+        rates[0] if rates else 0.0,
+        any(isinstance(layer, BatchNorm) for layer in layers),
+    )
 
 
 def _shape_of(data: Any) -> tuple[int, ...]:
@@ -563,14 +576,31 @@ class _BaseMLP(BaseEstimator):
         _validation.check_sample_weight_values(weights, xp=xp)
         return weights
 
-    def _check_warm_start(self, network: Network, n_outputs: int) -> None:
-        """``warm_start`` continues the fitted network: it must have the requested layers."""
+    def _check_continued(self, network: Network, n_outputs: int, output_activation: str, *, incremental: bool) -> None:
+        """``warm_start`` and ``partial_fit`` continue the fitted network: it must be the network the
+        current parameters describe (layer sizes, activation, dropout, batch norm, dtype), or the call
+        would silently train something ``get_params()`` does not describe."""
+        how = "partial_fit continues" if incremental else "warm_start=True continues"
+        restart = "fit a new estimator" if incremental else "set warm_start=False to train a new network"
         sizes = [layer.units for layer in _dense_layers(network)]
         if sizes[:-1] != list(self._hidden_sizes()) or sizes[-1] != n_outputs:
             raise ValueError(
-                f"warm_start=True continues the fitted network, whose hidden layers are {tuple(sizes[:-1])} with "
+                f"{how} the fitted network, whose hidden layers are {tuple(sizes[:-1])} with "
                 f"{sizes[-1]} outputs, but hidden_layer_sizes={self.hidden_layer_sizes!r} and the data need "
-                f"{n_outputs}; set warm_start=False to train a new network"
+                f"{n_outputs}; {restart}"
+            )
+        built_with = (*_architecture(network.layers), network.dtype_name)
+        activation = _activations.get_activation(self.activation).name if len(sizes) > 1 else None
+        dtype = network.dtype_name if self.dtype is None else floating_dtype_name(self.dtype)
+        wanted = (activation, float(self.dropout) if len(sizes) > 1 else 0.0, bool(self.batch_norm), dtype)
+        if wanted != built_with:
+            names = ("activation", "dropout", "batch_norm", "dtype")
+            raise ValueError(
+                f"{how} the fitted network, built with "
+                + ", ".join(f"{name}={value!r}" for name, value in zip(names, built_with, strict=True))
+                + ", but the estimator now has "
+                + ", ".join(f"{name}={value!r}" for name, value in zip(names, wanted, strict=True))
+                + f"; {restart}"
             )
 
     def _fit(self, X: Any, y: Any, *, incremental: bool, classes: Any = None, sample_weight: Any = None):
@@ -599,19 +629,22 @@ class _BaseMLP(BaseEstimator):
             fitted.update(_split_seed=seed, _fitted_on_host=on_host)
         else:
             network = self.network_
-            if not incremental:
-                self._check_warm_start(network, n_outputs)
+            self._check_continued(network, n_outputs, output_activation, incremental=incremental)
         # (an estimator pickled before t_ existed continues from t_ = 0)
         previous = {} if first_call else {"loss_curve_": self.loss_curve_, "t_": getattr(self, "t_", 0)}
         verbose = 1 if self.verbose else 0
         validation_scores = None
-        # A warm start or partial_fit changes the fitted network's settings; a call that raises
-        # (a KeyboardInterrupt, a DivergenceWarning made an error) puts them back.
-        settings = (network.optimizer, network.learning_rate, network.l2)
+        # A warm start or partial_fit trains the fitted network in place: a call that raises (a
+        # callback's error, a DivergenceWarning made an error) puts back its settings and arrays.
+        settings = (network.optimizer, network.learning_rate, network.l2, network.history, network.diverged_epoch)
+        before = None if first_call else _Checkpoint(network)
+        callbacks: list[Callback] = []
+        interrupted = False
         try:
             if incremental:
                 n_train = X.shape[0]
                 network.learning_rate = self._schedule(n_train, samples_seen=previous.get("t_", 0), per_call=True)
+                network.l2 = float(self.alpha)
                 history = network.fit(
                     X,
                     targets,
@@ -623,7 +656,6 @@ class _BaseMLP(BaseEstimator):
                 )
             else:
                 validation_data = None
-                callbacks: list[Callback] = []
                 if early_stopping:
                     split_seed = fitted["_split_seed"] if first_call else self._split_seed
                     (X, targets, weights), (*validation_data, validation_weights) = self._validation_split(
@@ -660,8 +692,18 @@ class _BaseMLP(BaseEstimator):
                     shuffle=bool(self.shuffle),
                     sample_weight=weights,
                 )
+        except KeyboardInterrupt:
+            # scikit-learn's behaviour: Ctrl-C ends training, keeping the epochs finished (the
+            # network recorded them) and, with early stopping, the best of them.
+            interrupted = True
+            history = network.history if network.history is not settings[3] else {}  # (before fit began)
+            for callback in callbacks:
+                callback.on_train_end(network)
+            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=3)
         except BaseException:
-            network.optimizer, network.learning_rate, network.l2 = settings
+            network.optimizer, network.learning_rate, network.l2, network.history, network.diverged_epoch = settings
+            if before is not None:
+                before.restore()
             raise
         if first_call and network.diverged_epoch is not None:  # after the network's DivergenceWarning
             raise ValueError(
@@ -702,6 +744,7 @@ class _BaseMLP(BaseEstimator):
             converged = stopper.stopped_epoch is not None
         if not incremental:
             converged = converged or network.diverged_epoch is not None or len(new_losses) < self.max_iter
+        converged = converged or interrupted
         self._assign(fitted)
         if not converged:
             warnings.warn(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from xdnn import _numpy_fast
+from xdnn import _cupy_kernels, _numpy_fast
 
 Array = Any
 
@@ -51,15 +51,21 @@ def linear_backward(
 
 def forward_function(xp: Any) -> Callable[[Array, Array, Array], Array]:
     """``(A_prev, W, b) -> Z`` on ``xp``, resolved once: NumPy's fast path
-    (:func:`xdnn._numpy_fast.affine`) or the portable ``W @ A_prev + b``."""
-    return _numpy_fast.affine if _numpy_fast.ops_for(xp) else _portable_forward
+    (:func:`xdnn._numpy_fast.affine`), CuPy's (:func:`xdnn._cupy_kernels.affine`: the same
+    ``W @ A_prev + b``, which a CUDA graph can record), or the portable ``W @ A_prev + b``."""
+    if _numpy_fast.ops_for(xp):
+        return _numpy_fast.affine
+    return _cupy_kernels.affine if _cupy_kernels.applies_to(xp) else _portable_forward
 
 
 def backward_function(xp: Any) -> Callable[[Array, Array, Array, bool], tuple[Array | None, Array, Array]]:
     """``(dZ, A_prev, W, input_gradient) -> (dA_prev, dW, db)`` on ``xp``, resolved once: NumPy's
-    fast path (:func:`xdnn._numpy_fast.affine_backward`) or the portable products and sum."""
+    fast path (:func:`xdnn._numpy_fast.affine_backward`), CuPy's
+    (:func:`xdnn._cupy_kernels.affine_backward`) or the portable products and sum."""
     if _numpy_fast.ops_for(xp):
         return _numpy_fast.affine_backward
+    if _cupy_kernels.applies_to(xp):
+        return _cupy_kernels.affine_backward
 
     def portable_backward(dZ, A_prev, W, input_gradient):
         m = A_prev.shape[1]
