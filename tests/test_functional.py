@@ -850,7 +850,7 @@ def test_compute_cost_shape_mismatch(backend, place):
         ("sample counts", "different numbers of samples"),
         ("empty X", "X is empty"),
         ("3-D X", "X must be 2-D"),
-        ("negative iterations", "num_iterations must be >= 0"),
+        ("negative iterations", "num_iterations must be an integer >= 0"),
     ],
 )
 def test_L_layer_model_input_errors(backend, place, problem, message):
@@ -1069,3 +1069,18 @@ def test_backward_propagation_names_a_samples_major_layout(backend):
     _, cache = functional.forward_propagation(X.T, parameters)
     with pytest.raises(ValueError, match=r"tutorial layout is X \(n_x, m\)"):
         functional.backward_propagation(parameters, cache, X.T, Y.ravel())
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(record_every=0), "record_every must be an integer >= 1"),
+        (dict(print_cost=True, print_every=0), "print_every must be an integer >= 1"),
+        (dict(num_iterations="5"), "num_iterations must be an integer >= 0"),
+        (dict(num_iterations=2.7), "num_iterations must be an integer >= 0"),
+    ],
+)
+def test_L_layer_model_refuses_counts_it_cannot_use(settings, message):
+    """A zero period divided by zero mid-training; a string or fractional count was silently cut to an int."""
+    with pytest.raises(ValueError, match=message):
+        functional.L_layer_model(np.ones((2, 4)), np.array([[0, 1, 0, 1]]), [2, 1], **settings)

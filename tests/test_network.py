@@ -1258,3 +1258,82 @@ def test_a_callback_may_swap_in_an_optimizer_whose_update_predates_overwrite_gra
     net = xdnn.Network(task.sizes, optimizer="sgd", learning_rate=0.3, seed=0)
     net.fit(to_device(task.X), to_device(task.y), epochs=5, batch_size=None, verbose=0, callbacks=[Swap()])
     assert len(calls) == 3 and net.epochs_trained == 5, (len(calls), backend.name)
+
+
+def test_set_weights_checks_names_and_shapes_before_replacing_anything(backend, to_device):
+    """Keras refuses weights of another architecture; so does set_weights, naming the array, and it
+    replaces nothing then.  Arrays in another dtype come in the network's."""
+    task = make_task("binary")
+    net = xdnn.Network(task.sizes, seed=0, dtype="float32")
+    net.fit(to_device(task.X), to_device(task.y), epochs=1, batch_size=None, verbose=0)
+    before = {key: np.array(xdnn.to_numpy(value), copy=True) for key, value in net.parameters.items()}
+    good = xdnn.to_numpy(net.get_weights())
+    wrong_shape = copy.deepcopy(good)
+    wrong_shape["parameters"]["W1"] = np.zeros((2, 2))
+    unknown = copy.deepcopy(good)
+    unknown["parameters"]["W9"] = np.zeros((2, 2))
+    missing = copy.deepcopy(good)
+    del missing["parameters"]["b1"]
+    for weights, message in ((wrong_shape, r"parameters/W1 has shape \(2, 2\)"), (unknown, "W9"), (missing, "b1")):
+        weights["parameters"]["W2"] = np.ones_like(good["parameters"]["W2"])  # a valid change beside it
+        with pytest.raises(ValueError, match=message):
+            net.set_weights(weights)
+        for key, value in net.parameters.items():
+            np.testing.assert_array_equal(xdnn.to_numpy(value), before[key])
+    doubled = copy.deepcopy(good)
+    doubled["parameters"] = {key: 2.0 * value.astype(np.float64) for key, value in good["parameters"].items()}
+    net.set_weights(doubled)
+    for key, value in net.parameters.items():
+        assert xdnn.to_numpy(value).dtype == np.float32
+        np.testing.assert_array_equal(xdnn.to_numpy(value), (2.0 * before[key].astype(np.float64)).astype(np.float32))
+
+
+def test_sample_weights_whose_sum_overflows_train_as_their_proportions():
+    """64 float32 weights of 1e38 each are valid but sum to inf: they train as 64 equal weights do
+    (before, every normalised weight became 0 and nothing trained, silently)."""
+    task = make_task("binary", m=64)
+    histories = []
+    for weight in (1.0, 1e38):
+        net = xdnn.Network(task.sizes, seed=0, dtype="float32")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's note that the sum overflowed
+            history = net.fit(task.X, task.y, epochs=3, batch_size=None, verbose=0, sample_weight=np.full(64, weight))
+        histories.append(history["loss"])
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-6)
+    assert histories[0][-1] < histories[0][0]
+
+
+def test_an_overflowing_batch_norm_statistic_is_a_divergence():
+    """Finite inputs whose squares overflow float32 make batch norm's running variance inf while the
+    cost stays finite (every output 0.5): fit treats it as a divergence, rolls back and warns, so
+    that no unusable model -- one save and load refuse -- comes out of training."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(200, 3)) * 1e20).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    net = xdnn.Network([3, 8, 1], batch_norm=True, seed=0, dtype="float32")
+    net.build(3)
+    before = {key: np.array(xdnn.to_numpy(value), copy=True) for key, value in {**net.parameters, **net.state}.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        messages = record_divergence(lambda: net.fit(X, y, epochs=3, batch_size=50, verbose=0))
+    assert messages and "running statistic" in messages[0] and net.diverged_epoch == 0, messages
+    for key, value in {**net.parameters, **net.state}.items():
+        np.testing.assert_array_equal(xdnn.to_numpy(value), before[key])
+
+
+def test_an_optimizer_set_between_fits_starts_with_fresh_state(backend, to_device):
+    """``net.optimizer = Adam()`` between fits, as Keras users recompile: fit gives the new optimizer
+    zero state for every parameter (it failed with a KeyError) and trains as a network built with it."""
+    task = make_task("binary")
+    X, y = to_device(task.X), to_device(task.y)
+    net = xdnn.Network(task.sizes, optimizer="sgd", learning_rate=0.01, seed=0, dtype="float64")
+    net.fit(X, y, epochs=2, batch_size=None, verbose=0)
+    reference = xdnn.Network(task.sizes, optimizer="adam", learning_rate=0.01, seed=0, dtype="float64")
+    reference.build(task.X.shape[1])
+    reference.set_weights({"parameters": net.get_weights()["parameters"], "state": {}})
+    net.optimizer = xdnn.Adam()
+    net.fit(X, y, epochs=3, batch_size=None, verbose=0)
+    reference.fit(X, y, epochs=3, batch_size=None, verbose=0)
+    for key, value in net.parameters.items():
+        np.testing.assert_allclose(xdnn.to_numpy(value), xdnn.to_numpy(reference.parameters[key]), rtol=1e-12)
+    assert net.optimizer.iterations == 3

@@ -429,3 +429,23 @@ def test_inverse_time_decay_with_a_power_is_scikit_learns_invscaling():
     for bad in (0.0, -0.5, float("nan")):
         with pytest.raises(ValueError, match="power"):
             xdnn.InverseTimeDecay(0.1, power=bad)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: xdnn.Adam(beta1=1.0), r"Adam's beta1 must be a number in \[0, 1\)"),  # 1 - beta1^t = 0
+        (lambda: xdnn.Adam(beta2=1.0), r"Adam's beta2 must be a number in \[0, 1\)"),
+        (lambda: xdnn.Adam(epsilon=0.0), "Adam's epsilon must be a positive"),
+        (lambda: xdnn.optimizers.Momentum(beta=-1), r"Momentum's beta must be a number in \[0, 1\)"),
+        (lambda: xdnn.optimizers.RMSprop(rho=1.5), r"RMSprop's rho must be a number in \[0, 1\)"),
+        (lambda: xdnn.optimizers.RMSprop(epsilon=-1e-8), "RMSprop's epsilon must be a positive"),
+        (lambda: xdnn.EarlyStopping(patience=-1), "patience must be an integer >= 0"),
+        (lambda: xdnn.EarlyStopping(min_delta=float("nan")), "min_delta must be a finite number"),
+    ],
+)
+def test_hyper_parameters_that_cannot_train_are_refused_when_set(make, message):
+    """Adam(beta1=1) divided by zero inside fit, after counting the step; beta2=1 diverged silently;
+    a zero epsilon makes 0 / 0 of a zero gradient: each is refused where it is written."""
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -670,3 +670,24 @@ def test_a_trained_network_pickles_through_its_model_file(backend):
         np.testing.assert_array_equal(
             xdnn.to_numpy(restored.predict_proba(X)), xdnn.to_numpy(network.predict_proba(X)), err_msg=backend.name
         )
+
+
+@pytest.mark.parametrize("group, name", [("parameters", "W1"), ("state", "running_var1")])
+def test_save_refuses_what_load_would_refuse(tmp_path, group, name):
+    """A parameter or running statistic holding NaN or inf (a user's -inf bias, an overflowed
+    variance) cannot be read back from a model file, so save says so and writes nothing: the file
+    already at the path, and a pickled copy (the same file, as bytes), are never unloadable."""
+    network, _, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32", epochs=1)
+    path = tmp_path / "model.npz"
+    network.save(path)
+    written = path.read_bytes()
+    array = getattr(network, group)[name]
+    array[0, 0] = -np.inf
+    with pytest.raises(ValueError, match=f"{group}/{name} contains NaN or inf"):
+        network.save(path)
+    with pytest.raises(ValueError, match=f"{group}/{name} contains NaN or inf"):
+        pickle.dumps(network)
+    assert path.read_bytes() == written
+    array[0, 0] = 1.0
+    xdnn.load(path)  # the earlier file is intact
+    pickle.loads(pickle.dumps(network))

@@ -9,8 +9,11 @@ setting ``network.stop_training = True`` ends training after the current epoch.
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from typing import Any, Sequence
+
+from xdnn import _validation
 
 
 class History(dict):
@@ -78,7 +81,9 @@ class EarlyStopping(Callback):
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         self.monitor = monitor
-        self.patience = int(patience)
+        self.patience = _validation.check_count(patience, "patience", minimum=0)
+        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not math.isfinite(min_delta):
+            raise ValueError(f"min_delta must be a finite number, got {min_delta!r}")
         self.min_delta = abs(float(min_delta))
         self.maximize = mode == "max" or (mode == "auto" and "acc" in monitor)
         self.restore_best_weights = restore_best_weights

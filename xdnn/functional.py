@@ -496,8 +496,9 @@ def L_layer_model(
     _validation.check_finite(X, "X", xp=xp)
     _validation.check_finite(Y, "Y", xp=xp)
     _validation.check_binary_targets(Y, "Y", xp=xp)
-    if int(num_iterations) < 0:
-        raise ValueError(f"num_iterations must be >= 0, got {num_iterations}")
+    num_iterations = _validation.check_count(num_iterations, "num_iterations", minimum=0)
+    print_every = _validation.check_count(print_every, "print_every", minimum=1)
+    record_every = _validation.check_count(record_every, "record_every", minimum=1)
     learning_rate = _validation.check_positive(learning_rate, "learning_rate")
 
     hidden = _activations.get_activation(hidden_activation)
@@ -506,7 +507,7 @@ def L_layer_model(
         dims, context=context, dtype=X.dtype, initialization=initialization, seed=seed
     )
     costs: list[float] = []
-    for iteration in range(int(num_iterations)):
+    for iteration in range(num_iterations):
         AL, caches = _L_model_forward(X, parameters, hidden, output, xp)
         cost = _losses.binary_cross_entropy(AL, Y, xp=xp)
         grads = _L_model_backward(AL, Y, caches, hidden, output, xp, fused_output=True)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from xdnn import _validation
 from xdnn._namespace import to_numpy
 
 
@@ -48,6 +49,7 @@ def gradient_check(
     """
     from xdnn.network import Network
 
+    epsilon = _validation.check_positive(epsilon, "epsilon")
     if isinstance(cost, Network):
         return network_gradient_check(cost, parameters, gradients, epsilon=epsilon)
     if gradients is None:
@@ -87,6 +89,7 @@ def network_gradient_check(network: Any, X: Any, y: Any, *, epsilon: float = 1e-
     """:func:`gradient_check` for a :class:`xdnn.Network` on ``(X, y)`` (see there)."""
     from xdnn._random import HostRandom
 
+    epsilon = _validation.check_positive(epsilon, "epsilon")
     if network.dtype_name != "float64":
         raise ValueError("gradient checks need float64: build the network with dtype='float64'")
     context = network._context_for(X, y)

@@ -110,9 +110,10 @@ class _Checkpoint:
         self.epochs_trained = self.network.epochs_trained
 
     def finite(self) -> bool:
-        """True when the captured parameters hold no NaN or inf (one device read)."""
-        parameters = [buffer for group, _, buffer in self.buffers if group is self.network.parameters]
-        return _all_finite(parameters, self.network.context.xp)
+        """True when the captured parameters and running statistics hold no NaN or inf (one device read)."""
+        network = self.network
+        arrays = [buffer for group, _, buffer in self.buffers if group is network.parameters or group is network.state]
+        return _all_finite(arrays, network.context.xp)
 
     def restore(self) -> None:
         xp = self.network.context.xp
@@ -379,15 +380,35 @@ class Network:
         }
 
     def set_weights(self, weights: Mapping[str, Any]) -> None:
-        """Restore what :meth:`get_weights` returned (arrays are copied in)."""
-        xp = self.context.xp
-        for target, key in (
-            (self.parameters, "parameters"),
-            (self.state, "state"),
-            (self.optimizer.state, "optimizer"),
-        ):
-            for name, value in weights[key].items():
-                target[name] = xp.asarray(value, copy=True)
+        """Restore what :meth:`get_weights` returned (arrays are copied in, in the network's dtype).
+
+        ``weights["parameters"]`` and ``weights["state"]`` must name exactly this network's arrays,
+        with their shapes; ``weights["optimizer"]`` (optional) exactly its optimizer's state.
+        Anything else raises ``ValueError`` before any array is replaced.  (Non-finite values are
+        taken: a bias of -inf silences a unit; :meth:`save` refuses them.)
+        """
+        self._check_fitted()
+        groups = [("parameters", self.parameters), ("state", self.state)]
+        if "optimizer" in weights:
+            groups.append(("optimizer", self.optimizer.state))
+        dtype = getattr(self.context.xp, self.dtype_name)
+        replaced = []
+        for key, target in groups:
+            given = weights.get(key)
+            if not isinstance(given, Mapping) or set(given) != set(target):
+                names = sorted(given) if isinstance(given, Mapping) else given
+                raise ValueError(f"set_weights: weights[{key!r}] must name {sorted(target)}, got {names!r}")
+            for name, value in given.items():
+                foreign = not is_host_data(value) and array_context(value).xp is not self.context.xp
+                array = self.context.asarray(to_numpy(value) if foreign else value, dtype=dtype)
+                if tuple(array.shape) != tuple(target[name].shape):
+                    raise ValueError(
+                        f"set_weights: {key}/{name} has shape {tuple(array.shape)}, this network's has "
+                        f"{tuple(target[name].shape)}"
+                    )
+                replaced.append((target, name, array))
+        for target, name, array in replaced:  # everything checked: now replace
+            target[name] = self.context.xp.asarray(array, copy=True)
         self.optimizer.iterations = int(weights.get("optimizer_iterations", self.optimizer.iterations))
 
     # --- input handling -------------------------------------------------------------------------
@@ -566,8 +587,11 @@ class Network:
         else:
             total = xp.sum(weights)
             positive = total > 0
+            # Weights whose sum overflows (each finite, e.g. 64 of 1e38 in float32) are first divided
+            # by the largest; otherwise by 1.0, which changes no bit.
+            shrunk = weights / xp.where(xp.isfinite(total), 1.0, xp.max(weights))
             # w / sum(w) first, then * m: tiny (subnormal) weights give their proportions, not inf
-            normalized = xp.where(positive, weights / xp.where(positive, total, 1.0), 0.0) * m
+            normalized = xp.where(positive, shrunk / xp.where(positive, xp.sum(shrunk), 1.0), 0.0) * m
             cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp, weights=normalized)
             m = xp.where(positive, total, float(m))  # the L2 term's sample count
         if self.l2:
@@ -663,6 +687,10 @@ class Network:
         if not self.built:
             self.build(X.shape[1], context)
         self._adopt(context)
+        optimizer = self.optimizer
+        expected_state = {f"{slot}_{name}" for name in self.parameters for slot in optimizer.slots}
+        if set(optimizer.state) != expected_state:  # an optimizer set since the last fit (as Keras' compile)
+            optimizer.initialize(self.parameters, xp=self.context.xp)
         if print_cost:
             callback_list.insert(0, PrintCost(print_every, epochs=epochs))
         if verbose:
@@ -740,7 +768,8 @@ class Network:
             )
             if diverged:  # (CPU) the epochs before it first go into the history, as they would have
                 self._report(pending, m, history, callback_list, validation, None)
-                self._roll_back(checkpoint, history, epoch, f"the cost became {loss_sum}")
+                cause = loss_sum if isinstance(loss_sum, str) else f"the cost became {loss_sum}"
+                self._roll_back(checkpoint, history, epoch, cause)
                 break
             self.epochs_trained += 1
             pending.append((epoch, loss_sum, correct))
@@ -794,8 +823,8 @@ class Network:
         return False
 
     def _parameters_finite(self) -> bool:
-        """True when no parameter holds NaN or inf (one device read)."""
-        return _all_finite(self.parameters.values(), self.context.xp)
+        """True when no parameter or running statistic holds NaN or inf (one device read)."""
+        return _all_finite([*self.parameters.values(), *self.state.values()], self.context.xp)
 
     def _train_epoch(
         self,
@@ -810,8 +839,9 @@ class Network:
     ):
         """One pass over the data: ``(sum of batch costs x sizes, correct count, diverged)``.
 
-        With ``check`` each batch's cost is read before its update and a non-finite cost
-        stops the epoch with that batch unapplied (``diverged=True``, first value the cost);
+        With ``check`` each batch's cost is read before its update and a non-finite cost -- or a
+        running statistic (batch norm's) that overflowed -- stops the epoch with that batch
+        unapplied (``diverged=True``, first value the cost or, for a statistic, the cause);
         the parameters are captured into ``checkpoint`` (if given) when the epoch's first
         cost reads finite.  Without ``check``, costs stay on the device (accelerators).
         """
@@ -846,6 +876,8 @@ class Network:
                 value = float(cost)
                 if not math.isfinite(value):
                     return value, correct, True
+                if self.state and not _all_finite(self.state.values(), xp):  # (squares of huge inputs)
+                    return "a batch-normalisation running statistic became NaN or inf", correct, True
                 if position == 0 and checkpoint is not None:
                     checkpoint.capture()
                 loss_sum += value * size

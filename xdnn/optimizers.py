@@ -26,6 +26,16 @@ from xdnn import _cupy_kernels, _validation
 Array = Any
 
 
+_positive = _validation.check_positive
+
+
+def _fraction(value: Any, name: str) -> float:
+    """A decay rate in ``[0, 1)`` as a float (the weight of the running average's past)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
 class Optimizer:
     """Base class: ``update(parameters, grads, learning_rate, xp=...)`` mutates ``parameters``."""
 
@@ -119,7 +129,7 @@ class Momentum(Optimizer):
 
     def __init__(self, beta: float = 0.9) -> None:
         super().__init__()
-        self.beta = float(beta)
+        self.beta = _fraction(beta, "Momentum's beta")
 
     def config(self):
         return {"name": self.name, "beta": self.beta}
@@ -172,8 +182,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
         super().__init__()
-        self.rho = float(rho)
-        self.epsilon = float(epsilon)
+        self.rho = _fraction(rho, "RMSprop's rho")
+        self.epsilon = _positive(epsilon, "RMSprop's epsilon")
 
     def config(self):
         return {"name": self.name, "rho": self.rho, "epsilon": self.epsilon}
@@ -193,9 +203,9 @@ class Adam(Optimizer):
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> None:
         super().__init__()
-        self.beta1 = float(beta1)
-        self.beta2 = float(beta2)
-        self.epsilon = float(epsilon)
+        self.beta1 = _fraction(beta1, "Adam's beta1")  # 1 would divide by 1 - beta1^t = 0
+        self.beta2 = _fraction(beta2, "Adam's beta2")
+        self.epsilon = _positive(epsilon, "Adam's epsilon")  # 0 would make 0 / 0 of a zero gradient
 
     def config(self):
         return {"name": self.name, "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
@@ -235,9 +245,6 @@ def get_optimizer(spec: str | Optimizer | Mapping[str, Any]) -> Optimizer:
 
 
 # --- learning-rate schedules --------------------------------------------------------------------
-
-
-_positive = _validation.check_positive
 
 
 def _positive_count(value: int, what: str) -> int:

@@ -152,13 +152,24 @@ def _model_destination(path: str) -> str:
     return destination
 
 
+def _storable(group: str, value: np.ndarray) -> bool:
+    """Whether a model file may hold ``value`` in ``group``: parameters and running statistics are
+    finite, an optimizer's state holds no NaN.  (A running average may have overflowed to inf --
+    Adam's squared gradients on unscaled data -- while training went on.)  ``save`` and ``load``
+    apply the same rule, so a file that was written can be read back."""
+    if group == "optimizer":
+        return not np.any(np.isnan(value))
+    return bool(np.all(np.isfinite(value)))
+
+
 def save_network(network: Any, path: str | os.PathLike) -> None:
     """Write ``network`` to ``path`` atomically.
 
     The file is written exactly at ``path``: unlike ``numpy.savez``, ``.npz`` is not
     appended, so ``load_network(path)`` reads the file ``save_network(path)`` wrote.
     A symbolic link at ``path`` keeps pointing at the new file.  Raises ``ValueError`` for a
-    network without parameters or a ``path`` that is a folder or a device, and ``TypeError`` when
+    network without parameters, one holding NaN or inf that :func:`load_network` would refuse, or a
+    ``path`` that is a folder or a device, and ``TypeError`` when
     ``network.metadata`` is not JSON-serialisable; the file at ``path`` is then untouched.
     """
     if not network.built:
@@ -174,7 +185,13 @@ def save_network(network: Any, path: str | os.PathLike) -> None:
         ("optimizer", network.optimizer.state),
     ):
         for name, value in group.items():
-            arrays[f"{prefix}/{name}"] = np.ascontiguousarray(to_numpy(value))
+            array = arrays[f"{prefix}/{name}"] = np.ascontiguousarray(to_numpy(value))
+            if not _storable(prefix, array):  # load() would refuse the file
+                raise ValueError(
+                    f"cannot save the model: {prefix}/{name} contains NaN or inf, which a model file may not "
+                    "hold (xdnn.load refuses it); training diverged or the array was set so -- set finite "
+                    "values (set_weights) or train again"
+                )
     path = _model_destination(os.fspath(path))
     handle, temporary = _create_temporary(path)
     try:
@@ -301,11 +318,7 @@ def load_network(path: str | os.PathLike, *, backend: str | None = None) -> Any:
                     f"{path}: {prefix}/{name} has shape {tuple(value.shape)} and dtype {value.dtype}, "
                     f"expected a float array of shape {shape}"
                 )
-            # An optimizer's running average may have overflowed to inf (Adam's squared gradients on
-            # unscaled data) while training went on: what save() wrote, load() reads back.
-            if prefix == "optimizer" and not np.any(np.isnan(value)):
-                continue
-            if not np.all(np.isfinite(value)):
+            if not _storable(prefix, value):
                 raise ModelFileError(f"{path}: {prefix}/{name} contains NaN or inf")
     metadata = architecture.get("metadata", {})
     if not isinstance(metadata, dict):
