@@ -29,6 +29,7 @@ REFERENCE = {
     "elu": lambda Z: np.where(Z > 0, Z, np.exp(Z) - 1.0),
     "gelu": lambda Z: 0.5 * Z * (1.0 + np.tanh(GELU_C * (Z + 0.044715 * Z**3))),
     "softmax": reference_softmax,
+    "exp": np.exp,
 }
 
 

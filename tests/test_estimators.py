@@ -183,7 +183,15 @@ def test_regressor_output_shapes_follow_y():
     X, y = make_regression(n_samples=60, n_features=3, n_targets=2, random_state=0)
     model = MLPRegressor(**SMALL)
     assert model.fit(X, y[:, 0]).predict(X).shape == (60,)
-    assert model.fit(X, y[:, :1]).predict(X).shape == (60, 1)
+    # a single column is one target, raveled with scikit-learn's warning and prediction shape
+    from sklearn.exceptions import DataConversionWarning
+    from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
+
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        shape = model.fit(X, y[:, :1]).predict(X).shape
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        assert shape == SklearnMLPRegressor(max_iter=5).fit(X, y[:, :1]).predict(X).shape == (60,)
+    assert model.n_outputs_ == 1
     assert model.fit(X, y).predict(X).shape == (60, 2) and model.n_outputs_ == 2
     assert model.predict(X).dtype == np.float64  # the dtype of X, as scikit-learn returns
     assert model.predict(X.astype(np.float32)).dtype == np.float32
@@ -342,7 +350,6 @@ def test_a_failed_regressor_call_changes_nothing(blobs):
         ("fit, no y", lambda m: m.fit(X, None), ValueError, "requires y"),
         ("fit, short y", lambda m: m.fit(X[:, :3], y[:-1]), ValueError, "inconsistent numbers of samples"),
         ("partial_fit, features", lambda m: m.partial_fit(X[:, :3], y), ValueError, "3 features"),
-        ("partial_fit, 2-D y", lambda m: m.partial_fit(X, y[:, None]), ValueError, "1-D y"),
         ("partial_fit, 2 outputs", lambda m: m.partial_fit(X, np.stack([y, y], axis=1)), ValueError, "1-D y"),
         ("partial_fit, NaN y", lambda m: m.partial_fit(X, np.where(y > 1, np.nan, y)), ValueError, "NaN"),
     ]
@@ -1216,3 +1223,34 @@ def test_sample_weight_in_partial_fit_early_stopping_and_errors(iris):
     with pytest.raises(ValueError, match="non-negative"):
         MLPClassifier(hidden_layer_sizes=(3,), random_state=random_state).fit(X, y, sample_weight=-weights)
     assert random_state.randint(1000) == np.random.RandomState(0).randint(1000)
+
+
+def test_poisson_regression_is_scikit_learns():
+    """``MLPRegressor(loss="poisson")`` (scikit-learn >= 1.7): an exp output (log link) trained on half
+    the Poisson deviance.  On counts drawn from a log-linear rate, held-out deviance against
+    scikit-learn's with the same settings, and against the true rate's; predictions are positive."""
+    from sklearn.metrics import mean_poisson_deviance
+    from sklearn.neural_network import MLPRegressor as SklearnMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 4))
+    rate = np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1] + 0.2)
+    y = rng.poisson(rate).astype(float)
+    settings = dict(hidden_layer_sizes=(16,), loss="poisson", max_iter=200, learning_rate_init=0.01, random_state=0)
+    ours = MLPRegressor(**settings).fit(X[:1500], y[:1500])
+    theirs = SklearnMLPRegressor(**settings).fit(X[:1500], y[:1500])
+    assert ours.out_activation_ == theirs.out_activation_ == "exp" and ours.get_params()["loss"] == "poisson"
+    predicted = ours.predict(X[1500:])
+    assert predicted.shape == (500,) and np.all(predicted > 0)
+    deviance = mean_poisson_deviance(y[1500:], predicted)
+    assert deviance < mean_poisson_deviance(y[1500:], theirs.predict(X[1500:])) * 1.03
+    assert deviance < mean_poisson_deviance(y[1500:], rate[1500:]) * 1.05  # near the true rate's
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=0.05)
+    with pytest.raises(ValueError, match="non-negative targets"):
+        MLPRegressor(**settings).fit(X, -y)
+    with pytest.raises(ValueError, match="loss must be one of 'squared_error', 'poisson'"):
+        MLPRegressor(loss="huber").fit(X, y)
+    model = MLPRegressor((8,), max_iter=3, warm_start=True).fit(X, y)  # positional: the hidden layers
+    assert model.hidden_layer_sizes == (8,) and clone(model).get_params()["loss"] == "squared_error"
+    with pytest.raises(ValueError, match="loss='poisson' needs 'exp'"):
+        model.set_params(loss="poisson").fit(X, y)

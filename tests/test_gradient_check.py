@@ -21,6 +21,7 @@ OUTPUTS = {  # output activation + cost: (loss name, output units)
     "sigmoid_bce": ("binary_crossentropy", 1),
     "softmax_cce": ("categorical_crossentropy", 3),
     "identity_mse": ("mse", 2),
+    "exp_poisson": ("poisson", 2),
 }
 REGULARISERS = {
     "none": {},
@@ -40,6 +41,7 @@ def data(output, seed=0):
         "sigmoid_bce": random_state.randint(0, 2, SAMPLES).astype(np.float64),
         "softmax_cce": np.array([0, 1, 2, 2, 1, 0, 1, 2]),  # integer labels, every class present
         "identity_mse": random_state.randn(SAMPLES, 2),
+        "exp_poisson": random_state.poisson(2.0, size=(SAMPLES, 2)).astype(np.float64),  # counts, zeros too
     }[output]
     return X, y
 

@@ -110,7 +110,25 @@ def targets_for(name, shape, random_state):
         return (random_state.uniform(size=shape) > 0.5).astype(np.float64)
     if name == "categorical_crossentropy":
         return one_hot(random_state.randint(0, shape[0], size=shape[1]), shape[0])
+    if name == "poisson":
+        return random_state.poisson(1.5, size=shape).astype(np.float64)
     return random_state.randn(*shape)
+
+
+def test_poisson_deviance_is_scikit_learns(backend, xp, to_device):
+    """Half the Poisson deviance of exp(Z), summed over outputs and averaged over samples: scikit-learn's
+    ``poisson_loss`` (its MLPRegressor(loss="poisson")), with 0 log 0 = 0 for zero counts, and finite for
+    large |Z| (computed from Z, not from A)."""
+    from sklearn.neural_network._base import poisson_loss
+
+    random_state = np.random.RandomState(6)
+    Z, Y = random_state.randn(2, 9), random_state.poisson(1.0, size=(2, 9)).astype(np.float64)
+    Y[0, :3] = 0.0
+    cost = losses.poisson_deviance_from_logits(to_device(Z), to_device(Y), xp=xp)
+    np.testing.assert_allclose(value(cost), poisson_loss(Y.T, np.exp(Z).T), rtol=1e-13, err_msg=backend.name)
+    assert value(losses.poisson_deviance_from_logits(to_device(np.log(Y + (Y == 0))), to_device(Y), xp=xp)) >= 0
+    huge = losses.poisson_deviance_from_logits(to_device(np.full((1, 2), -800.0)), to_device(np.ones((1, 2))), xp=xp)
+    assert np.isfinite(value(huge))
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

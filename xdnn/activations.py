@@ -72,6 +72,16 @@ def tanh_backward(dA: Array, A: Array, *, xp: Any) -> Array:
     return dA * (1.0 - A * A)
 
 
+def exp(Z: Array, *, xp: Any) -> Array:
+    """``A = exp(Z)``: the log link of a Poisson output (positive predictions)."""
+    return xp.exp(Z)
+
+
+def exp_backward(dA: Array, A: Array, *, xp: Any) -> Array:
+    """``dZ = dA * A`` from the output ``A = exp(Z)``."""
+    return dA * A
+
+
 LEAKY_RELU_SLOPE = 0.01
 
 
@@ -152,6 +162,7 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("elu", elu, elu_backward),
         Activation("gelu", gelu, gelu_backward, backward_uses_output=False),
         Activation("softmax", softmax, softmax_backward),
+        Activation("exp", exp, exp_backward),
     )
 }
 _ALIASES = {"linear": "identity", "none": "identity", "leakyrelu": "leaky_relu", "logistic": "sigmoid"}

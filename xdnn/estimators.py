@@ -43,6 +43,7 @@ format, no pickle).
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import warnings
@@ -52,7 +53,7 @@ import array_api_compat
 import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -80,7 +81,8 @@ Array = Any
 
 _SOLVERS = ("sgd", "momentum", "rmsprop", "adam")
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
-_SKLEARN_OUTPUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
+_SKLEARN_OUTPUT_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity", "exp": "exp"}
+_REGRESSION_LOSSES = {"squared_error": "identity", "poisson": "exp"}  # loss -> output activation
 # The early-stopping attributes of a fit without it: scikit-learn sets them to None.
 _WITHOUT_VALIDATION = {
     "validation_loss_curve_": None,
@@ -578,7 +580,7 @@ class _BaseMLP(BaseEstimator):
 
     def _check_continued(self, network: Network, n_outputs: int, output_activation: str, *, incremental: bool) -> None:
         """``warm_start`` and ``partial_fit`` continue the fitted network: it must be the network the
-        current parameters describe (layer sizes, activation, dropout, batch norm, dtype), or the call
+        current parameters describe (layer sizes, activation, loss, dropout, batch norm, dtype), or the call
         would silently train something ``get_params()`` does not describe."""
         how = "partial_fit continues" if incremental else "warm_start=True continues"
         restart = "fit a new estimator" if incremental else "set warm_start=False to train a new network"
@@ -588,6 +590,12 @@ class _BaseMLP(BaseEstimator):
                 f"{how} the fitted network, whose hidden layers are {tuple(sizes[:-1])} with "
                 f"{sizes[-1]} outputs, but hidden_layer_sizes={self.hidden_layer_sizes!r} and the data need "
                 f"{n_outputs}; {restart}"
+            )
+        built_output = network.layers[-1].activation.name
+        if built_output != output_activation:  # MLPRegressor's loss (the classifier's follows the data)
+            raise ValueError(
+                f"{how} the fitted network, whose output is {_SKLEARN_OUTPUT_NAMES[built_output]!r}, but "
+                f"loss={getattr(self, 'loss', None)!r} needs {_SKLEARN_OUTPUT_NAMES[output_activation]!r}; {restart}"
             )
         built_with = (*_architecture(network.layers), network.dtype_name)
         activation = _activations.get_activation(self.activation).name if len(sizes) > 1 else None
@@ -1132,7 +1140,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor: identity output and squared error, one or several targets.
 
-    ``predict`` returns ``(n_samples,)`` for a 1-D ``y`` and ``(n_samples, n_outputs)``
+    ``predict`` returns ``(n_samples,)`` for a 1-D ``y`` (or a single column, which is raveled
+    with a ``DataConversionWarning``, as scikit-learn does) and ``(n_samples, n_outputs)``
     for a 2-D one.  Array API inputs (CuPy, PyTorch, array-api-strict) train and
     predict on their own device; see :mod:`xdnn.estimators`.
 
@@ -1160,8 +1169,28 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _more_tags(self):  # scikit-learn < 1.6
         return {**super()._more_tags(), "multioutput": True}
 
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, loss="squared_error", **parameters):
+        super().__init__(hidden_layer_sizes, activation, **parameters)
+        self.loss = loss
+
+    # scikit-learn reads an estimator's parameters off the signature of its __init__: the shared
+    # parameters of _BaseMLP, and scikit-learn's ``loss`` (keyword-only here: ``MLPRegressor((64,))``
+    # keeps giving the hidden layers, as it does in xdnn; scikit-learn takes ``loss`` first).
+    __init__.__signature__ = inspect.signature(_BaseMLP.__init__).replace(
+        parameters=[
+            *inspect.signature(_BaseMLP.__init__).parameters.values(),
+            inspect.Parameter("loss", inspect.Parameter.KEYWORD_ONLY, default="squared_error"),
+        ]
+    )
+
+    def _check_hyperparameters(self) -> None:
+        super()._check_hyperparameters()
+        if not isinstance(self.loss, str) or self.loss not in _REGRESSION_LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(map(repr, _REGRESSION_LOSSES))}, got {self.loss!r}")
+
     def _output_activation_for(self, n_outputs: int, multilabel: bool = False) -> str:
-        return "identity"
+        """The identity for the squared error, ``exp`` (the log link) for the Poisson loss."""
+        return _REGRESSION_LOSSES[self.loss]
 
     def _validation_score_of(self, X_validation, y_validation, weights_validation=None):
         """R^2 (averaged over the targets, weighted by ``weights_validation``) on the held-out set."""
@@ -1197,6 +1226,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 )
             if xp.isdtype(y.dtype, "real floating") and not bool(xp.all(xp.isfinite(y))):
                 raise ValueError("Input y contains NaN or infinity.")
+        if y.ndim == 2 and y.shape[1] == 1:  # scikit-learn's MLPRegressor: a column is one target
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
+                "(n_samples, ), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=4,
+            )
+            y = y[:, 0]
         n_outputs = 1 if y.ndim == 1 else int(y.shape[1])
         if reset:
             fitted.update(n_outputs_=n_outputs, _y_is_2d=y.ndim == 2)

@@ -5,6 +5,7 @@ Tutorial layout: predictions and targets have shape ``(n_outputs, m)``; ``m`` sa
 * Binary cross-entropy   ``J = -(1/m) sum(Y log A + (1 - Y) log(1 - A))``  (sigmoid output)
 * Categorical CE         ``J = -(1/m) sum(Y * log softmax(Z))``            (softmax output, one-hot Y)
 * Mean squared error     ``J = 1/(2 m k) sum((A - Y)^2)``                  (identity output, k outputs)
+* Poisson deviance       ``J = (1/m) sum(A - Y log A + Y log Y - Y)``      (exp output, counts Y >= 0)
 
 Each output activation paired with its cost has the same simple per-sample gradient
 with respect to the pre-activation: ``dZ = A - Y`` (``(A - Y) / k`` for MSE), which is
@@ -80,6 +81,16 @@ def mean_squared_error(A: Array, Y: Array, *, xp: Any, weights: Array | None = N
     return _total(difference * difference, xp=xp, weights=weights) / (2.0 * A.shape[-1] * A.shape[0])
 
 
+def poisson_deviance_from_logits(Z: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    """Half the Poisson deviance of ``A = exp(Z)``, scikit-learn's ``loss="poisson"``:
+    ``J = (1/m) sum(exp(Z) - Y Z + Y log Y - Y)`` (``0 log 0 = 0``), summed over the outputs;
+    ``weights``: a ``(1, m)`` row of sample weights, mean 1.  Zero for ``exp(Z) = Y``."""
+    m = Z.shape[-1]
+    positive = Y > 0
+    y_log_y = xp.where(positive, Y * xp.log(xp.where(positive, Y, 1.0)), 0.0)
+    return _total(xp.exp(Z) - Y * Z + (y_log_y - Y), xp=xp, weights=weights) / m
+
+
 def _probability_gradient(A: Array, Y: Array, *, xp: Any) -> Array:
     return A - Y
 
@@ -134,10 +145,16 @@ def _squared_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | Non
     return mean_squared_error(A, Y, xp=xp, weights=weights)
 
 
+def _poisson_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    return poisson_deviance_from_logits(Z, Y, xp=xp, weights=weights)
+
+
 LOSSES: dict[str, Loss] = {
     "binary_crossentropy": Loss("binary_crossentropy", "sigmoid", _binary_cost, _probability_gradient),
     "categorical_crossentropy": Loss("categorical_crossentropy", "softmax", _categorical_cost, _probability_gradient),
     "mse": Loss("mse", "identity", _squared_cost, _mse_gradient),
+    # d/dZ of exp(Z) - Y Z is exp(Z) - Y: the same A - Y as the other canonical pairs
+    "poisson": Loss("poisson", "exp", _poisson_cost, _probability_gradient),
 }
 _ALIASES = {
     "bce": "binary_crossentropy",
@@ -151,7 +168,7 @@ _ALIASES = {
 
 
 def get_loss(name: str | Loss) -> Loss:
-    """Look up a :class:`Loss` by name (``binary_crossentropy``, ``categorical_crossentropy``, ``mse``)."""
+    """Look up a :class:`Loss` by name (``binary_crossentropy``, ``categorical_crossentropy``, ``mse``, ``poisson``)."""
     if isinstance(name, Loss):
         return name
     key = str(name).strip().lower().replace("-", "_")

@@ -42,7 +42,13 @@ from xdnn.layers import Activation, BatchNorm, Dense, Dropout, Layer
 
 Array = Any
 
-_LOSS_OF_OUTPUT = {"sigmoid": "binary_crossentropy", "softmax": "categorical_crossentropy", "identity": "mse"}
+_LOSS_OF_OUTPUT = {
+    "sigmoid": "binary_crossentropy",
+    "softmax": "categorical_crossentropy",
+    "identity": "mse",
+    "exp": "poisson",
+}
+_CLASSIFICATION_LOSSES = ("binary_crossentropy", "categorical_crossentropy")
 _RELU_FAMILY = ("relu", "leaky_relu", "elu", "gelu")
 
 
@@ -154,8 +160,8 @@ class Network:
     output_activation, loss
         ``sigmoid`` + ``binary_crossentropy`` (binary / multi-label),
         ``softmax`` + ``categorical_crossentropy`` (k classes), ``identity`` + ``mse``
-        (regression).  Give either; the default is sigmoid for one output unit,
-        softmax for several.
+        (regression), ``exp`` + ``poisson`` (counts, rates: non-negative targets).  Give
+        either; the default is sigmoid for one output unit, softmax for several.
     optimizer, learning_rate
         ``"sgd"``, ``"momentum"``, ``"rmsprop"``, ``"adam"`` (or an instance from
         :mod:`xdnn.optimizers`); the rate is a number or a schedule.
@@ -225,7 +231,7 @@ class Network:
         output_name = output_layer.activation.name
         if output_name not in _LOSS_OF_OUTPUT:
             raise ValueError(
-                f"output activation {output_name!r} has no matching loss; use sigmoid, softmax or identity"
+                f"output activation {output_name!r} has no matching loss; use sigmoid, softmax, identity or exp"
             )
         if output_name == "softmax" and output_layer.units < 2:
             raise ValueError("a softmax output needs at least 2 units; use one sigmoid unit for binary labels")
@@ -292,7 +298,7 @@ class Network:
 
     @property
     def is_classifier(self) -> bool:
-        return self.loss.name != "mse"
+        return self.loss.name in _CLASSIFICATION_LOSSES
 
     @property
     def output_units(self) -> int:
@@ -488,6 +494,8 @@ class Network:
                 f"{name} must hold 0/1 labels (or probabilities in [0, 1]) for a sigmoid output; "
                 'for regression targets use loss="mse" (an identity output)'
             )
+        if self.loss.name == "poisson" and not bool(xp.all(y >= 0)):
+            raise ValueError(f"{name} must hold non-negative targets (counts, rates) for a Poisson loss")
         if self.loss.name == "categorical_crossentropy":
             row_sums = xp.sum(y, axis=1)  # (n_samples,)
             if not (bool(xp.all(y >= 0)) and bool(xp.all(xp.abs(row_sums - 1.0) < 1e-3))):
