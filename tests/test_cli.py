@@ -466,3 +466,22 @@ def test_evaluate_a_csv_named_like_the_models_features_plus_a_target(tmp_path):
     path = write_csv(tmp_path / "named.csv", ["x1", "x2", "label"], rows)
     result = run_cli("evaluate", "--model", "model.npz", "--data", str(path))
     assert result.returncode == 0 and "accuracy:" in result.stdout, result.stderr
+
+
+def test_npz_labels_train_a_classifier_as_the_same_csv_labels_do(tmp_path, capsys):
+    """0./1. floats in an .npz (as np.savez keeps a float array) and text labels are class labels, as
+    the same column of a CSV is read; before, the floats trained a regression and the text failed."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    for name, y in (("floats", (X[:, 0] > 0).astype(float)), ("text", np.where(X[:, 0] > 0, "yes", "no"))):
+        data, out = tmp_path / f"{name}.npz", tmp_path / f"{name}-model.npz"
+        np.savez(data, X=X, y=y)
+        assert cli.main(["train", "--data", str(data), "--epochs", "2", "--out", str(out)]) in (0, None)
+        network = xdnn.load(out)
+        assert network.metadata["task"] == "classification" and network.loss.name == "binary_crossentropy"
+        assert sorted(map(str, network.metadata["classes"])) == sorted(map(str, np.unique(y)))
+    X[0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", X=X, y=(X[:, 1] > 0).astype(int))
+    capsys.readouterr()
+    code = cli.main(["evaluate", "--model", str(tmp_path / "floats-model.npz"), "--data", str(tmp_path / "nan.npz")])
+    assert_one_line_error(code, capsys.readouterr().err, "NaN feature values", "before evaluating")

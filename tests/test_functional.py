@@ -1084,3 +1084,23 @@ def test_L_layer_model_refuses_counts_it_cannot_use(settings, message):
     """A zero period divided by zero mid-training; a string or fractional count was silently cut to an int."""
     with pytest.raises(ValueError, match=message):
         functional.L_layer_model(np.ones((2, 4)), np.array([[0, 1, 0, 1]]), [2, 1], **settings)
+
+
+def test_predict_backward_and_cost_name_the_inputs_they_cannot_use(backend, to_device):
+    """y of another length or -1/1 labels for predict's accuracy, a cache of other data for the planar
+    backward pass, and no samples at all for the cost: each a ValueError naming the problem, where
+    NumPy's reshape error, a wrong accuracy, a "shapes not aligned" or a NaN came out."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2, 20))
+    Y = (X[:1] > 0).astype(np.float64)
+    deep = functional.initialize_parameters_deep([2, 3, 1])
+    with pytest.raises(ValueError, match=r"y has shape \(1, 5\); the 20 predictions need y of shape \(1, 20\)"):
+        functional.predict(to_device(X), to_device(Y[:, :5]), deep, print_accuracy=False)
+    with pytest.raises(ValueError, match="binary labels 0/1"):
+        functional.predict(to_device(X), to_device(2 * Y - 1), deep, print_accuracy=False)
+    planar = functional.initialize_parameters(2, 4, 1)
+    _, cache = functional.forward_propagation(to_device(X), planar)
+    with pytest.raises(ValueError, match=r"cache A1 has shape \(4, 20\).*needs A1 of shape \(4, 3\)"):
+        functional.backward_propagation(planar, cache, to_device(X[:, :3]), to_device(Y))
+    with pytest.raises(ValueError, match="AL is empty"):
+        functional.compute_cost(to_device(np.zeros((1, 0))), to_device(np.zeros((1, 0))))

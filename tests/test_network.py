@@ -1337,3 +1337,45 @@ def test_an_optimizer_set_between_fits_starts_with_fresh_state(backend, to_devic
     for key, value in net.parameters.items():
         np.testing.assert_allclose(xdnn.to_numpy(value), xdnn.to_numpy(reference.parameters[key]), rtol=1e-12)
     assert net.optimizer.iterations == 3
+
+
+def _fitted(sizes):
+    net = xdnn.Network(sizes, seed=0)
+    net.fit(np.ones((4, sizes[0])), [0, 1, 0, 1], verbose=0)
+    return net
+
+
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: xdnn.Network([3, 4, 1], l2="a"), ValueError, "l2 must be a non-negative number, got 'a'"),
+        (lambda: xdnn.Network([3, 4, 1], dropout="a"), ValueError, r"dropout must be a rate in \[0, 1\), got 'a'"),
+        (lambda: xdnn.Network([3, 4, 1], l2=True), ValueError, "l2 must be a non-negative number, got True"),
+        (
+            lambda: xdnn.Network([3, 4, 1]).fit([[1, 2, 3], [1, 2]], [0, 1], verbose=0),
+            ValueError,
+            "X is not a rectangular array of numbers",
+        ),
+        (
+            lambda: xdnn.Network([2, 4, 1]).fit(np.ones((4, 2), complex), [0, 1, 0, 1], verbose=0),
+            TypeError,
+            "complex128",
+        ),
+        (
+            lambda: _fitted([2, 4, 1]).predict([[np.nan, 1.0]]),
+            ValueError,
+            r"X contains NaN values; remove or impute them$",  # not "before training": this is a prediction
+        ),
+    ],
+)
+def test_constructor_and_input_errors_name_the_argument(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
+def test_sizes_and_metrics_as_keras_and_numpy_users_write_them():
+    """Layer sizes from a NumPy array (np.int64 entries) and metrics="accuracy" (one name, as Keras
+    takes it) -- before, "not a mix" of ints and layers, and "unknown metric 'a'"."""
+    net = xdnn.Network(list(np.array([3, 4, 1])), metrics="accuracy", seed=0)
+    assert net.n_features == 3 and [type(layer.units) for layer in net.layers] == [int, int]
+    assert net.metrics == ("accuracy",)

@@ -98,7 +98,7 @@ def check_finite(array: Array, name: str, *, xp: Any) -> None:
     """
     if not xp.isdtype(array.dtype, "real floating"):
         if xp.isdtype(array.dtype, "complex floating") and not bool(xp.all(xp.isfinite(array))):
-            raise ValueError(f"{name} contains NaN or inf values; remove or impute them before training")
+            raise ValueError(f"{name} contains NaN or inf values; remove or impute them")
         return
     if array.ndim == 0 or math.prod(array.shape) == 0:
         extremes = xp.reshape(array, (-1,))
@@ -106,7 +106,7 @@ def check_finite(array: Array, name: str, *, xp: Any) -> None:
         extremes = xp.stack([xp.max(array), xp.min(array)])
     if not bool(xp.all(xp.isfinite(extremes))):
         bad = "NaN" if bool(xp.any(xp.isnan(array))) else "inf"
-        raise ValueError(f"{name} contains {bad} values; remove or impute them before training")
+        raise ValueError(f"{name} contains {bad} values; remove or impute them")
 
 
 def check_sample_weight_values(weights: Array, *, xp: Any) -> None:

@@ -61,8 +61,11 @@ def _csv_header(path: str) -> list[str]:
         raise InputError(str(error)) from None
 
 
-def load_data(spec: str, target: str | None, *, require_target: bool = True) -> tuple[np.ndarray, Any, list[str]]:
-    """``(X, y, feature_names)`` on the host from a built-in name, a ``.csv`` or an ``.npz`` (``X``, ``y``)."""
+def load_data(
+    spec: str, target: str | None, *, require_target: bool = True, verb: str = "training"
+) -> tuple[np.ndarray, Any, list[str]]:
+    """``(X, y, feature_names)`` on the host from a built-in name, a ``.csv`` or an ``.npz`` (``X``, ``y``);
+    ``verb`` (training, evaluating, predicting) goes into the message about NaN or infinite values."""
     from xdnn import datasets
 
     if target is not None and not _is_csv(spec):
@@ -89,14 +92,14 @@ def load_data(spec: str, target: str | None, *, require_target: bool = True) -> 
             raise InputError(
                 f"{spec}: y must be 1-D or 2-D with one row per sample of X; X has shape {X.shape}, y {y.shape}"
             )
-        _check_finite_data(X, y, spec)
+        _check_finite_data(X, y, spec, verb)
         return X, y, [f"x{i + 1}" for i in range(X.shape[1])]
     if spec.endswith(".csv") or os.path.isfile(spec):
         try:
             X, y, names = datasets.load_csv_host(spec, target, require_target=require_target)
         except (FileNotFoundError, ValueError) as error:
             raise InputError(str(error)) from None
-        _check_finite_data(X, y, spec)
+        _check_finite_data(X, y, spec, verb)
         return X, y, names
     raise InputError(f"unknown data {spec!r}: use one of {', '.join(BUILTIN_DATA)}, a .csv or an .npz file")
 
@@ -172,9 +175,13 @@ def _csv_model_inputs(
 
 
 def _task(y: np.ndarray, requested: str) -> str:
+    """``--task auto``: classification for text labels, and for whole-number labels (integers, or
+    floats such as an ``.npz``'s 0./1., read as a CSV's are) with few distinct values; else regression."""
     if requested != "auto":
         return requested
-    integral = np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_)
+    if y.dtype.kind in "USO":  # class names
+        return "classification"
+    integral = y.dtype.kind in "biu" or (y.dtype.kind == "f" and bool(np.all(y == np.round(y))))
     return "classification" if integral and len(np.unique(y)) <= max(20, int(0.05 * len(y))) else "regression"
 
 
@@ -367,7 +374,8 @@ def _model_inputs(network: Any, arguments: argparse.Namespace, *, require_target
     if _is_csv(data) and (data.endswith(".csv") or os.path.isfile(data)):
         X, y = _csv_model_inputs(network, data, arguments.target, require_target=require_target)
     else:
-        X, y, _ = load_data(data, arguments.target, require_target=require_target)
+        verb = "evaluating" if require_target else "predicting"
+        X, y, _ = load_data(data, arguments.target, require_target=require_target, verb=verb)
         if X.shape[1] != network.n_features:
             expected = metadata.get("feature_names")
             expected = f" ({', '.join(map(str, expected))})" if isinstance(expected, list) else ""

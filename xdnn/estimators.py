@@ -305,12 +305,18 @@ class _BaseMLP(BaseEstimator):
     def _check_hyperparameters(self) -> None:
         """Validate the constructor parameters (in ``fit``, never in ``__init__``, as scikit-learn requires)."""
         self._hidden_sizes()
-        if not isinstance(self.activation, str) or self.activation.strip().lower() == "softmax":
+        name = self.activation.strip().lower() if isinstance(self.activation, str) else None
+        known = name is not None and name not in ("softmax", "exp")  # output activations, not hidden ones
+        if known:
+            try:
+                _activations.get_activation(name)
+            except ValueError:
+                known = False
+        if not known:
             raise ValueError(
-                f"activation must be one of 'identity', 'logistic', 'tanh', 'relu' (or xdnn's 'leaky_relu', "
-                f"'elu', 'gelu'), got {self.activation!r}"
+                "activation must be one of 'identity', 'logistic', 'tanh', 'relu' (scikit-learn's) or "
+                f"'leaky_relu', 'elu', 'gelu' (xdnn's), got {self.activation!r}"
             )
-        _activations.get_activation(self.activation)
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {', '.join(map(repr, _SOLVERS))}, got {self.solver!r}")
         if not (_is_real_number(self.alpha) and self.alpha >= 0):

@@ -274,6 +274,7 @@ def compute_cost(AL: Array, Y: Array, parameters: Mapping[str, Array] | None = N
     xp = context.xp
     if tuple(AL.shape) != tuple(Y.shape):
         raise ValueError(f"AL and Y must have the same shape, got {tuple(AL.shape)} and {tuple(Y.shape)}")
+    _validation.check_not_empty(AL, "AL")  # the mean cost of no samples is not a number
     _validation.check_finite(AL, "AL", xp=xp)
     _validation.check_finite(Y, "Y", xp=xp)
     if not bool(xp.all((AL >= 0) & (AL <= 1))):
@@ -592,7 +593,13 @@ def predict(
     p = xp.astype(AL > threshold, AL.dtype)
     if y is not None:
         y = context.asarray(y)
-        accuracy = float(xp.mean(xp.astype(p == xp.reshape(xp.astype(y, p.dtype), p.shape), p.dtype)))
+        if _size(y) != p.shape[1] or (y.ndim == 2 and y.shape[0] != 1) or y.ndim > 2:
+            raise ValueError(
+                f"y has shape {tuple(y.shape)}; the {p.shape[1]} predictions need y of shape (1, {p.shape[1]})"
+            )
+        y = xp.astype(y, p.dtype)
+        _validation.check_binary_targets(y, "y", xp=xp)  # -1/1 labels would be scored against 0/1 predictions
+        accuracy = float(xp.mean(xp.astype(p == xp.reshape(y, p.shape), p.dtype)))
         if print_accuracy:
             print("Accuracy: " + str(accuracy))
     return p
@@ -657,6 +664,14 @@ def backward_propagation(parameters: Mapping[str, Array], cache: Mapping[str, Ar
                 "the tutorial layout is X (n_x, m), Y (n_y, m) -- transpose samples-major data (X.T)"
             )
         Y = xp.reshape(Y, A[L].shape)
+    for layer in layers:  # each cached A[l] is (n[l], m) for this X: a cache of other data fails here
+        expected = (W[layer].shape[0], X.shape[1])
+        if W[layer].shape[1] != A[layer - 1].shape[0] or tuple(A[layer].shape) != expected:
+            raise ValueError(
+                f"cache A{layer} has shape {tuple(A[layer].shape)} and W{layer} {tuple(W[layer].shape)}, but X of "
+                f"shape {tuple(X.shape)} needs A{layer} of shape {expected}: pass the cache forward_propagation "
+                "returned for this X"
+            )
     tanh_ = _activations.get_activation("tanh")
     grads: Parameters = {}
     dZ = A[L] - Y

@@ -19,6 +19,7 @@ call, and arrays of another backend are refused (use :meth:`Network.to`).
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -213,10 +214,15 @@ class Network:
         layers = list(layers)
         if not layers:
             raise ValueError("layers is empty: give sizes like [n_features, 16, 1] or a list of layers")
+        if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not (l2 >= 0 and math.isfinite(l2)):
+            raise ValueError(f"l2 must be a non-negative number, got {l2!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a rate in [0, 1), got {dropout!r}")
         if all(isinstance(item, Layer) for item in layers):
             self.layers = layers
             n_features = None
-        elif all(isinstance(item, (int,)) and not isinstance(item, bool) for item in layers):
+        elif all(isinstance(item, numbers.Integral) and not isinstance(item, bool) for item in layers):
+            layers = [int(item) for item in layers]  # NumPy integers too (np.int64 from an array of sizes)
             if len(layers) < 2 or min(layers) <= 0:
                 raise ValueError(f"layer sizes must be >= 2 positive integers (inputs, ..., outputs), got {layers}")
             hidden = _activations.get_activation(activation).name
@@ -241,8 +247,6 @@ class Network:
                 f"loss {self.loss.name!r} needs a {self.loss.output_activation} output, "
                 f"but the output layer uses {output_name}"
             )
-        if not (l2 >= 0 and math.isfinite(l2)):
-            raise ValueError(f"l2 must be a non-negative number, got {l2!r}")
         if dropout_masks not in ("device", "host"):
             raise ValueError(f"dropout_masks must be 'device' or 'host', got {dropout_masks!r}")
         self.optimizer = _optimizers.get_optimizer(optimizer)
@@ -288,7 +292,7 @@ class Network:
     def _metrics(self, metrics: str | Sequence[str]) -> tuple[str, ...]:
         if metrics == "auto":
             return ("accuracy",) if self.is_classifier else ()
-        chosen = tuple(metrics)
+        chosen = (metrics,) if isinstance(metrics, str) else tuple(metrics)  # "accuracy", as Keras takes it
         for name in chosen:
             if name != "accuracy":
                 raise ValueError(f"unknown metric {name!r}; available: accuracy")
@@ -452,7 +456,7 @@ class Network:
         _validation.check_rank(X, 2, name)
         _validation.check_not_empty(X, name)
         if not context.xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
-            raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
+            raise TypeError(f"{name} must hold real numbers (floats, integers or booleans), got dtype {X.dtype}")
         X = _validation.as_finite_dtype(X, getattr(context.xp, self.dtype_name), name, xp=context.xp, copy=False)
         if self.n_features is not None and X.shape[1] != self.n_features:
             raise ValueError(
@@ -468,7 +472,7 @@ class Network:
         name = names[1]
         y = _asarray(y, context, name)
         if not xp.isdtype(y.dtype, ("real floating", "integral", "bool")):
-            raise TypeError(f"{name} must be numeric, got dtype {y.dtype}")
+            raise TypeError(f"{name} must hold real numbers (floats, integers or booleans), got dtype {y.dtype}")
         if y.ndim not in (1, 2):
             raise ValueError(f"{name} must be 1-D or 2-D, got an array of shape {tuple(y.shape)}")
         if y.shape[0] != n_samples:
@@ -508,7 +512,7 @@ class Network:
         xp = context.xp
         weights = _asarray(sample_weight, context, "sample_weight")
         if not xp.isdtype(weights.dtype, ("real floating", "integral", "bool")):
-            raise TypeError(f"sample_weight must be numeric, got dtype {weights.dtype}")
+            raise TypeError(f"sample_weight must hold real numbers, got dtype {weights.dtype}")
         if weights.ndim == 0:
             weights = xp.broadcast_to(weights, (n_samples,))
         if weights.ndim != 1 or weights.shape[0] != n_samples:
@@ -991,6 +995,8 @@ def _asarray(data: Any, context: ArrayContext, name: str) -> Array:
         return context.asarray(data)
     except TypeError as error:
         raise TypeError(f"{name}: {error}") from None
+    except ValueError as error:  # e.g. ragged rows: NumPy's "inhomogeneous shape" message
+        raise ValueError(f"{name} is not a rectangular array of numbers: {error}") from None
 
 
 def _call(callback: Any, hook: str, *arguments: Any) -> None:
