@@ -84,13 +84,24 @@ class Timer:
         return time.perf_counter() - begin
 
 
-def interleaved_step_times(runs, steps_per_epoch: int, repeats: int, target_seconds: float) -> list:
+# Seconds of rest before each timed block.  BLAS and OpenMP worker threads keep spinning for a while
+# after their last call (OpenBLAS's for about 0.1 s): without the rest, the first calls of each
+# block shared the two cores with the previous competitor's spinning threads (PyTorch's step after
+# the NumPy code's ran about 4% slower than after a rest).
+SETTLE_SECONDS = 0.25
+
+
+def interleaved_step_times(
+    runs, steps_per_epoch: int, repeats: int, target_seconds: float, settle_seconds: float = SETTLE_SECONDS
+) -> list:
     """The step times (one per repeat) of each ``(run_epochs, timer)`` in ``runs``, timed round-robin.
 
     Each competitor is warmed up and probed once, given the number of epochs that takes about
     ``target_seconds``, and then timed ``repeats`` times -- every repeat times every competitor
     once, one after the other, so a slow spell of this shared machine reaches all of them alike
-    and the ratios stay meaningful.  A competitor that fails gets its exception instead of a time.
+    and the ratios stay meaningful; each block starts after ``settle_seconds`` of rest, when the
+    previous one's worker threads have gone to sleep.  A competitor that fails gets its exception
+    instead of a time.
     """
     epochs, samples = [], []
     for run, timer in runs:
@@ -107,6 +118,7 @@ def interleaved_step_times(runs, steps_per_epoch: int, repeats: int, target_seco
             if epochs[index] is None:
                 continue
             gc.collect()
+            time.sleep(settle_seconds)
             count = epochs[index]
             samples[index].append(timer(lambda run=run, count=count: run(count)) / (count * steps_per_epoch))
     return samples
@@ -544,7 +556,9 @@ def main(argv=None):
     )
     lines.append(
         f"- step time = median of {repeats} repeats after a warm-up, the competitors timed round-robin within each "
-        "repeat (a slow spell of the machine reaches them all alike); ratio = median over the repeats of "
+        "repeat (a slow spell of the machine reaches them all alike), each block after "
+        f"{0.0 if arguments.quick else SETTLE_SECONDS} s of rest (the previous block's BLAS threads asleep); "
+        "ratio = median over the repeats of "
         "competitor time / xdnn time in that repeat "
         "(same dtype, eager xdnn on the competitor's device: the CUDA-graph row's ratio below 1 is its speed-up); "
         "floor = matmul FLOPs of the step at the measured matmul rate (the fastest of 7 products)"
@@ -589,7 +603,11 @@ def main(argv=None):
                 except Exception as error:  # a competitor that cannot run here is reported, not fatal
                     lines.append(f"| {label} | {dtype} | {kind} | failed: {type(error).__name__}: {error} | | |")
             times = interleaved_step_times(
-                [(run, Timer(kind)) for _, kind, run in prepared], steps_per_epoch, repeats, target_seconds
+                [(run, Timer(kind)) for _, kind, run in prepared],
+                steps_per_epoch,
+                repeats,
+                target_seconds,
+                settle_seconds=0.0 if arguments.quick else SETTLE_SECONDS,
             )
             for (label, kind, _), samples in zip(prepared, times, strict=True):
                 if isinstance(samples, Exception):

@@ -135,3 +135,13 @@ def test_gpu_competitors_are_compared_with_xdnn_on_the_gpu(monkeypatch):
 
         monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
         assert not bench.torch_has_cuda()
+
+
+def test_each_timed_block_starts_after_a_rest(monkeypatch):
+    """Every timed block (each competitor, each repeat) starts after ``settle_seconds`` of rest, so no
+    competitor shares the cores with the previous one's spinning BLAS threads; warm-up is not rested."""
+    rests = []
+    monkeypatch.setattr(bench.time, "sleep", rests.append)
+    runs = [(lambda epochs: None, bench.Timer("cpu")) for _ in range(3)]
+    samples = bench.interleaved_step_times(runs, steps_per_epoch=1, repeats=4, target_seconds=0.001, settle_seconds=0.3)
+    assert rests == [0.3] * 12 and [len(times) for times in samples] == [4, 4, 4]
