@@ -422,7 +422,7 @@ def test_partial_fit(blobs):
         model.partial_fit(X, y)
     model.partial_fit(X[:50], y[:50], classes=[0, 1, 2])
     model.partial_fit(X[50:], y[50:])
-    assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
+    assert model.n_iter_ == 1 and len(model.loss_curve_) == 2  # n_iter_: this call's, as scikit-learn >= 1.3
     with pytest.raises(ValueError, match="not the same as on the first call"):
         model.partial_fit(X, y, classes=[0, 1])
     with pytest.raises(ValueError, match="not in classes_"):
@@ -430,7 +430,7 @@ def test_partial_fit(blobs):
     fitted = MLPClassifier(**SMALL).fit(X, y)
     epochs = fitted.n_iter_
     fitted.partial_fit(X, y)  # continues from the trained weights
-    assert fitted.n_iter_ == epochs + 1
+    assert fitted.n_iter_ == 1 and len(fitted.loss_curve_) == epochs + 1
 
 
 def test_one_class_and_continuous_targets_are_refused(blobs):
@@ -549,7 +549,7 @@ def test_backend_early_stopping_partial_fit_and_pickle(backend, to_device, small
     model = MLPClassifier(**SMALL)
     model.partial_fit(X_device, y_device, classes=to_device(np.array([0, 1, 2])))
     model.partial_fit(X_device, y_device)
-    assert model.n_iter_ == 2 and model.network_.backend == backend.name
+    assert (model.n_iter_, len(model.loss_curve_)) == (1, 2) and model.network_.backend == backend.name
 
     restored = pickle.loads(pickle.dumps(model))
     assert restored.network_.backend == backend.name
@@ -813,7 +813,8 @@ def test_sgd_is_scikit_learns_momentum_solver(nesterov):
         np.testing.assert_allclose(np.asarray(mine), reference, rtol=1e-10, atol=1e-12, err_msg=f"coefs_[{layer}]")
     for layer, (mine, reference) in enumerate(zip(ours.intercepts_, theirs.intercepts_, strict=True)):
         np.testing.assert_allclose(np.asarray(mine), reference, rtol=1e-10, atol=1e-12, err_msg=f"intercepts_[{layer}]")
-    assert ours.n_iter_ == 4 and len(ours.loss_curve_) == 4 and ours.t_ == 4 * 40
+    assert ours.n_iter_ == theirs.n_iter_ == 3 and len(ours.loss_curve_) == len(theirs.loss_curve_) == 4
+    assert ours.t_ == theirs.t_ == 4 * 40
 
 
 def test_sgd_with_momentum_learns_where_plain_steps_crawl(iris):
@@ -888,13 +889,14 @@ def test_warm_start_continues_and_checks_the_classes(iris):
         model.fit(X, y)
         network, first_curve = model.network_, list(model.loss_curve_)
         model.fit(X, y)
-    assert model.network_ is network and model.n_iter_ == 10 and model.loss_curve_[:5] == first_curve
+    assert model.network_ is network and model.n_iter_ == 5 and model.loss_curve_[:5] == first_curve
+    assert len(model.loss_curve_) == 10
     assert model.t_ == 10 * len(X)
     with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same classes"):
         model.fit(X[y < 2], y[y < 2])
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         model.set_params(hidden_layer_sizes=(3,)).fit(X, y)
-    assert model.n_iter_ == 10 and model.network_ is network  # the failed calls changed nothing
+    assert len(model.loss_curve_) == 10 and model.network_ is network  # the failed calls changed nothing
     cold = clone(model).set_params(warm_start=False, hidden_layer_sizes=(16,), max_iter=5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -929,8 +931,8 @@ def test_validation_scores_with_early_stopping(iris):
     X, y = iris
     model = MLPClassifier(**SMALL, early_stopping=True).fit(X, y)
     assert len(model.validation_scores_) == model.n_iter_ and all(0 <= s <= 1 for s in model.validation_scores_)
-    kept = int(np.argmin(model.validation_loss_curve_))
-    assert model.best_validation_score_ == model.validation_scores_[kept]
+    # scikit-learn's rule: the best validation score is the largest, and its epoch's weights are kept
+    assert model.best_validation_score_ == max(model.validation_scores_)
     X_train, X_validation, y_train, y_validation = train_test_split(
         X, y, test_size=0.1, random_state=SMALL["random_state"], stratify=y
     )
@@ -965,7 +967,7 @@ def test_warm_start_with_early_stopping_keeps_its_validation_split(iris):
     model.fit(X, y)
     first = model.n_iter_
     model.fit(X, y)  # the same held-out rows (the first fit's split seed), the weights continued
-    assert model.n_iter_ > first and len(model.validation_scores_) == model.n_iter_ - first
+    assert len(model.loss_curve_) == first + model.n_iter_ and len(model.validation_scores_) == model.n_iter_
 
 
 def test_partial_fit_invscaling_follows_the_samples_seen():
@@ -1052,7 +1054,8 @@ def test_ctrl_c_ends_training_as_scikit_learn_does(iris, monkeypatch, continued)
         returned = model.fit(X, y) if continued != "partial_fit" else model.partial_fit(X, y)
     assert returned is model
     finished = 0 if continued == "partial_fit" else 2
-    assert len(model.loss_curve_) == model.n_iter_ == len(curve) + finished == model.network_.epochs_trained
+    assert len(model.loss_curve_) == len(curve) + finished == model.network_.epochs_trained
+    assert model.n_iter_ == finished  # this call's epochs, as scikit-learn >= 1.3 counts them
     assert model.loss_curve_[: len(curve)] == curve and model.t_ == t + finished * X.shape[0]
     assert model.predict(X).shape == y.shape
 
@@ -1068,15 +1071,15 @@ def test_a_continued_fit_refuses_settings_its_network_was_not_built_with(iris):
             model = MLPClassifier(**{**SMALL, "max_iter": 3}, warm_start=True, dtype="float64").fit(X, y)
             before = [np.array(coef, copy=True) for coef in model.coefs_]
             model.set_params(**change)
-            name = next(iter(change))
-            with pytest.raises(ValueError, match=f"{name}="):
+            name, value = next(iter(change.items()))
+            with pytest.raises(ValueError, match=f"now has .*{name}={value!r}"):
                 getattr(model, method)(X, y)
             for kept, coef in zip(before, model.coefs_, strict=True):
                 np.testing.assert_array_equal(coef, kept)
             assert model.n_iter_ == 3
     model = MLPClassifier(**{**SMALL, "max_iter": 3}, activation="logistic", warm_start=True).fit(X, y)
     model.set_params(alpha=0.5).partial_fit(X, y)  # "logistic" is the network's sigmoid: no change
-    assert model.network_.l2 == 0.5 and model.n_iter_ == 4
+    assert model.network_.l2 == 0.5 and len(model.loss_curve_) == 4
 
 
 # --- multilabel classification --------------------------------------------------------------------
@@ -1128,7 +1131,7 @@ def test_multilabel_partial_fit_early_stopping_and_errors(multilabel):
     with pytest.raises(ValueError, match="classes must be passed"):
         model.partial_fit(X, Y)
     model.partial_fit(X, Y, classes=[0, 1, 2, 3]).partial_fit(X, Y)
-    assert model.n_iter_ == 2 and model.predict(X).shape == Y.shape
+    assert (model.n_iter_, len(model.loss_curve_)) == (1, 2) and model.predict(X).shape == Y.shape
     bad_calls = [
         ("fewer labels", lambda m: m.partial_fit(X, Y[:, :3]), ValueError, "fitted on 4 labels"),
         ("1-D y", lambda m: m.partial_fit(X, Y[:, 0]), ValueError, "multilabel matrix of 4 labels"),
@@ -1254,3 +1257,63 @@ def test_poisson_regression_is_scikit_learns():
     assert model.hidden_layer_sizes == (8,) and clone(model).get_params()["loss"] == "squared_error"
     with pytest.raises(ValueError, match="loss='poisson' needs 'exp'"):
         model.set_params(loss="poisson").fit(X, y)
+
+
+@pytest.mark.parametrize("activation", ["relu", "logistic"])
+def test_the_initial_weights_are_scikit_learns(iris, activation):
+    """An integer random_state starts from scikit-learn's very weights and biases (uniform in
+    +-sqrt(6 / (fan_in + fan_out)), sqrt(2 / ...) for logistic, drawn in its order): one epoch of
+    a vanishing learning rate leaves both where they started."""
+    X, y = iris
+    settings = dict(hidden_layer_sizes=(8, 5), activation=activation, solver="sgd", momentum=0.0,
+                    learning_rate_init=1e-300, max_iter=1, random_state=3)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = MLPClassifier(**settings).fit(X, y), SklearnMLPClassifier(**settings).fit(X, y)
+    for mine, reference in zip([*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_], strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), reference)
+
+
+@pytest.mark.parametrize("n_iter_no_change", [1, 3])
+def test_early_stopping_counts_epochs_as_scikit_learn_does(iris, n_iter_no_change):
+    """No epoch beats the best validation score by tol=1e9: scikit-learn stops after more than
+    n_iter_no_change such epochs (n_iter_no_change + 2 in all), and so does xdnn."""
+    X, y = iris
+    settings = dict(hidden_layer_sizes=(8,), early_stopping=True, tol=1e9, n_iter_no_change=n_iter_no_change,
+                    max_iter=50, random_state=0)  # fmt: skip
+    ours, theirs = MLPClassifier(**settings).fit(X, y), SklearnMLPClassifier(**settings).fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_ == n_iter_no_change + 2
+    assert len(ours.validation_scores_) == ours.n_iter_ and ours.best_validation_score_ == max(ours.validation_scores_)
+
+
+def test_an_estimator_pickled_before_the_loss_parameter_still_works(iris):
+    """A regressor pickled by an xdnn without MLPRegressor's ``loss`` (its state has none) unpickles
+    to the squared error: repr, get_params, clone, predict and fit work; one fitted on a column y
+    continues with that column."""
+    X, _ = iris
+    y = X[:, :1] - X[:, 1:2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPRegressor(**{**SMALL, "max_iter": 3}, warm_start=True).fit(X, y)
+    state = model.__getstate__()
+    del state["loss"]
+    state["_y_is_2d"], state["n_outputs_"] = True, 1  # as an earlier xdnn fitted a column y
+    old = MLPRegressor.__new__(MLPRegressor)
+    old.__setstate__(state)
+    assert old.get_params()["loss"] == "squared_error" and "MLPRegressor" in repr(old)
+    assert clone(old).loss == "squared_error"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        old.fit(X, y)
+    assert old.predict(X).shape == (len(X), 1)
+
+
+def test_no_hidden_layer_with_batch_norm_can_be_continued(iris):
+    """Without hidden layers there is no batch norm to build, so batch_norm=True is no change to refuse."""
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MLPClassifier(hidden_layer_sizes=(), batch_norm=True, max_iter=2, random_state=0).fit(X, y)
+        model.partial_fit(X, y)
+        model.set_params(warm_start=True).fit(X, y)
+    assert len(model.loss_curve_) == 5

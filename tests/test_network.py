@@ -1379,3 +1379,25 @@ def test_sizes_and_metrics_as_keras_and_numpy_users_write_them():
     net = xdnn.Network(list(np.array([3, 4, 1])), metrics="accuracy", seed=0)
     assert net.n_features == 3 and [type(layer.units) for layer in net.layers] == [int, int]
     assert net.metrics == ("accuracy",)
+
+
+def test_early_stopping_restores_weights_saved_before_the_optimizer_was_swapped():
+    """A callback swaps SGD for Adam after the best epoch: EarlyStopping's saved weights hold SGD's
+    (empty) optimizer state, which set_weights leaves out -- the parameters are restored, Adam's
+    state kept (it raised before)."""
+    task = make_task("binary")
+
+    class SwapAtEpoch3(xdnn.Callback):
+        def on_epoch_end(self, network, epoch, logs):
+            if epoch == 3:
+                network.optimizer = xdnn.Adam()
+                network.optimizer.initialize(network.parameters, xp=network.context.xp)
+
+    # mode="max" on a falling loss: the best epoch is the first, before the swap
+    stopper = xdnn.EarlyStopping("loss", patience=50, mode="max", restore_best_weights=True)
+    net = xdnn.Network(task.sizes, optimizer="sgd", learning_rate=0.1, seed=0, dtype="float64")
+    net.fit(task.X, task.y, epochs=8, batch_size=None, verbose=0, callbacks=[stopper, SwapAtEpoch3()])
+    assert stopper.best_epoch == 0 and stopper.best_weights["optimizer"] == {}
+    for key, value in stopper.best_weights["parameters"].items():
+        np.testing.assert_array_equal(xdnn.to_numpy(net.parameters[key]), xdnn.to_numpy(value))
+    assert set(net.optimizer.state) == {f"{slot}_{name}" for name in net.parameters for slot in ("v", "s")}

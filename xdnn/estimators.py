@@ -64,10 +64,10 @@ from xdnn import _validation
 from xdnn import activations as _activations
 from xdnn import optimizers as _optimizers
 from xdnn._namespace import ArrayContext, array_context, floating_dtype_name, is_host_data, to_numpy
-from xdnn.callbacks import Callback, EarlyStopping
+from xdnn.callbacks import Callback
 from xdnn.layers import Activation, BatchNorm, Dense, Dropout
 from xdnn.network import Network, _Checkpoint
-from xdnn.serialization import network_from_state, network_state
+from xdnn.serialization import _random_state, _restore_random_state, network_from_state, network_state
 
 try:
     from sklearn.utils.validation import validate_data as _validate_data
@@ -145,16 +145,38 @@ class _AdaptiveLearningRate(Callback):
         self.stopper.on_train_end(network)
 
 
-class _ValidationScores(Callback):
-    """scikit-learn's ``validation_scores_``: ``score(network)`` (accuracy or R^2 on the held-out
-    set) after every epoch."""
+class _ValidationScoreStopping(Callback):
+    """scikit-learn's ``early_stopping``: after every epoch ``score(network)`` (accuracy or R^2 on the
+    held-out set) goes into ``scores``; training stops once the score has failed to beat the best by
+    ``tol`` for more than ``n_iter_no_change`` consecutive epochs, and ends with the weights of the
+    best score (``best``, at ``best_epoch``).  Keeps ``wait`` and ``stopped_epoch`` for
+    :class:`_AdaptiveLearningRate`."""
 
-    def __init__(self, score) -> None:
+    def __init__(self, score, tol: float, n_iter_no_change: int) -> None:
         self.score = score
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+
+    def on_train_begin(self, network):
         self.scores: list[float] = []
+        self.best, self.best_epoch, self.best_weights = -math.inf, None, None
+        self.wait = 0
+        self.stopped_epoch = None
 
     def on_epoch_end(self, network, epoch, logs):
-        self.scores.append(float(self.score(network)))
+        score = float(self.score(network))
+        self.scores.append(score)
+        self.wait = self.wait + 1 if score < self.best + self.tol else 0  # (a NaN score resets it, as there)
+        # (weights that the epoch's last update made NaN/inf -- the network rolls them back -- are not kept)
+        if score > self.best and network._parameters_finite():
+            self.best, self.best_epoch, self.best_weights = score, epoch, network.get_weights()
+        if self.wait > self.n_iter_no_change:
+            self.stopped_epoch = epoch
+            network.stop_training = True
+
+    def on_train_end(self, network):
+        if self.best_weights is not None:
+            network.set_weights(self.best_weights)
 
 
 def _array_api_dispatch_enabled() -> bool:
@@ -396,6 +418,32 @@ class _BaseMLP(BaseEstimator):
         return _optimizers.Schedule(self.learning_rate_init)
 
     def _new_network(self, X: Array, n_outputs: int, seed: int | None, output_activation: str) -> Network:
+        network = self._network_for(X, n_outputs, seed, output_activation)
+        self._initialize_as_scikit_learn(network, seed)
+        return network
+
+    def _initialize_as_scikit_learn(self, network: Network, seed: int | None) -> None:
+        """scikit-learn's MLP initialisation: every weight and bias drawn uniformly from
+        ``[-r, r]``, ``r = sqrt(6 / (fan_in + fan_out))`` (``sqrt(2 / ...)`` for a logistic hidden
+        activation), layer by layer -- not the normal He / Xavier draws of :class:`xdnn.Network`,
+        whose larger first-layer weights cost about a point of test accuracy on small data sets.
+        ``seed`` is the integer of ``random_state`` (``None``: fresh entropy)."""
+        factor = 2.0 if _activations.get_activation(self.activation).name == "sigmoid" else 6.0
+        draws = np.random.RandomState(seed)
+        weights = network.get_weights()
+        parameters = {name: to_numpy(value) for name, value in weights["parameters"].items()}
+        for layer in _dense_layers(network):
+            units, fan_in = parameters[layer.W].shape
+            bound = math.sqrt(factor / (fan_in + units))
+            # scikit-learn's draws in its order and layout -- coef_ (fan_in, fan_out), then the intercept
+            # -- so that an integer random_state starts from scikit-learn's very weights
+            parameters[layer.W] = draws.uniform(-bound, bound, (fan_in, units)).T
+            intercept = draws.uniform(-bound, bound, units)
+            if layer.use_bias:
+                parameters[layer.b] = intercept.reshape(units, 1)
+        network.set_weights({"parameters": parameters, "state": weights["state"]})
+
+    def _network_for(self, X: Array, n_outputs: int, seed: int | None, output_activation: str) -> Network:
         return Network(
             [X.shape[1], *self._hidden_sizes(), n_outputs],
             activation=self.activation,
@@ -606,7 +654,8 @@ class _BaseMLP(BaseEstimator):
         built_with = (*_architecture(network.layers), network.dtype_name)
         activation = _activations.get_activation(self.activation).name if len(sizes) > 1 else None
         dtype = network.dtype_name if self.dtype is None else floating_dtype_name(self.dtype)
-        wanted = (activation, float(self.dropout) if len(sizes) > 1 else 0.0, bool(self.batch_norm), dtype)
+        hidden = len(sizes) > 1  # (without hidden layers there is nothing to drop out or normalise)
+        wanted = (activation, float(self.dropout) if hidden else 0.0, bool(self.batch_norm) and hidden, dtype)
         if wanted != built_with:
             names = ("activation", "dropout", "batch_norm", "dtype")
             raise ValueError(
@@ -647,11 +696,10 @@ class _BaseMLP(BaseEstimator):
         # (an estimator pickled before t_ existed continues from t_ = 0)
         previous = {} if first_call else {"loss_curve_": self.loss_curve_, "t_": getattr(self, "t_", 0)}
         verbose = 1 if self.verbose else 0
-        validation_scores = None
         # A warm start or partial_fit trains the fitted network in place: a call that raises (a
         # callback's error, a DivergenceWarning made an error) puts back its settings and arrays.
         settings = (network.optimizer, network.learning_rate, network.l2, network.history, network.diverged_epoch)
-        before = None if first_call else _Checkpoint(network)
+        before = None if first_call else (_Checkpoint(network), _random_state(network))
         callbacks: list[Callback] = []
         interrupted = False
         try:
@@ -675,16 +723,11 @@ class _BaseMLP(BaseEstimator):
                     (X, targets, weights), (*validation_data, validation_weights) = self._validation_split(
                         X, targets, split_seed, weights
                     )
-                    stopper = EarlyStopping(
-                        monitor="val_loss",
-                        patience=self.n_iter_no_change,
-                        min_delta=self.tol,
-                        restore_best_weights=True,
+                    stopper = _ValidationScoreStopping(
+                        self._validation_score_of(*validation_data, validation_weights),
+                        float(self.tol),
+                        int(self.n_iter_no_change),
                     )
-                    validation_scores = _ValidationScores(
-                        self._validation_score_of(*validation_data, validation_weights)
-                    )
-                    callbacks.append(validation_scores)
                 else:
                     stopper = _TrainingLossStopping(float(self.tol), int(self.n_iter_no_change))
                 adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
@@ -717,7 +760,9 @@ class _BaseMLP(BaseEstimator):
         except BaseException:
             network.optimizer, network.learning_rate, network.l2, network.history, network.diverged_epoch = settings
             if before is not None:
-                before.restore()
+                arrays, random_streams = before
+                arrays.restore()
+                _restore_random_state(network, random_streams, network.backend)
             raise
         if first_call and network.diverged_epoch is not None:  # after the network's DivergenceWarning
             raise ValueError(
@@ -730,7 +775,7 @@ class _BaseMLP(BaseEstimator):
         fitted.update(
             network_=network,
             loss_curve_=loss_curve,
-            n_iter_=len(loss_curve),
+            n_iter_=len(new_losses),  # this call's epochs, as scikit-learn >= 1.3 counts (loss_curve_ keeps all)
             loss_=loss_curve[-1] if loss_curve else math.nan,
             t_=previous.get("t_", 0) + n_train * len(new_losses),
             n_outputs_=n_outputs,
@@ -744,12 +789,14 @@ class _BaseMLP(BaseEstimator):
                 fitted.update(_WITHOUT_VALIDATION)
         elif early_stopping:
             kept = stopper.best_epoch
-            scores = validation_scores.scores
+            validation_losses = list(history.get("val_loss", []))
             fitted.update(
-                validation_loss_curve_=list(history.get("val_loss", [])),
-                best_validation_loss_=stopper.best if kept is not None else None,
-                validation_scores_=scores,
-                best_validation_score_=scores[kept] if kept is not None and kept < len(scores) else None,
+                validation_loss_curve_=validation_losses,
+                best_validation_loss_=validation_losses[kept]
+                if kept is not None and kept < len(validation_losses)
+                else None,
+                validation_scores_=list(stopper.scores),
+                best_validation_score_=stopper.best if kept is not None else None,
                 best_loss_=None,
             )
             converged = stopper.stopped_epoch is not None
@@ -844,6 +891,12 @@ class _BaseMLP(BaseEstimator):
             state = dict(state)
             state["network_"] = network_from_state(state["network_"])
         super().__setstate__(state)
+        for name, value in self._PARAMETERS_ADDED_SINCE.items():  # pickled by an xdnn without them
+            if name not in self.__dict__:
+                setattr(self, name, value)
+
+    # Parameters an estimator pickled by an earlier xdnn lacks, with the value that reproduces it.
+    _PARAMETERS_ADDED_SINCE: dict = {}
 
 
 def _shared_docs(cls):
@@ -1189,6 +1242,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         ]
     )
 
+    _PARAMETERS_ADDED_SINCE = {"loss": "squared_error"}
+
     def _check_hyperparameters(self) -> None:
         super()._check_hyperparameters()
         if not isinstance(self.loss, str) or self.loss not in _REGRESSION_LOSSES:
@@ -1232,7 +1287,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 )
             if xp.isdtype(y.dtype, "real floating") and not bool(xp.all(xp.isfinite(y))):
                 raise ValueError("Input y contains NaN or infinity.")
-        if y.ndim == 2 and y.shape[1] == 1:  # scikit-learn's MLPRegressor: a column is one target
+        continuing_a_column = not reset and getattr(self, "_y_is_2d", False)  # fitted so by an earlier xdnn
+        if y.ndim == 2 and y.shape[1] == 1 and not continuing_a_column:  # scikit-learn's: a column is one target
             warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. Please change the shape of y to "
                 "(n_samples, ), for example using ravel().",

@@ -593,7 +593,7 @@ def predict(
     p = xp.astype(AL > threshold, AL.dtype)
     if y is not None:
         y = context.asarray(y)
-        if _size(y) != p.shape[1] or (y.ndim == 2 and y.shape[0] != 1) or y.ndim > 2:
+        if _size(y) != p.shape[1] or y.ndim > 2:  # (1, m), (m,) or a column (m, 1)
             raise ValueError(
                 f"y has shape {tuple(y.shape)}; the {p.shape[1]} predictions need y of shape (1, {p.shape[1]})"
             )

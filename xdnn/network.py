@@ -393,13 +393,17 @@ class Network:
         """Restore what :meth:`get_weights` returned (arrays are copied in, in the network's dtype).
 
         ``weights["parameters"]`` and ``weights["state"]`` must name exactly this network's arrays,
-        with their shapes; ``weights["optimizer"]`` (optional) exactly its optimizer's state.
-        Anything else raises ``ValueError`` before any array is replaced.  (Non-finite values are
-        taken: a bias of -inf silences a unit; :meth:`save` refuses them.)
+        with their shapes; anything else raises ``ValueError`` before any array is replaced.
+        ``weights["optimizer"]`` (optional) is restored when it names the optimizer's state (with its
+        shapes), and left out when it is another optimizer's (one replaced since ``get_weights``).
+        (Non-finite values are taken: a bias of -inf silences a unit; :meth:`save` refuses them.)
         """
         self._check_fitted()
         groups = [("parameters", self.parameters), ("state", self.state)]
-        if "optimizer" in weights:
+        optimizer_state = weights.get("optimizer")
+        # Another optimizer's state (the optimizer was replaced since get_weights) is left out.
+        same_optimizer = isinstance(optimizer_state, Mapping) and set(optimizer_state) == set(self.optimizer.state)
+        if same_optimizer:
             groups.append(("optimizer", self.optimizer.state))
         dtype = getattr(self.context.xp, self.dtype_name)
         replaced = []
@@ -419,7 +423,8 @@ class Network:
                 replaced.append((target, name, array))
         for target, name, array in replaced:  # everything checked: now replace
             target[name] = self.context.xp.asarray(array, copy=True)
-        self.optimizer.iterations = int(weights.get("optimizer_iterations", self.optimizer.iterations))
+        if same_optimizer or optimizer_state is None:
+            self.optimizer.iterations = int(weights.get("optimizer_iterations", self.optimizer.iterations))
 
     # --- input handling -------------------------------------------------------------------------
 
@@ -662,7 +667,8 @@ class Network:
 
         ``cuda_graph=True`` (CuPy, full batch, networks of Dense and Activation layers) records the
         training step once as a CUDA graph and launches it each epoch -- one launch instead of a
-        few dozen kernels, the same numbers (see :mod:`xdnn._cuda_graph`); elsewhere it raises a
+        few dozen kernels, the same sums (its products added in another order, about one rounding
+        apart; see :mod:`xdnn._cuda_graph`); elsewhere it raises a
         ``ValueError`` that says why.
 
         Returns the :class:`~xdnn.callbacks.History` (also ``self.history``).
@@ -700,8 +706,11 @@ class Network:
             self.build(X.shape[1], context)
         self._adopt(context)
         optimizer = self.optimizer
-        expected_state = {f"{slot}_{name}" for name in self.parameters for slot in optimizer.slots}
-        if set(optimizer.state) != expected_state:  # an optimizer set since the last fit (as Keras' compile)
+        expected_state = {
+            f"{slot}_{name}": tuple(value.shape) for name, value in self.parameters.items() for slot in optimizer.slots
+        }
+        found_state = {name: tuple(value.shape) for name, value in optimizer.state.items()}
+        if found_state != expected_state:  # an optimizer set since the last fit (as Keras' compile)
             optimizer.initialize(self.parameters, xp=self.context.xp)
         if print_cost:
             callback_list.insert(0, PrintCost(print_every, epochs=epochs))
@@ -762,7 +771,9 @@ class Network:
         # (not parameters that were already so, e.g. a dead unit's bias set to -inf by the user).
         if epochs and self.diverged_epoch is None and not self._parameters_finite() and checkpoint.finite():
             last = self.epochs_trained - 1 - self._epochs_before_fit
-            self._roll_back(checkpoint, history, last, "its last update made a parameter NaN or inf")
+            self._roll_back(
+                checkpoint, history, last, "its last update made a parameter or running statistic NaN or inf"
+            )
         for callback in callback_list:
             _call(callback, "on_train_end", self)
         return history
@@ -852,8 +863,9 @@ class Network:
         """One pass over the data: ``(sum of batch costs x sizes, correct count, diverged)``.
 
         With ``check`` each batch's cost is read before its update and a non-finite cost -- or a
-        running statistic (batch norm's) that overflowed -- stops the epoch with that batch
-        unapplied (``diverged=True``, first value the cost or, for a statistic, the cause);
+        running statistic (batch norm's) that overflowed, checked at the epoch's end -- stops the
+        epoch (``diverged=True``, first value the cost, whose batch is left unapplied, or for a
+        statistic the cause);
         the parameters are captured into ``checkpoint`` (if given) when the epoch's first
         cost reads finite.  Without ``check``, costs stay on the device (accelerators).
         """
@@ -888,9 +900,12 @@ class Network:
                 value = float(cost)
                 if not math.isfinite(value):
                     return value, correct, True
-                if self.state and not _all_finite(self.state.values(), xp):  # (squares of huge inputs)
-                    return "a batch-normalisation running statistic became NaN or inf", correct, True
-                if position == 0 and checkpoint is not None:
+                # (this batch's forward has updated the running statistics: a checkpoint keeps only finite ones)
+                if (
+                    position == 0
+                    and checkpoint is not None
+                    and (not self.state or _all_finite(self.state.values(), xp))
+                ):
                     checkpoint.capture()
                 loss_sum += value * size
             else:
@@ -903,6 +918,10 @@ class Network:
                 self.optimizer.update(self.parameters, grads, learning_rate, xp=xp, overwrite_grads=True)
             else:
                 self.optimizer.update(self.parameters, grads, learning_rate, xp=xp)
+        # Running statistics that overflowed (batch norm of finite inputs whose squares do not fit the
+        # dtype) while every cost read finite: once an epoch, the checkpoint it goes back to is its start.
+        if check and self.state and not _all_finite(self.state.values(), xp):
+            return "a batch-normalisation running statistic became NaN or inf", correct, True
         return loss_sum, correct, False
 
     # --- inference ------------------------------------------------------------------------------
