@@ -1317,3 +1317,12 @@ def test_no_hidden_layer_with_batch_norm_can_be_continued(iris):
         model.partial_fit(X, y)
         model.set_params(warm_start=True).fit(X, y)
     assert len(model.loss_curve_) == 5
+
+
+def test_a_batch_larger_than_the_data_is_clipped_with_scikit_learns_warning(iris):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for estimator in (MLPClassifier, SklearnMLPClassifier):
+            with pytest.warns(UserWarning, match="larger than sample size. It is going to be clipped"):
+                estimator(hidden_layer_sizes=(4,), batch_size=1000, max_iter=2, random_state=0).fit(X, y)

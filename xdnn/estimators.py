@@ -566,7 +566,15 @@ class _BaseMLP(BaseEstimator):
     # --- training -------------------------------------------------------------------------------
 
     def _batch_size(self, n_samples: int) -> int:
-        return min(200, n_samples) if self.batch_size == "auto" else min(int(self.batch_size), n_samples)
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if int(self.batch_size) > n_samples:  # scikit-learn's warning, word for word
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                UserWarning,
+                stacklevel=4,
+            )
+        return min(int(self.batch_size), n_samples)
 
     def _stratify_labels(self, targets: Any) -> np.ndarray | None:
         return None
