@@ -181,6 +181,8 @@ def _task(y: np.ndarray, requested: str) -> str:
         return requested
     if y.dtype.kind in "USO":  # class names
         return "classification"
+    if y.ndim != 1:  # several targets: regression (a classifier takes one label per sample)
+        return "regression"
     integral = y.dtype.kind in "biu" or (y.dtype.kind == "f" and bool(np.all(y == np.round(y))))
     return "classification" if integral and len(np.unique(y)) <= max(20, int(0.05 * len(y))) else "regression"
 
