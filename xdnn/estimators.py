@@ -437,7 +437,9 @@ class _BaseMLP(BaseEstimator):
             bound = math.sqrt(factor / (fan_in + units))
             # scikit-learn's draws in its order and layout -- coef_ (fan_in, fan_out), then the intercept
             # -- so that an integer random_state starts from scikit-learn's very weights
-            parameters[layer.W] = draws.uniform(-bound, bound, (fan_in, units)).T
+            # (copied into row-major memory, as every other weight is: a product's kernel, and so its last
+            # bit, may depend on the layout -- PyTorch's does)
+            parameters[layer.W] = np.ascontiguousarray(draws.uniform(-bound, bound, (fan_in, units)).T)
             intercept = draws.uniform(-bound, bound, units)
             if layer.use_bias:
                 parameters[layer.b] = intercept.reshape(units, 1)
