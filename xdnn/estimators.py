@@ -1207,7 +1207,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 @_shared_docs
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor: identity output and squared error, one or several targets.
+    """Multi-layer perceptron regressor, one or several targets: an identity output and the squared
+    error (``loss="squared_error"``), or an exp output and half the Poisson deviance
+    (``loss="poisson"``, non-negative targets: counts, rates), as scikit-learn's.  ``loss`` is
+    keyword-only (``MLPRegressor((64,))`` gives the hidden layers).
 
     ``predict`` returns ``(n_samples,)`` for a 1-D ``y`` (or a single column, which is raveled
     with a ``DataConversionWarning``, as scikit-learn does) and ``(n_samples, n_outputs)``
