@@ -50,6 +50,15 @@ def check_positive(value: Any, name: str) -> float:
     return float(value)
 
 
+def check_fraction(value: Any, name: str, *, noun: str = "number") -> float:
+    """``value`` as a ``float``; raise unless it is a real number (not a bool) in ``[0, 1)``: a
+    dropout rate, or the weight of a running average's past (the message says ``name`` must be a
+    ``noun`` in [0, 1))."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a {noun} in [0, 1), got {value!r}")
+    return float(value)
+
+
 def as_finite_dtype(array: Array, dtype: Any, name: str, *, xp: Any, copy: bool = True) -> Array:
     """``array`` cast to ``dtype`` (``copy`` as in ``xp.astype``), checked free of NaN and inf
     (:func:`check_finite`).

@@ -216,8 +216,7 @@ class Network:
             raise ValueError("layers is empty: give sizes like [n_features, 16, 1] or a list of layers")
         if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not (l2 >= 0 and math.isfinite(l2)):
             raise ValueError(f"l2 must be a non-negative number, got {l2!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a rate in [0, 1), got {dropout!r}")
+        _validation.check_fraction(dropout, "dropout", noun="rate")
         if all(isinstance(item, Layer) for item in layers):
             self.layers = layers
             n_features = None
@@ -705,13 +704,8 @@ class Network:
         if not self.built:
             self.build(X.shape[1], context)
         self._adopt(context)
-        optimizer = self.optimizer
-        expected_state = {
-            f"{slot}_{name}": tuple(value.shape) for name, value in self.parameters.items() for slot in optimizer.slots
-        }
-        found_state = {name: tuple(value.shape) for name, value in optimizer.state.items()}
-        if found_state != expected_state:  # an optimizer set since the last fit (as Keras' compile)
-            optimizer.initialize(self.parameters, xp=self.context.xp)
+        if not self.optimizer.has_state_for(self.parameters):  # one set since the last fit (Keras' compile)
+            self.optimizer.initialize(self.parameters, xp=self.context.xp)
         if print_cost:
             callback_list.insert(0, PrintCost(print_every, epochs=epochs))
         if verbose:

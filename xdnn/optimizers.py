@@ -27,13 +27,7 @@ Array = Any
 
 
 _positive = _validation.check_positive
-
-
-def _fraction(value: Any, name: str) -> float:
-    """A decay rate in ``[0, 1)`` as a float (the weight of the running average's past)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+_fraction = _validation.check_fraction
 
 
 class Optimizer:
@@ -50,12 +44,20 @@ class Optimizer:
         """Hyper-parameters as JSON-serialisable values."""
         return {"name": self.name}
 
+    def _beside(self, parameters: Mapping[str, Array]) -> list[tuple[str, Array]]:
+        """``(state name, parameter)`` for each state array beside ``parameters``: ``v_W1``, ``s_b2``, ..."""
+        return [(f"{slot}_{name}", value) for name, value in parameters.items() for slot in self.slots]
+
     def initialize(self, parameters: Mapping[str, Array], *, xp: Any) -> None:
         """Zero state beside each parameter (same shape, dtype and device)."""
-        self.state = {
-            f"{slot}_{name}": xp.zeros_like(value) for name, value in parameters.items() for slot in self.slots
-        }
+        self.state = {key: xp.zeros_like(value) for key, value in self._beside(parameters)}
         self.iterations = 0
+
+    def has_state_for(self, parameters: Mapping[str, Array]) -> bool:
+        """Whether :attr:`state` is what :meth:`initialize` makes for ``parameters`` (the same names
+        and shapes): not, for an optimizer assigned since, or one used on another network."""
+        expected = {key: tuple(value.shape) for key, value in self._beside(parameters)}
+        return expected == {key: tuple(value.shape) for key, value in self.state.items()}
 
     def update(
         self,
