@@ -109,22 +109,30 @@ def test_step_scalars_are_the_eager_updates_scalars():
 def test_cupys_linear_functions_are_the_portable_formulas(monkeypatch):
     """On CuPy the linear forward and backward go through ``_cupy_kernels.product`` (so that a CUDA
     graph's step can swap cuBLAS for a capturable kernel); outside a graph step they are exactly the
-    portable ``W @ A + b``, ``dZ A^T / m``, ``sum(dZ) / m``, ``W^T dZ`` (run here on NumPy arrays)."""
-    from xdnn import _cupy_kernels, linear
-
-    fake_cupy = types.ModuleType("cupy")
-    assert _cupy_kernels.applies_to(fake_cupy)
-    assert linear.forward_function(fake_cupy) is _cupy_kernels.affine
-    assert linear.backward_function(fake_cupy) is _cupy_kernels.affine_backward
-    rng = np.random.default_rng(2)
-    A, W, b, dZ = rng.normal(size=(6, 50)), rng.normal(size=(4, 6)), rng.normal(size=(4, 1)), rng.normal(size=(4, 50))
-    np.testing.assert_array_equal(_cupy_kernels.affine(A, W, b), W @ A + b)
+    portable ``W @ A + b``, ``dZ A^T / m``, ``sum(dZ) / m``, ``W^T dZ`` (run here on NumPy arrays,
+    through array-api-compat's NumPy namespace taken for CuPy's)."""
     import array_api_compat.numpy as compat_numpy  # not NumPy itself: the portable path
 
-    portable = linear.backward_function(compat_numpy)
-    for ours, theirs in zip(_cupy_kernels.affine_backward(dZ, A, W, True), portable(dZ, A, W, True), strict=True):
+    from xdnn import _cupy_kernels, linear
+
+    assert _cupy_kernels.applies_to(types.ModuleType("cupy"))
+    rng = np.random.default_rng(2)
+    A, W, b, dZ = rng.normal(size=(6, 50)), rng.normal(size=(4, 6)), rng.normal(size=(4, 1)), rng.normal(size=(4, 50))
+    portable = linear.backward_function(compat_numpy)(dZ, A, W, True)
+    products = []
+
+    def counted(a, b):
+        products.append((a.shape, b.shape))
+        return a @ b
+
+    monkeypatch.setattr(_cupy_kernels, "product", counted)
+    monkeypatch.setattr(_cupy_kernels, "applies_to", lambda xp: xp is compat_numpy)
+    np.testing.assert_array_equal(linear.forward_function(compat_numpy)(A, W, b), W @ A + b)
+    backward = linear.backward_function(compat_numpy)
+    for ours, theirs in zip(backward(dZ, A, W, True), portable, strict=True):
         np.testing.assert_array_equal(ours, theirs)
-    assert _cupy_kernels.affine_backward(dZ, A, W, False)[0] is None
+    assert backward(dZ, A, W, False)[0] is None
+    assert products == [((4, 6), (6, 50)), ((4, 50), (50, 6)), ((6, 4), (4, 50)), ((4, 50), (50, 6))]
 
 
 # --- captured training on a GPU ---------------------------------------------------------------------

@@ -168,20 +168,6 @@ def capturable_product(a: Any, b: Any) -> Any:
     return partial[0] if splits == 1 else partial.sum(axis=0)
 
 
-def affine(A_prev: Any, W: Any, b: Any) -> Any:
-    """``W @ A_prev + b`` (:func:`xdnn.linear.forward_function` on CuPy), through :func:`product`."""
-    return product(W, A_prev) + b
-
-
-def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple[Any, Any, Any]:
-    """``(W^T dZ, dZ A_prev^T / m, sum(dZ) / m)`` (:func:`xdnn.linear.backward_function` on CuPy),
-    the portable formulas with the products through :func:`product`."""
-    m = A_prev.shape[1]
-    dW = product(dZ, A_prev.T) / m
-    db = dZ.sum(axis=1, keepdims=True) / m
-    return (product(W.T, dZ) if input_gradient else None), dW, db
-
-
 def _scalar(value: float, like: Any) -> Any:
     return like.dtype.type(value)
 

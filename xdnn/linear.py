@@ -11,6 +11,7 @@ parameter gradients are averages over the ``m`` samples:
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable
 
 from xdnn import _cupy_kernels, _numpy_fast
@@ -49,32 +50,36 @@ def linear_backward(
     return backward_function(xp)(dZ, A_prev, W, input_gradient)
 
 
+def _matrix_product(xp: Any) -> Callable[[Array, Array], Array]:
+    """The portable code's ``a @ b`` on ``xp``: on CuPy :func:`xdnn._cupy_kernels.product` (cuBLAS,
+    or a kernel a CUDA graph can record), elsewhere the operator."""
+    return _cupy_kernels.product if _cupy_kernels.applies_to(xp) else operator.matmul
+
+
 def forward_function(xp: Any) -> Callable[[Array, Array, Array], Array]:
     """``(A_prev, W, b) -> Z`` on ``xp``, resolved once: NumPy's fast path
-    (:func:`xdnn._numpy_fast.affine`), CuPy's (:func:`xdnn._cupy_kernels.affine`: the same
-    ``W @ A_prev + b``, which a CUDA graph can record), or the portable ``W @ A_prev + b``."""
+    (:func:`xdnn._numpy_fast.affine`) or the portable ``W @ A_prev + b``."""
     if _numpy_fast.ops_for(xp):
         return _numpy_fast.affine
-    return _cupy_kernels.affine if _cupy_kernels.applies_to(xp) else _portable_forward
+    product = _matrix_product(xp)
+
+    def portable_forward(A_prev, W, b):
+        return product(W, A_prev) + b
+
+    return portable_forward
 
 
 def backward_function(xp: Any) -> Callable[[Array, Array, Array, bool], tuple[Array | None, Array, Array]]:
     """``(dZ, A_prev, W, input_gradient) -> (dA_prev, dW, db)`` on ``xp``, resolved once: NumPy's
-    fast path (:func:`xdnn._numpy_fast.affine_backward`), CuPy's
-    (:func:`xdnn._cupy_kernels.affine_backward`) or the portable products and sum."""
+    fast path (:func:`xdnn._numpy_fast.affine_backward`) or the portable products and sum."""
     if _numpy_fast.ops_for(xp):
         return _numpy_fast.affine_backward
-    if _cupy_kernels.applies_to(xp):
-        return _cupy_kernels.affine_backward
+    product = _matrix_product(xp)
 
     def portable_backward(dZ, A_prev, W, input_gradient):
         m = A_prev.shape[1]
-        dW = (dZ @ A_prev.T) / m
+        dW = product(dZ, A_prev.T) / m
         db = xp.sum(dZ, axis=1, keepdims=True) / m
-        return (W.T @ dZ if input_gradient else None), dW, db
+        return (product(W.T, dZ) if input_gradient else None), dW, db
 
     return portable_backward
-
-
-def _portable_forward(A_prev: Array, W: Array, b: Array) -> Array:
-    return W @ A_prev + b
