@@ -93,28 +93,6 @@ _WITHOUT_VALIDATION = {
 _HOST_FLOAT_DTYPES = (np.float64, np.float32)
 
 
-class _TrainingLossStopping(Callback):
-    """scikit-learn's convergence rule: stop once the training loss has failed to improve
-    by ``tol`` for more than ``n_iter_no_change`` consecutive epochs."""
-
-    def __init__(self, tol: float, n_iter_no_change: int) -> None:
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-
-    def on_train_begin(self, network):
-        self.best = math.inf
-        self.wait = 0
-        self.stopped_epoch = None
-
-    def on_epoch_end(self, network, epoch, logs):
-        loss = logs["loss"]
-        self.wait = self.wait + 1 if loss > self.best - self.tol else 0
-        self.best = min(self.best, loss)
-        if self.wait > self.n_iter_no_change:
-            self.stopped_epoch = epoch
-            network.stop_training = True
-
-
 class _AdaptiveLearningRate(Callback):
     """scikit-learn's ``learning_rate="adaptive"`` around a stopping rule (``stopper``, which keeps
     ``wait`` and ``stopped_epoch``): each time the rule would stop while the rate is above 1e-6,
@@ -145,17 +123,19 @@ class _AdaptiveLearningRate(Callback):
         self.stopper.on_train_end(network)
 
 
-class _ValidationScoreStopping(Callback):
-    """scikit-learn's ``early_stopping``: after every epoch ``score(network)`` (accuracy or R^2 on the
-    held-out set) goes into ``scores``; training stops once the score has failed to beat the best by
-    ``tol`` for more than ``n_iter_no_change`` consecutive epochs, and ends with the weights of the
-    best score (``best``, at ``best_epoch``).  Keeps ``wait`` and ``stopped_epoch`` for
-    :class:`_AdaptiveLearningRate`."""
+class _NoImprovementStopping(Callback):
+    """scikit-learn's stopping rule on a per-epoch score, higher is better (``score(network, logs)``,
+    recorded in ``scores``): stop once it has failed to beat the best by ``tol`` for more than
+    ``n_iter_no_change`` consecutive epochs.  For a plain ``fit`` the score is minus the training
+    loss; with ``early_stopping`` the accuracy or R^2 on the held-out set, and with
+    ``keep_best_weights`` training ends with the weights of the best score (``best``, at
+    ``best_epoch``).  Keeps ``wait`` and ``stopped_epoch`` for :class:`_AdaptiveLearningRate`."""
 
-    def __init__(self, score, tol: float, n_iter_no_change: int) -> None:
+    def __init__(self, score, tol: float, n_iter_no_change: int, *, keep_best_weights: bool) -> None:
         self.score = score
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.keep_best_weights = keep_best_weights
 
     def on_train_begin(self, network):
         self.scores: list[float] = []
@@ -164,12 +144,14 @@ class _ValidationScoreStopping(Callback):
         self.stopped_epoch = None
 
     def on_epoch_end(self, network, epoch, logs):
-        score = float(self.score(network))
+        score = float(self.score(network, logs))
         self.scores.append(score)
         self.wait = self.wait + 1 if score < self.best + self.tol else 0  # (a NaN score resets it, as there)
         # (weights that the epoch's last update made NaN/inf -- the network rolls them back -- are not kept)
-        if score > self.best and network._parameters_finite():
-            self.best, self.best_epoch, self.best_weights = score, epoch, network.get_weights()
+        if score > self.best and (not self.keep_best_weights or network._parameters_finite()):
+            self.best, self.best_epoch = score, epoch
+            if self.keep_best_weights:
+                self.best_weights = network.get_weights()
         if self.wait > self.n_iter_no_change:
             self.stopped_epoch = epoch
             network.stop_training = True
@@ -733,13 +715,20 @@ class _BaseMLP(BaseEstimator):
                     (X, targets, weights), (*validation_data, validation_weights) = self._validation_split(
                         X, targets, split_seed, weights
                     )
-                    stopper = _ValidationScoreStopping(
-                        self._validation_score_of(*validation_data, validation_weights),
+                    validation_score = self._validation_score_of(*validation_data, validation_weights)
+                    stopper = _NoImprovementStopping(
+                        lambda network, logs: validation_score(network),
                         float(self.tol),
                         int(self.n_iter_no_change),
+                        keep_best_weights=True,
                     )
                 else:
-                    stopper = _TrainingLossStopping(float(self.tol), int(self.n_iter_no_change))
+                    stopper = _NoImprovementStopping(
+                        lambda network, logs: -logs["loss"],
+                        float(self.tol),
+                        int(self.n_iter_no_change),
+                        keep_best_weights=False,
+                    )
                 adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
                 callbacks.append(_AdaptiveLearningRate(stopper) if adaptive else stopper)
                 n_train = X.shape[0]
