@@ -401,6 +401,15 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def result_name() -> str:
+    """The CPU's name for its results file, with its family and model where Linux gives them: one
+    model name ("AMD EPYC") has covered hosts whose tables differ (Zen 3 and Zen 5)."""
+    fields = cpuinfo_fields()
+    if "cpu family" not in fields:
+        return cpu_name()
+    return f"{cpu_name()} family{fields['cpu family']} model{fields.get('model', '')}"
+
+
 def cpu_details() -> str:
     """The CPU's family and model (Linux), NumPy's BLAS with its kernels and ``OPENBLAS_*`` settings, and
     PyTorch's CPU capability: the same model name covers several CPU generations, and the host and
@@ -654,7 +663,7 @@ def main(argv=None):
     report = "\n".join(lines) + "\n"
     print(report)
     if arguments.out != "-":
-        device = re.sub(r"[^A-Za-z0-9]+", "-", gpu or cpu_name()).strip("-").lower()
+        device = re.sub(r"[^A-Za-z0-9]+", "-", gpu or result_name()).strip("-").lower()
         path = arguments.out or os.path.join(HERE, "results", f"{device}{'-quick' if arguments.quick else ''}.md")
         with open(path, "w") as stream:
             stream.write(report)

@@ -482,3 +482,40 @@ def test_tanh_output_overwritten_in_backward_is_no_longer_read(fast_paths, betwe
         return xdnn.Network(layers, dtype="float64", seed=0, optimizer="sgd", learning_rate=0.5)
 
     assert_fast_and_portable_training_agree(fast_paths, make_network, X, y, epochs=4, batch_size=None)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sigmoid_and_its_cost_equal_the_portable_path_bit_for_bit(fast_paths, dtype):
+    """The NumPy sigmoid and binary cross-entropy take the portable operations in fewer temporaries."""
+    rng = np.random.default_rng(7)
+    Z = (rng.normal(scale=30, size=(2, 300))).astype(dtype)  # saturated both ways, overflow-free
+    Y = (rng.random((2, 300)) > 0.5).astype(dtype)
+    weights = rng.random((1, 300)).astype(dtype)
+    sigmoid = xdnn.activations.get_activation("sigmoid")
+    results = {}
+    for enabled in (True, False):
+        fast_paths(enabled)
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            results[enabled] = (
+                sigmoid.on(np).forward(Z, xp=np),
+                losses.binary_cross_entropy_from_logits(Z, Y, xp=np),
+                losses.binary_cross_entropy_from_logits(Z, Y, xp=np, weights=weights),
+            )
+    fast_paths(True)
+    assert sigmoid.on(np).forward is not sigmoid.forward  # the fast form was taken
+    for fast, portable in zip(results[True], results[False], strict=True):
+        assert np.asarray(fast).dtype == np.asarray(portable).dtype
+        np.testing.assert_array_equal(fast, portable)
+
+
+def test_sigmoid_cost_of_mixed_dtypes_promotes_as_the_portable_path(fast_paths):
+    """float32 logits with float64 targets: no in-place rounding to float32."""
+    rng = np.random.default_rng(8)
+    Z = rng.normal(size=(1, 50)).astype(np.float32)
+    Y = (rng.random((1, 50)) > 0.5).astype(np.float64)
+    costs = []
+    for enabled in (True, False):
+        fast_paths(enabled)
+        costs.append(losses.binary_cross_entropy_from_logits(Z, Y, xp=np))
+    assert np.asarray(costs[0]).dtype == np.float64
+    assert costs[0] == costs[1]

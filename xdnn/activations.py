@@ -15,6 +15,7 @@ samples-major softmax of few classes runs on a feature-major copy, :func:`xdnn._
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, Callable
 
@@ -145,10 +146,27 @@ class Activation:
         return f"Activation({self.name!r})"
 
     def on(self, xp: Any) -> "Activation":
-        """This activation, or its fused CuPy kernel when ``xp`` is CuPy (see :mod:`xdnn._cupy_kernels`)."""
-        if not _cupy_kernels.applies_to(xp):
-            return self
-        return _cupy_kernels.fused_activation(self.name) or self
+        """This activation, or its fused CuPy kernel when ``xp`` is CuPy (see :mod:`xdnn._cupy_kernels`),
+        or for a built-in one on NumPy its forward with fewer temporaries
+        (:func:`xdnn._numpy_fast.activation_forward`)."""
+        if _cupy_kernels.applies_to(xp):
+            return _cupy_kernels.fused_activation(self.name) or self
+        numpy_forward = _numpy_fast.activation_forward(self.name, xp) if ACTIVATIONS.get(self.name) is self else None
+        return self if numpy_forward is None else _with_numpy_forward(self, numpy_forward)
+
+
+@functools.lru_cache(maxsize=None)
+def _with_numpy_forward(activation: Activation, numpy_forward: Callable[[Array], Array]) -> Activation:
+    return dataclasses.replace(activation, forward=_floating_only(numpy_forward, activation.forward))
+
+
+def _floating_only(fast: Callable[[Array], Array], portable: Callable[..., Array]) -> Callable[..., Array]:
+    """``forward(Z, xp=...)``: ``fast(Z)`` on a floating ``Z``, else the portable ``portable(Z, xp=xp)``."""
+
+    def forward(Z: Array, *, xp: Any) -> Array:
+        return fast(Z) if Z.dtype.kind == "f" else portable(Z, xp=xp)
+
+    return forward
 
 
 ACTIVATIONS: dict[str, Activation] = {

@@ -56,6 +56,8 @@ def binary_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any, weights: Ar
     ``-|Z|``, so it never overflows and the cost is finite for any ``Z``.  ``weights`` (``(1, m)``,
     mean 1) weight each sample's terms.
     """
+    if _numpy_fast.ops_for(xp) and _numpy_fast.one_float_dtype(Z, Y, weights):
+        return _numpy_fast.binary_cross_entropy_from_logits(Z, Y, weights)
     m = Z.shape[-1]
     return _total(xp.maximum(Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z))), xp=xp, weights=weights) / m
 
