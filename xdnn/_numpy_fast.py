@@ -278,7 +278,7 @@ def binary_cross_entropy_from_logits(Z: Any, Y: Any, weights: Any = None) -> Any
     terms -= Z * Y
     terms += softplus_tail
     if weights is not None:
-        terms = terms * weights  # (broadcasts: the (1, m) weights over k outputs)
+        terms *= weights  # in place: the (1, m) weights broadcast over the k outputs
     return numpy.add.reduce(terms, axis=None) / Z.shape[-1]
 
 
