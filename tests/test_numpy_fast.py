@@ -519,3 +519,63 @@ def test_sigmoid_cost_of_mixed_dtypes_promotes_as_the_portable_path(fast_paths):
         costs.append(losses.binary_cross_entropy_from_logits(Z, Y, xp=np))
     assert np.asarray(costs[0]).dtype == np.float64
     assert costs[0] == costs[1]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("value", [1.2, 0.1, 1e-7, 3e38, 1.0, 400, 2**24 + 1])
+def test_a_constant_operand_rounds_as_the_python_number(dtype, value):
+    """The 0-d constants of the fast path (rates, batch sizes, 1.0) give NumPy's results with the
+    Python number, bit for bit: NumPy converts a Python scalar to the array's dtype first (NEP 50)."""
+    rng = np.random.default_rng(9)
+    a = rng.normal(size=(3, 50)).astype(dtype)
+    constant = _numpy_fast.constant(value, np.dtype(dtype))
+    assert constant.shape == () and constant.dtype == np.dtype(dtype) and not constant.flags.writeable
+    with np.errstate(over="ignore"):
+        pairs = [(a * constant, a * value), (a / constant, a / value), (constant - a, value - a)]
+        scaled = a.copy()
+        scaled *= constant
+        pairs.append((scaled, a * value))
+    for got, want in pairs:
+        assert got.dtype == want.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got, want)
+
+
+LOSS_CASES = {
+    "binary_crossentropy": (1, lambda rng, k, m: (rng.random((k, m)) > 0.5).astype(np.float64)),
+    "categorical_crossentropy": (3, lambda rng, k, m: np.eye(k)[:, rng.integers(0, k, m)]),
+    "mse": (2, lambda rng, k, m: rng.normal(size=(k, m))),
+    "poisson": (2, lambda rng, k, m: rng.poisson(2.0, size=(k, m)).astype(np.float64)),
+}
+
+
+@pytest.mark.parametrize("name", list(LOSS_CASES))
+@pytest.mark.parametrize("dtypes", [("float32", "float32"), ("float64", "float64"), ("float32", "float64")])
+def test_a_bound_loss_gives_the_cost_and_gradient_of_the_portable_path(fast_paths, name, dtypes):
+    """``Loss.bind(np)`` -- what a network's step calls -- returns the portable ``cost_and_gradient``'s
+    numbers bit for bit, with and without fast paths and for mixed dtypes (which promote)."""
+    rng = np.random.default_rng(10)
+    k, targets = LOSS_CASES[name]
+    loss = losses.get_loss(name)
+    Z = rng.normal(scale=3, size=(k, 60)).astype(dtypes[0])
+    Y = targets(rng, k, 60).astype(dtypes[1])
+    A = xdnn.activations.get_activation(loss.output_activation).forward(Z, xp=np)
+    fast_paths(False)
+    portable_cost, portable_gradient = loss.cost_and_gradient(Z, A, Y, xp=np)
+    for enabled in (True, False):
+        fast_paths(enabled)
+        cost, gradient = loss.bind(np)(Z, A, Y)
+        assert np.asarray(cost).dtype == np.asarray(portable_cost).dtype, (name, dtypes, enabled)
+        np.testing.assert_array_equal(cost, portable_cost, err_msg=f"{name} {dtypes} fast paths {enabled}")
+        np.testing.assert_array_equal(gradient, portable_gradient, err_msg=f"{name} {dtypes} fast paths {enabled}")
+
+
+def test_a_network_step_takes_the_bound_numpy_cost(fast_paths, monkeypatch):
+    """A sigmoid network's training step on NumPy computes its cost with the fast form, once a step."""
+    calls = []
+    fast = _numpy_fast.binary_cross_entropy_from_logits
+    monkeypatch.setitem(_numpy_fast._COSTS, "binary_crossentropy", lambda Z, Y: calls.append(Z.shape) or fast(Z, Y))
+    rng = np.random.default_rng(11)
+    X, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40)
+    with xdnn.use_backend("numpy"):
+        xdnn.Network([3, 4, 1], seed=0, optimizer="sgd").fit(X, y, epochs=3, batch_size=None, verbose=0)
+    assert calls == [(1, 40)] * 3

@@ -206,9 +206,9 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
         strides = A_prev.strides
         dA_prev = input_product(dZ.T, W).T if strides[0] < strides[1] else input_product(W.T, dZ)
     dW = (large_product if W.size >= MATMUL_MIN_ELEMENTS else numpy.dot)(dZ, A_prev.T)  # dW has W's shape
-    dW /= m  # in place on the fresh product: no second (n[l], n[l-1]) array, the same numbers
+    dW /= constant(m, dW.dtype)  # in place on the fresh product: no second (n[l], n[l-1]) array
     db = numpy.dot(dZ, _ones(m, dZ.dtype))
-    db /= m
+    db /= constant(m, db.dtype)
     return dA_prev, dW, db
 
 
@@ -236,13 +236,18 @@ def over_classes(function: Callable[..., Any]) -> Callable[..., Any]:
     return along_class_rows
 
 
-@functools.lru_cache(maxsize=8)
-def _zero(dtype: Any) -> Any:
-    # A 0-d zero of the array's own dtype: NumPy resolves a Python float against a float32 array on
-    # every call (NEP 50's weak scalar), about 1 us of a 2 us maximum of a (1, 400) row.
-    zero = numpy.zeros((), dtype)
-    zero.flags.writeable = False
-    return zero
+@functools.lru_cache(maxsize=64)
+def constant(value: float, dtype: Any) -> Any:
+    """``value`` as a read-only 0-d array of ``dtype``, for the scalar operand of an elementwise step.
+
+    NumPy resolves a Python number against an array on every call (NEP 50's weak scalar), about
+    0.6-1 us of an operation on a tutorial network's small arrays, which take 1 us in all with a
+    0-d operand.  The result is the same: the weak scalar is converted to the array's dtype first.
+    (Cached by value: a training step's few constants -- 0, 1, its batch size, its learning rate.)
+    """
+    array = numpy.asarray(value, dtype)
+    array.flags.writeable = False
+    return array
 
 
 def one_float_dtype(*arrays: Any) -> bool:
@@ -259,8 +264,8 @@ def sigmoid(Z: Any) -> Any:
     denominator = numpy.abs(Z)
     numpy.negative(denominator, out=denominator)
     numpy.exp(denominator, out=denominator)
-    denominator += 1.0
-    A = numpy.minimum(Z, _zero(Z.dtype))
+    denominator += constant(1.0, Z.dtype)
+    A = numpy.minimum(Z, constant(0.0, Z.dtype))
     numpy.exp(A, out=A)
     A /= denominator
     return A
@@ -274,7 +279,7 @@ def binary_cross_entropy_from_logits(Z: Any, Y: Any, weights: Any = None) -> Any
     numpy.negative(softplus_tail, out=softplus_tail)
     numpy.exp(softplus_tail, out=softplus_tail)
     numpy.log1p(softplus_tail, out=softplus_tail)
-    terms = numpy.maximum(Z, _zero(Z.dtype))
+    terms = numpy.maximum(Z, constant(0.0, Z.dtype))
     terms -= Z * Y
     terms += softplus_tail
     if weights is not None:
@@ -283,12 +288,19 @@ def binary_cross_entropy_from_logits(Z: Any, Y: Any, weights: Any = None) -> Any
 
 
 _OUT_OF_PLACE = {"sigmoid": sigmoid}
+_COSTS = {"binary_crossentropy": binary_cross_entropy_from_logits}
 
 
 def activation_forward(name: str, xp: Any) -> Callable[[Any], Any] | None:
     """The NumPy form ``forward(Z) -> A`` (a fresh ``A``) of activation ``name`` when ``xp`` is NumPy and
     fast paths are on, else ``None``; it is called only on floating ``Z``."""
     return _OUT_OF_PLACE.get(name) if ops_for(xp) else None
+
+
+def cost_function(loss_name: str, xp: Any) -> Callable[[Any, Any], Any] | None:
+    """The NumPy form ``cost(Z, Y)`` of the built-in loss ``loss_name`` when ``xp`` is NumPy and fast
+    paths are on, else ``None``; it is called only on ``Z`` and ``Y`` of one floating dtype."""
+    return _COSTS.get(loss_name) if ops_for(xp) else None
 
 
 class InPlaceActivation(NamedTuple):
@@ -341,13 +353,13 @@ def _tanh_in_place(Z: Any) -> Any:
 
 def _tanh_backward_in_place(dA: Any, A: Any) -> Any:
     factor = A * A  # the portable dA * (1 - A * A), operation for operation, in one temporary
-    numpy.subtract(1.0, factor, out=factor)
+    numpy.subtract(constant(1.0, A.dtype), factor, out=factor)
     return numpy.multiply(dA, factor, out=dA)
 
 
 def _tanh_backward_over_output(dA: Any, A: Any) -> Any:
     numpy.multiply(A, A, out=A)  # the same operations, the factor written over A
-    numpy.subtract(1.0, A, out=A)
+    numpy.subtract(constant(1.0, A.dtype), A, out=A)
     return numpy.multiply(dA, A, out=dA)
 
 

@@ -133,6 +133,28 @@ class Loss:
                 return fused
         return self.cost(Z, A, Y, xp=xp), self.output_gradient(A, Y, xp=xp)
 
+    def bind(self, xp: Any) -> Callable[[Array, Array, Array], tuple[Array, Array]]:
+        """``cost_and_gradient(Z, A, Y) -> (cost, dZ)`` without weights on ``xp``, resolved once for a
+        network's steps: for a built-in loss on NumPy the cost's fast form
+        (:func:`xdnn._numpy_fast.cost_function`) on ``Z`` and ``Y`` of one floating dtype, otherwise
+        :meth:`cost_and_gradient`.  The same numbers either way."""
+        loss = self
+
+        def portable(Z: Array, A: Array, Y: Array) -> tuple[Array, Array]:
+            return loss.cost_and_gradient(Z, A, Y, xp=xp)
+
+        fast_cost = _numpy_fast.cost_function(self.name, xp) if LOSSES.get(self.name) is self else None
+        if fast_cost is None:
+            return portable
+        output_gradient = self.output_gradient
+
+        def numpy_cost_and_gradient(Z: Array, A: Array, Y: Array) -> tuple[Array, Array]:
+            if Z.dtype == Y.dtype and Z.dtype.kind == "f":
+                return fast_cost(Z, Y), output_gradient(A, Y, xp=xp)
+            return portable(Z, A, Y)
+
+        return numpy_cost_and_gradient
+
 
 # The costs as Loss.cost calls them, ``(Z, A, Y, *, xp)``: module functions, so that a network pickles.
 def _binary_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from xdnn import _cuda_graph, _numpy_fast, _validation
 from xdnn import activations as _activations
@@ -61,6 +61,16 @@ CPU_CHECKPOINT_STEPS = 16
 # Without callbacks or validation data, the CPU's (already read) epoch costs go into the history this
 # many epochs at a time: per-epoch bookkeeping is a tenth of a tutorial network's step.
 CPU_REPORT_EVERY = 64
+
+
+class _BoundStep(NamedTuple):
+    """A network's layers and loss bound to its namespace (:meth:`Network._bound_layers`):
+    ``hidden[i](parameters, state, A, training, random) -> (A, backward)``,
+    ``output(parameters, A) -> (Z, A, backward_from_Z)`` and ``cost_and_gradient(Z, A, Y) -> (cost, dZ)``."""
+
+    hidden: list
+    output: Callable[..., Any]
+    cost_and_gradient: Callable[..., Any]
 
 
 class _PermutationFeed:
@@ -536,9 +546,9 @@ class Network:
 
     # --- forward / backward ---------------------------------------------------------------------
 
-    def _bound_layers(self) -> tuple[list, Any]:
-        """``(hidden forwards, output forward)``: every layer bound to the network's namespace
-        (:meth:`xdnn.layers.Layer.bind`), once per fit or inference call rather than per step.
+    def _bound_layers(self) -> _BoundStep:
+        """Every layer bound to the network's namespace (:meth:`xdnn.layers.Layer.bind`), and the
+        loss (:meth:`xdnn.losses.Loss.bind`), once per fit or inference call rather than per step.
         The first layer computes no gradient with respect to the data."""
         xp = self.context.xp
         # Built-in layers read their input only up to their own backward, so a Dense layer's output
@@ -550,7 +560,8 @@ class Network:
             else layer.bind(xp, input_gradient=position > 0)
             for position, layer in enumerate(self.layers[:-1])
         ]
-        return hidden, self.layers[-1].bind_output(xp, input_gradient=len(self.layers) > 1)
+        output = self.layers[-1].bind_output(xp, input_gradient=len(self.layers) > 1)
+        return _BoundStep(hidden, output, self.loss.bind(xp))
 
     def _layers_built_in(self) -> bool:
         """Whether every layer is one of xdnn's own (not a subclass): such a layer keeps no array it
@@ -565,7 +576,7 @@ class Network:
 
     def _forward(self, Xt: Array, *, training: bool, random: Any, update_state: bool = True, bound=None):
         """Tutorial-layout forward: returns ``(Z_L, A_L, backwards)`` (``bound`` from :meth:`_bound_layers`)."""
-        hidden, output = bound if bound is not None else self._bound_layers()
+        hidden, output, _ = bound if bound is not None else self._bound_layers()
         parameters = self.parameters
         state = self.state if update_state else None
         A = Xt
@@ -596,10 +607,11 @@ class Network:
         tutorial's ``m`` becomes ``sum(w)`` (a batch of zero weights contributes only its L2 term, over ``m``).
         """
         xp = self.context.xp
+        bound = bound if bound is not None else self._bound_layers()
         Z, A, backwards = self._forward(Xt, training=True, random=random, update_state=update_state, bound=bound)
         m = Xt.shape[1]
         if weights is None:
-            cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp)
+            cost, gradient = bound.cost_and_gradient(Z, A, Yt)
         else:
             total = xp.sum(weights)
             positive = total > 0

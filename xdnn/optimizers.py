@@ -21,7 +21,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Mapping
 
-from xdnn import _cupy_kernels, _validation
+from xdnn import _cupy_kernels, _numpy_fast, _validation
 
 Array = Any
 
@@ -108,10 +108,12 @@ class GradientDescent(Optimizer):
         self.iterations += 1
         # (a NumPy scalar rate would round lr * g to a float32 gradient's dtype before the subtraction)
         overwrite_grads = overwrite_grads and type(learning_rate) in (float, int)
+        # (on NumPy the rate as a 0-d array of the gradient's dtype, what NumPy converts it to anyway)
+        constant_rate = _numpy_fast.constant if overwrite_grads and _numpy_fast.ops_for(xp) else None
         for name, value in parameters.items():
             grad = grads["d" + name]
             if overwrite_grads:
-                grad *= learning_rate
+                grad *= learning_rate if constant_rate is None else constant_rate(learning_rate, grad.dtype)
                 value -= grad
             else:
                 value -= learning_rate * grad
