@@ -23,7 +23,7 @@ import numbers
 import warnings
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
-from xdnn import _cuda_graph, _numpy_fast, _validation
+from xdnn import _cuda_graph, _glibc_heap, _numpy_fast, _validation
 from xdnn import activations as _activations
 from xdnn import losses as _losses
 from xdnn import optimizers as _optimizers
@@ -744,6 +744,8 @@ class Network:
         # copies, as a product with a contiguous operand dispatches faster than with a transposed view
         # (on NumPy transposed a block of rows at a time, _numpy_fast.feature_major_copy).
         xp = self.context.xp
+        if _numpy_fast.ops_for(xp):  # each step's freed arrays kept for the next (see xdnn._glibc_heap)
+            _glibc_heap.keep_freed_blocks()
         self._weighted = weights is not None
         if self._weighted:  # the weights ride along as the targets' last column: batched and shuffled with them
             Y = xp.concat([Y, xp.reshape(weights, (-1, 1))], axis=1)
