@@ -35,10 +35,10 @@ def _glibc_mallopt():
         return None
     try:
         libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt if hasattr(libc, "gnu_get_libc_version") else None  # musl and others lack it
-    except (OSError, AttributeError):
+    except OSError:
         return None
-    if mallopt is None:
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None or not hasattr(libc, "gnu_get_libc_version"):  # glibc's own symbol: musl lacks it
         return None
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return mallopt

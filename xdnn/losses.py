@@ -149,7 +149,7 @@ class Loss:
         output_gradient = self.output_gradient
 
         def numpy_cost_and_gradient(Z: Array, A: Array, Y: Array) -> tuple[Array, Array]:
-            if Z.dtype == Y.dtype and Z.dtype.kind == "f":
+            if _numpy_fast.one_float_dtype(Z, Y):
                 return fast_cost(Z, Y), output_gradient(A, Y, xp=xp)
             return portable(Z, A, Y)
 
