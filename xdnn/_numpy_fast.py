@@ -105,12 +105,12 @@ def full_batch(X: Any, Y: Any) -> tuple[Any, Any]:
 MATMUL_MIN_ELEMENTS = 1 << 14
 
 # Rows of a row-major array that are a multiple of this many bytes long (8192 float32 samples of a
-# feature-major activation) start at addresses that
-# share their low 12 bits, so one column's elements of consecutive rows fall in the same set of
-# the L1 cache, whose 8 ways they evict from each other as a BLAS kernel reads or writes a few rows
-# at once.  Such an activation-sized product result gets rows one cache line longer (a view of the
-# first ``columns`` of each): float32 (64, 64) x (64, 8192) took 396 us instead of 579, its input
-# gradient 390 instead of 556 (OpenBLAS, AMD Zen 4); a deep-narrow training step took 0.89 of the time.
+# feature-major activation) start at addresses that share their low 12 bits, so one column's
+# elements of consecutive rows fall in the same set of the L1 cache, whose 8 ways they evict from
+# each other as a BLAS kernel reads or writes a few rows at once.  Such an activation-sized product
+# result gets rows one cache line longer (a view of the first ``columns`` of each): float32
+# (64, 64) x (64, 8192) took 396 us instead of 579, its input gradient 390 instead of 556 (OpenBLAS,
+# AMD Zen 4); a deep-narrow training step 0.89 of the time in float32, 0.95 in float64.
 ALIASING_ROW_BYTES = 4096
 ROW_PADDING_BYTES = 64
 # A product result with fewer rows is not padded: a kernel's few rows of output then hold no more
@@ -123,6 +123,8 @@ PADDED_MIN_ROW_BYTES = 1 << 15
 # Nor is the result of a product with a longer inner dimension: it computes long enough per element
 # written to hide the misses (wide's (4096, 1024) x (1024, 1024): the same time either way).
 PADDED_MAX_INNER = 256
+# No row-padded array has fewer elements (16 rows of 4096 float64 or 8192 float32).
+PADDED_MIN_ELEMENTS = PADDED_MIN_ROWS * PADDED_MIN_ROW_BYTES // 8
 
 
 def row_padded_empty(rows: int, columns: int, dtype: Any) -> Any:
@@ -158,7 +160,8 @@ def _blas_reads_in_place(a: Any) -> bool:
 def matrix_product(a: Any, b: Any, padded: bool = False) -> Any:
     """The 2-D matrix product ``a @ b`` through NumPy's cheapest path to the same ``gemm``:
 
-    * ``np.dot`` for a result under :data:`MATMUL_MIN_ELEMENTS` elements of contiguous operands;
+    * ``np.dot`` for a result under :data:`MATMUL_MIN_ELEMENTS` elements of operands too small to
+      be row-padded, or contiguous ones;
     * ``np.matmul`` for a larger result, or for operands ``gemm`` reads in place that are not
       contiguous (row-padded activations: ``np.dot`` would copy them);
     * ``np.dot`` for other strided views such as ``X[:, ::2]``, which it copies for ``gemm`` while
@@ -168,7 +171,7 @@ def matrix_product(a: Any, b: Any, padded: bool = False) -> Any:
     dimension up to :data:`PADDED_MAX_INNER` goes into :func:`row_padded_empty`'s array.
     """
     small = a.shape[0] * b.shape[1] < MATMUL_MIN_ELEMENTS
-    if small and _contiguous(a) and _contiguous(b):
+    if small and (max(a.size, b.size) < PADDED_MIN_ELEMENTS or (_contiguous(a) and _contiguous(b))):
         return numpy.dot(a, b)
     if not (_blas_reads_in_place(a) and _blas_reads_in_place(b)):
         return numpy.dot(a, b)
@@ -187,10 +190,12 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
     cat classifier's ``(20, 12288) x (12288, 209)``), and the elementwise work after it never
     mixes two layouts.
     """
-    # samples_major's stride test written out: this runs for every layer of every step, and a
-    # tutorial network's step is a few dozen such calls.
+    # samples_major's stride test and matrix_product's first choice written out: this runs for
+    # every layer of every step, and a tutorial network's step is a few dozen such calls.
     strides = A_prev.strides
-    if strides[0] < strides[1]:
+    if W.shape[0] * A_prev.shape[1] < MATMUL_MIN_ELEMENTS and A_prev.size < PADDED_MIN_ELEMENTS:
+        Z = numpy.dot(A_prev.T, W.T).T if strides[0] < strides[1] else numpy.dot(W, A_prev)
+    elif strides[0] < strides[1]:
         Z = matrix_product(A_prev.T, W.T, padded=True).T
     else:
         Z = matrix_product(W, A_prev, padded=True)
@@ -260,10 +265,13 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     # (64 x 8192: 65 vs 247 us); on small arrays gemm dispatches faster and the multiply's iterator
     # takes a buffer larger than the product.
     outer = W.shape[0] == 1 and W.shape[1] * m >= OUTER_PRODUCT_MIN_ELEMENTS
-    # (the layout test written out, as in affine)
+    # (the layout test and matrix_product's first choice written out, as in affine)
     strides = A_prev.strides
+    unpadded = dZ.size < PADDED_MIN_ELEMENTS and A_prev.size < PADDED_MIN_ELEMENTS
     if not input_gradient:
         dA_prev = None
+    elif unpadded and n_prev * m < MATMUL_MIN_ELEMENTS:
+        dA_prev = numpy.dot(dZ.T, W).T if strides[0] < strides[1] else numpy.dot(W.T, dZ)
     elif outer:
         if strides[0] < strides[1]:
             dA_prev = numpy.multiply(dZ.T, W, out=row_padded_empty(m, n_prev, numpy.result_type(dZ, W))).T
@@ -273,9 +281,13 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
         dA_prev = matrix_product(dZ.T, W, padded=True).T
     else:
         dA_prev = matrix_product(W.T, dZ, padded=True)
-    dW = matrix_product(dZ, A_prev.T)  # dW has W's shape
+    ones = _ones(m, dZ.dtype)
+    if unpadded:
+        dW = numpy.dot(dZ, A_prev.T) if W.size < MATMUL_MIN_ELEMENTS else matrix_product(dZ, A_prev.T)
+        db = numpy.dot(dZ, ones)
+    else:
+        dW, db = matrix_product(dZ, A_prev.T), matrix_product(dZ, ones)
     dW /= constant(m, dW.dtype)  # in place on the fresh product: no second (n[l], n[l-1]) array
-    db = matrix_product(dZ, _ones(m, dZ.dtype))
     db /= constant(m, db.dtype)
     return dA_prev, dW, db
 
