@@ -54,6 +54,13 @@ def restore_process_backend():
 
 
 @pytest.fixture
+def fast_paths():
+    """Yields a function that turns the fast paths (NumPy, CuPy) on or off; restores the default afterwards."""
+    yield xdnn.set_fast_paths
+    xdnn.set_fast_paths(True)
+
+
+@pytest.fixture
 def backend(request):
     """The active :class:`xdnn._backend.Backend` for this test (``backend.xp``, ``backend.device``)."""
     name = request.param

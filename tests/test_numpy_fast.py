@@ -9,13 +9,6 @@ import xdnn
 from xdnn import _numpy_fast, linear, losses
 
 
-@pytest.fixture
-def fast_paths():
-    """Yields a function that turns fast paths on or off; restores the default afterwards."""
-    yield xdnn.set_fast_paths
-    xdnn.set_fast_paths(True)
-
-
 def assert_fast_and_portable_training_agree(fast_paths, make_network, X, y, *, rtol=1e-12, atol=1e-14, **fit):
     """Train ``make_network()`` on NumPy with fast paths on and off; the weights and the loss history agree."""
     trained = []

@@ -12,13 +12,6 @@ from xdnn import _numpy_fast
 
 
 @pytest.fixture
-def fast_paths():
-    """Yields a function that turns fast paths on or off; restores the default afterwards."""
-    yield xdnn.set_fast_paths
-    xdnn.set_fast_paths(True)
-
-
-@pytest.fixture
 def no_padding(monkeypatch):
     """Returns a function that turns row padding off (no row length is a multiple of 2**60 bytes)."""
     return lambda: monkeypatch.setattr(_numpy_fast, "ALIASING_ROW_BYTES", 1 << 60)
