@@ -273,10 +273,11 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     elif unpadded and n_prev * m < MATMUL_MIN_ELEMENTS:
         dA_prev = numpy.dot(dZ.T, W).T if strides[0] < strides[1] else numpy.dot(W.T, dZ)
     elif outer:
+        dtype = numpy.result_type(dZ, W)
         if strides[0] < strides[1]:
-            dA_prev = numpy.multiply(dZ.T, W, out=row_padded_empty(m, n_prev, numpy.result_type(dZ, W))).T
+            dA_prev = numpy.multiply(dZ.T, W, out=row_padded_empty(m, n_prev, dtype)).T
         else:
-            dA_prev = numpy.multiply(W.T, dZ, out=row_padded_empty(n_prev, m, numpy.result_type(dZ, W)))
+            dA_prev = numpy.multiply(W.T, dZ, out=row_padded_empty(n_prev, m, dtype))
     elif strides[0] < strides[1]:
         dA_prev = matrix_product(dZ.T, W, padded=True).T
     else:
