@@ -212,10 +212,12 @@ def test_large_products_run_through_matmul_with_the_numbers_of_dot(monkeypatch, 
     output first); both call the same gemm, so a layer's Z, dA_prev, dW and db do not depend on the
     threshold, and they match a float64 reference."""
     rng = np.random.default_rng(12)
-    A64 = rng.normal(size=(48, 700))
+    m = 600  # operands too small to be row-padded (_numpy_fast.PADDED_MIN_ELEMENTS)
+    assert 48 * m < _numpy_fast.PADDED_MIN_ELEMENTS
+    A64 = rng.normal(size=(48, m))
     A_prev = np.ascontiguousarray(A64.T).T if layout == "samples-major" else A64.copy()
     A_prev = A_prev.astype(dtype, order="K")
-    W64, b64, dZ64 = rng.normal(size=(40, 48)), rng.normal(size=(40, 1)), rng.normal(size=(40, 700))
+    W64, b64, dZ64 = rng.normal(size=(40, 48)), rng.normal(size=(40, 1)), rng.normal(size=(40, m))
     W, b, dZ = W64.astype(dtype), b64.astype(dtype), dZ64.astype(dtype)
     if layout == "samples-major":
         dZ = np.asfortranarray(dZ)
@@ -232,7 +234,7 @@ def test_large_products_run_through_matmul_with_the_numbers_of_dot(monkeypatch, 
             patch.setattr(_numpy_fast.numpy, "matmul", counting_matmul)
             results.append((_numpy_fast.affine(A_prev, W, b), *_numpy_fast.affine_backward(dZ, A_prev, W, True)))
     assert matmul_calls == [1, 1, 1]  # Z, dA_prev and dW through np.matmul, then none (db is a gemv)
-    reference = (W64 @ A64 + b64, W64.T @ dZ64, dZ64 @ A64.T / 700, dZ64.sum(axis=1, keepdims=True) / 700)
+    reference = (W64 @ A64 + b64, W64.T @ dZ64, dZ64 @ A64.T / m, dZ64.sum(axis=1, keepdims=True) / m)
     rtol = 1e-5 if dtype == "float32" else 1e-12
     for name, got_mm, got_dot, expected in zip(("Z", "dA_prev", "dW", "db"), *results, reference, strict=True):
         np.testing.assert_array_equal(got_mm, got_dot, err_msg=name)

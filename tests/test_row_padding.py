@@ -28,7 +28,9 @@ def is_padded(A) -> bool:
         (64, 8192, "float32", True),  # 32 KiB rows
         (64, 4096, "float64", True),
         (16, 16384, "float32", True),
-        (64, 4096, "float32", False),  # 16 KiB rows: NumPy's per-row cost would outweigh the gain
+        (64, 4096, "float32", True),  # 16 KiB rows
+        (64, 2048, "float32", False),  # 8 KiB rows: NumPy's per-row cost would outweigh the gain
+        (64, 1024, "float64", False),
         (15, 8192, "float32", False),  # too few rows to fill a cache set
         (64, 8200, "float32", False),  # rows not a multiple of 4 KiB
         (64, 1000, "float64", False),

@@ -17,6 +17,7 @@ from xdnn._backend import (
 )
 from xdnn._cupy_kernels import fast_paths_enabled, set_fast_paths
 from xdnn._namespace import BackendMismatchError, asarray, to_numpy
+from xdnn._numpy_threads import get_num_threads, set_num_threads
 from xdnn.callbacks import Callback, EarlyStopping, History
 from xdnn.gradient_check import gradient_check
 from xdnn.layers import Activation, BatchNorm, Dense, Dropout
@@ -75,8 +76,10 @@ __all__ = [
     "RMSprop",
     "StepDecay",
     "fast_paths_enabled",
+    "get_num_threads",
     "gradient_check",
     "set_fast_paths",
+    "set_num_threads",
     "load",
     "BACKEND_NAMES",
     "BackendError",

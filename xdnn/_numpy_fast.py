@@ -118,12 +118,14 @@ ROW_PADDING_BYTES = 64
 PADDED_MIN_ROWS = 16
 # Nor are shorter rows: NumPy's elementwise work on a padded array, no longer contiguous, costs
 # about 0.2 us more per row (np.abs over 4M float32 in rows of 1024: 1.7 ms padded, 0.39 contiguous;
-# in rows of 8192: 0.33 against 0.30).
-PADDED_MIN_ROW_BYTES = 1 << 15
+# in rows of 8192: 0.33 against 0.30).  Rows of 16 KiB still gain: a deep-narrow step of 4096
+# float32 samples (or one of 8192 split in two, see xdnn._numpy_threads) ran 0.93 (0.88) of its
+# unpadded time, though its relu derivative took 149 us a layer instead of 91.
+PADDED_MIN_ROW_BYTES = 1 << 14
 # Nor is the result of a product with a longer inner dimension: it computes long enough per element
 # written to hide the misses (wide's (4096, 1024) x (1024, 1024): the same time either way).
 PADDED_MAX_INNER = 256
-# No row-padded array has fewer elements (16 rows of 4096 float64 or 8192 float32).
+# No row-padded array has fewer elements (16 rows of 2048 float64 or 4096 float32).
 PADDED_MIN_ELEMENTS = PADDED_MIN_ROWS * PADDED_MIN_ROW_BYTES // 8
 
 

@@ -23,7 +23,7 @@ import numbers
 import warnings
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
-from xdnn import _cuda_graph, _glibc_heap, _numpy_fast, _validation
+from xdnn import _cuda_graph, _glibc_heap, _numpy_fast, _numpy_threads, _validation
 from xdnn import activations as _activations
 from xdnn import losses as _losses
 from xdnn import optimizers as _optimizers
@@ -283,6 +283,7 @@ class Network:
         self._random: Any = None
         self._full_batch: tuple[Array, Array] | None = None
         self._captured_step: Any = None  # a fit's CUDA-graph step (see xdnn._cuda_graph)
+        self._split_steps: _numpy_threads.SplitSteps | None = None  # a fit's threads (xdnn._numpy_threads)
         self._weighted = False  # a fit with sample weights (carried as the targets' last column)
         self._permutations: _PermutationFeed | None = None
         if n_features is not None:
@@ -568,6 +569,14 @@ class Network:
         hands on -- neither the input its backward has used nor the gradients it returns."""
         return all(type(layer) in (Dense, BatchNorm, Activation, Dropout) for layer in self.layers)
 
+    def _splits_exactly(self) -> bool:
+        """Whether a batch's cost and gradients are the size-weighted means of its slices' (see
+        :mod:`xdnn._numpy_threads`): every layer is a built-in :class:`Dense` or :class:`Activation`
+        (batch normalisation's statistics and dropout's masks are the whole batch's), and the loss
+        is a built-in one (a mean over samples)."""
+        built_in_loss = _losses.LOSSES.get(self.loss.name) is self.loss
+        return built_in_loss and all(type(layer) in (Dense, Activation) for layer in self.layers)
+
     def _may_overwrite_grads(self) -> bool:
         """Whether a step's update may write over its gradients (``overwrite_grads``): they are read by
         the update alone, built-in layers keep none of them, and the optimizer's update takes the
@@ -598,9 +607,17 @@ class Network:
         return (self.l2 / (2.0 * m)) * total
 
     def _cost_and_gradients(
-        self, Xt: Array, Yt: Array, random: Any, update_state: bool = True, bound=None, weights: Array | None = None
+        self,
+        Xt: Array,
+        Yt: Array,
+        random: Any,
+        update_state: bool = True,
+        bound=None,
+        weights: Array | None = None,
+        l2: bool = True,
     ):
-        """Training-mode cost (with L2) and ``dJ/dparameter`` for one batch in tutorial layout.
+        """Training-mode cost (with L2 unless ``l2`` is false) and ``dJ/dparameter`` for one batch in
+        tutorial layout.
 
         ``weights`` (``(1, m)``, sample weights) make the cost the weighted mean of the samples'
         costs and the L2 term ``l2 / (2 sum(w)) ||W||^2``, scikit-learn's ``sample_weight``: the
@@ -622,17 +639,37 @@ class Network:
             normalized = xp.where(positive, shrunk / xp.where(positive, xp.sum(shrunk), 1.0), 0.0) * m
             cost, gradient = self.loss.cost_and_gradient(Z, A, Yt, xp=xp, weights=normalized)
             m = xp.where(positive, total, float(m))  # the L2 term's sample count
-        if self.l2:
-            cost = cost + self._penalty(m)
         grads: dict[str, Array] = {}
         for backward in reversed(backwards):
             gradient, layer_grads = backward(gradient)
             grads.update(layer_grads)
-        if self.l2:
-            for layer in self.layers:
-                if isinstance(layer, Dense):
-                    grads["d" + layer.W] = grads["d" + layer.W] + (self.l2 / m) * self.parameters[layer.W]
-        return cost, A, grads
+        return (self._with_l2(cost, grads, m) if l2 else cost), A, grads
+
+    def _with_l2(self, cost: Array, grads: dict[str, Array], m: Any) -> Array:
+        """The cost plus the L2 term ``l2 / (2 m) sum ||W||^2``, and its gradient ``(l2 / m) W`` added
+        to each ``dW`` in ``grads`` (nothing without ``l2``)."""
+        if not self.l2:
+            return cost
+        for layer in self.layers:
+            if isinstance(layer, Dense):
+                grads["d" + layer.W] = grads["d" + layer.W] + (self.l2 / m) * self.parameters[layer.W]
+        return cost + self._penalty(m)
+
+    def _step_gradients(self, Xt: Array, Yt: Array, weights: Array | None):
+        """:meth:`_cost_and_gradients` of one training step of :meth:`fit`; on NumPy a large batch is
+        split across threads by samples where it may be (:mod:`xdnn._numpy_threads`)."""
+        if self._split_steps is not None and weights is None:
+            bound, random = self._bound, self._random
+
+            def unpenalised(X_slice, Y_slice):
+                # (l2 = 0 for the slices: the L2 term is the whole batch's, added once below)
+                return self._cost_and_gradients(X_slice, Y_slice, random, bound=bound, l2=False)
+
+            split = self._split_steps.run(unpenalised, Xt, Yt)
+            if split is not None:
+                cost, A, grads = split
+                return self._with_l2(cost, grads, Xt.shape[1]), A, grads
+        return self._cost_and_gradients(Xt, Yt, self._random, bound=self._bound, weights=weights)
 
     def _correct_count(self, A: Array, Yt: Array) -> Any:
         """Number of correct predictions in a batch (multi-label: fraction of correct entries per sample)."""
@@ -763,6 +800,8 @@ class Network:
         )
         checkpoint_every = max(1, CPU_CHECKPOINT_STEPS // -(-m // batch))  # in epochs
         pending: list[tuple[int, Any, Any]] = []  # epochs trained, costs not yet in the history
+        if _numpy_fast.ops_for(xp) and not self._weighted and not cuda_graph and self._splits_exactly():
+            self._split_steps = _numpy_threads.SplitSteps.for_batches(min(batch, m))
         try:
             self._epoch_loop(
                 epochs, X, Y, batch, shuffle, history, callback_list, validation, checkpoint, on_accelerator,
@@ -773,7 +812,9 @@ class Network:
                 self._report(pending, m, history, [], None, None)
             raise
         finally:
-            self._full_batch = self._permutations = self._bound = self._captured_step = None
+            if self._split_steps is not None:
+                self._split_steps.close()
+            self._full_batch = self._permutations = self._bound = self._captured_step = self._split_steps = None
             self._weighted = self._overwrite_grads = False
         # No cost is read after the last update: one that made a parameter NaN or inf is undone too
         # (not parameters that were already so, e.g. a dead unit's bias set to -inf by the user).
@@ -902,7 +943,7 @@ class Network:
                 cost, A = self._captured_step.run(learning_rate)
                 grads = None
             else:
-                cost, A, grads = self._cost_and_gradients(Xt, Yt, self._random, bound=self._bound, weights=weights)
+                cost, A, grads = self._step_gradients(Xt, Yt, weights)
             size = Xt.shape[1]
             if check:
                 value = float(cost)
