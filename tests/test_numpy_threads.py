@@ -27,8 +27,9 @@ def numpy_backend():
 @pytest.fixture
 def two_threads(monkeypatch):
     """Steps split in two whatever this machine's cores (the numbers do not depend on them), unless
-    xdnn.set_num_threads caps them at one."""
+    xdnn.set_num_threads caps them at one; the small networks here too (no multiply-add minimum)."""
     monkeypatch.setattr(_numpy_threads, "available_threads", lambda: min(2, _numpy_threads._SETTING["threads"] or 2))
+    monkeypatch.setattr(_numpy_threads, "MIN_SLICE_MULTIPLY_ADDS", 0)
 
 
 @pytest.fixture
@@ -60,6 +61,28 @@ def split_calls(monkeypatch):
 )
 def test_slice_bounds(m, threads, expected):
     assert _numpy_threads.slice_bounds(m, threads) == expected
+
+
+@pytest.mark.parametrize(
+    ("layers", "batch", "split"),
+    [
+        ([64] * 11 + [1], 2048, True),  # deep-narrow's layers: 3.8M multiply-adds a layer in a slice of 1024
+        ([64] * 11 + [1], 2047, False),
+        ([16] * 11 + [1], 2048, False),  # 0.24M: split, it ran twice as slow
+        ([16] * 11 + [1], 65_536, True),
+        ([784, 1024, 1024, 10], 4096, True),  # wide's mini-batches
+        ([12288, 20, 7, 5, 1], 209, False),  # the cat classifier
+    ],
+)
+def test_only_batches_with_enough_work_a_slice_are_split(monkeypatch, layers, batch, split):
+    monkeypatch.setattr(_numpy_threads, "available_threads", lambda: 2)
+    multiply_adds = sum(n_in * n_out for n_in, n_out in zip(layers[:-1], layers[1:], strict=True)) / (len(layers) - 1)
+    steps = _numpy_threads.SplitSteps.for_batches(batch, multiply_adds)
+    try:
+        assert (steps is not None) == split
+    finally:
+        if steps is not None:
+            steps.close()
 
 
 @pytest.mark.parametrize("m", [2048, 2063, 3077, 10_000, 65_536])
@@ -275,4 +298,4 @@ def test_thread_count_setting(monkeypatch):
 def test_without_openblas_steps_are_not_split(monkeypatch):
     monkeypatch.setattr(_numpy_threads, "openblas_libraries", lambda: ())
     assert xdnn.get_num_threads() == 1
-    assert _numpy_threads.SplitSteps.for_batches(1 << 20) is None
+    assert _numpy_threads.SplitSteps.for_batches(1 << 20, 4096.0) is None

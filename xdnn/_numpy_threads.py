@@ -16,13 +16,15 @@ bit.  ``A`` (the output activations) is the slices' outputs side by side.
 
 Only a step that splits exactly is split: a network of :class:`xdnn.Dense` and
 :class:`xdnn.Activation` layers (batch normalisation's statistics and dropout's masks are the
-whole batch's), without sample weights, on NumPy with fast paths on, with at least
-:data:`MIN_SLICE_SAMPLES` samples a slice.  BLAS's thread count is set through OpenBLAS's own
-``openblas_set_num_threads`` (found among the process's loaded libraries, Linux only) for the step
-and put back after it; where no OpenBLAS is found (NumPy on MKL or Accelerate) steps are not
-split.  ``XDNN_NUM_THREADS`` (or :func:`set_num_threads`) caps the threads; ``1`` turns splitting
-off.  The default is the cores this process may run on, no more than OpenBLAS's own thread
-count (so ``OPENBLAS_NUM_THREADS=1`` also turns it off) or :data:`MAX_THREADS`.
+whole batch's) with a built-in loss, without sample weights, on NumPy with fast paths on; and
+only a large one, of at least :data:`MIN_SLICE_SAMPLES` samples and
+:data:`MIN_SLICE_MULTIPLY_ADDS` a layer in each slice.  BLAS's thread count is set through
+OpenBLAS's own ``openblas_set_num_threads`` (found among the process's loaded libraries, Linux
+only) for the step and put back after it; where no OpenBLAS is found (NumPy on MKL or
+Accelerate) steps are not split.  ``XDNN_NUM_THREADS`` (or :func:`set_num_threads`) caps the
+threads; ``1`` turns splitting off.  The default is the cores this process may run on, no more
+than OpenBLAS's own thread count (so ``OPENBLAS_NUM_THREADS=1`` also turns it off) or
+:data:`MAX_THREADS`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import concurrent.futures
 import ctypes
 import functools
+import math
 import os
 import sys
 from typing import Any, Callable, NamedTuple
@@ -39,6 +42,13 @@ import numpy
 # A slice has at least this many samples.  The cat classifier's 209 samples (12288 features) ran
 # 1.2x slower split in two: its first product, long in n_features, is one BLAS already spreads well.
 MIN_SLICE_SAMPLES = 1024
+# ... and at least this many multiply-adds a layer (the mean of n_in * n_out over the Dense layers,
+# times its samples): below it a slice's per-call costs, Python's and NumPy's, are no longer small
+# against its arithmetic, and the threads take turns holding the interpreter.  Split in two, float32:
+# ten layers of 64 units, 2048 samples (3.8M a slice), 0.88 of the unsplit time; 32 units, 4096
+# samples (1.9M), 0.99; 16 units, 16384 samples (1.9M), 1.05, and 2048 samples (0.24M), 2.04; 16
+# units, 65536 samples (7.4M), 0.86.
+MIN_SLICE_MULTIPLY_ADDS = 3 << 20
 # Slice boundaries fall on a multiple of this many samples: a feature-major slice's rows then
 # start on a cache line (16 float32).
 SLICE_ALIGNMENT = 16
@@ -142,11 +152,17 @@ def available_threads() -> int:
     return max(1, min(threads, cap) if cap is not None else threads)
 
 
-def slice_bounds(m: int, threads: int) -> tuple[int, ...] | None:
+def min_slice_samples(multiply_adds_per_sample: float) -> int:
+    """The fewest samples of a slice of a network whose layers average ``multiply_adds_per_sample``
+    (``n_in * n_out``) a sample: :data:`MIN_SLICE_SAMPLES`, or more to reach :data:`MIN_SLICE_MULTIPLY_ADDS`."""
+    return max(MIN_SLICE_SAMPLES, math.ceil(MIN_SLICE_MULTIPLY_ADDS / max(multiply_adds_per_sample, 1.0)))
+
+
+def slice_bounds(m: int, threads: int, min_samples: int = MIN_SLICE_SAMPLES) -> tuple[int, ...] | None:
     """``(0, b_1, ..., m)``: the boundaries of ``m`` samples split into as many slices as there are
-    ``threads``, each at least :data:`MIN_SLICE_SAMPLES` long and about equal (inner boundaries a
-    multiple of :data:`SLICE_ALIGNMENT`); ``None`` when that makes fewer than two."""
-    slices = min(threads, m // MIN_SLICE_SAMPLES)
+    ``threads``, each of about ``min_samples`` or more and about equal (inner boundaries a multiple
+    of :data:`SLICE_ALIGNMENT`); ``None`` when that makes fewer than two."""
+    slices = min(threads, m // min_samples)
     if slices < 2:
         return None
     inner = ((m * s // slices) // SLICE_ALIGNMENT * SLICE_ALIGNMENT for s in range(1, slices))
@@ -179,30 +195,32 @@ class SplitSteps:
     """Runs a training step's ``gradients(Xt, Yt) -> (cost, A, grads)`` on slices of the batch's
     samples, one thread each (see the module docstring); made for one fit, then :meth:`close`\\ d."""
 
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
+    def __init__(self, threads: int, min_samples: int = MIN_SLICE_SAMPLES) -> None:
+        self.threads, self.min_samples = threads, min_samples
         self._libraries = openblas_libraries()
         self._pool = concurrent.futures.ThreadPoolExecutor(threads - 1, thread_name_prefix="xdnn-step")
 
     @classmethod
-    def for_batches(cls, batch_samples: int) -> "SplitSteps | None":
-        """A runner when batches of ``batch_samples`` samples split across the available threads, else ``None``."""
+    def for_batches(cls, batch_samples: int, multiply_adds_per_sample: float) -> "SplitSteps | None":
+        """A runner when batches of ``batch_samples`` samples of a network whose layers average
+        ``multiply_adds_per_sample`` split across the available threads, else ``None``."""
         threads = available_threads()
-        if slice_bounds(batch_samples, threads) is None:
+        min_samples = min_slice_samples(multiply_adds_per_sample)
+        if slice_bounds(batch_samples, threads, min_samples) is None:
             return None
-        return cls(threads)
+        return cls(threads, min_samples)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
     def __repr__(self) -> str:
-        return f"SplitSteps(threads={self.threads})"
+        return f"SplitSteps(threads={self.threads}, min_samples={self.min_samples})"
 
     def run(self, gradients: Callable[[Any, Any], tuple[Any, Any, dict[str, Any]]], Xt: Any, Yt: Any):
         """``(cost, A, grads)`` of the ``(n, m)`` batch ``Xt`` with targets ``Yt`` from its slices'
         (weighted means; ``A`` side by side), or ``None`` when ``m`` is too small to split."""
         m = Xt.shape[1]
-        bounds = slice_bounds(m, self.threads)
+        bounds = slice_bounds(m, self.threads, self.min_samples)
         if bounds is None:
             return None
         spans = list(zip(bounds[:-1], bounds[1:], strict=True))

@@ -801,7 +801,9 @@ class Network:
         checkpoint_every = max(1, CPU_CHECKPOINT_STEPS // -(-m // batch))  # in epochs
         pending: list[tuple[int, Any, Any]] = []  # epochs trained, costs not yet in the history
         if _numpy_fast.ops_for(xp) and not self._weighted and not cuda_graph and self._splits_exactly():
-            self._split_steps = _numpy_threads.SplitSteps.for_batches(min(batch, m))
+            dense = [layer for layer in self.layers if isinstance(layer, Dense)]
+            multiply_adds = sum(layer.n_inputs * layer.units for layer in dense) / max(len(dense), 1)
+            self._split_steps = _numpy_threads.SplitSteps.for_batches(min(batch, m), multiply_adds)
         try:
             self._epoch_loop(
                 epochs, X, Y, batch, shuffle, history, callback_list, validation, checkpoint, on_accelerator,
