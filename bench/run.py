@@ -558,6 +558,10 @@ def main(argv=None):
     details = cpu_details()
     if details:
         lines.append(f"- host: {details}")
+    lines.append(
+        f"- xdnn NumPy steps: split across up to {xdnn.get_num_threads()} threads "
+        "(xdnn/_numpy_threads.py; 1: not split)"
+    )
     pinned = all(os.environ.get(name) == value for name, value in STABLE_MALLOC.items())
     lines.append(
         "- allocator: "

@@ -299,3 +299,29 @@ def test_without_openblas_steps_are_not_split(monkeypatch):
     monkeypatch.setattr(_numpy_threads, "openblas_libraries", lambda: ())
     assert xdnn.get_num_threads() == 1
     assert _numpy_threads.SplitSteps.for_batches(1 << 20, 4096.0) is None
+
+
+def test_split_steps_running_at_once_put_blas_threads_back_when_the_last_ends(openblas):
+    before = [library.get_threads() for library in openblas]
+    both_inside = threading.Barrier(2)
+    seen = []
+
+    def gradients(X_slice, Y_slice):
+        if X_slice[0, 0] == 0:  # each step's first slice waits until both steps are running
+            both_inside.wait(timeout=30)
+        seen.append([library.get_threads() for library in openblas])
+        return 0.0, X_slice, {}
+
+    X = np.repeat(np.array([[0.0] * 2048 + [1.0] * 2048]), 2, axis=0)
+    runners = [_numpy_threads.SplitSteps(2) for _ in range(2)]
+    callers = [threading.Thread(target=runner.run, args=(gradients, X, X)) for runner in runners]
+    try:
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(timeout=60)
+    finally:
+        for runner in runners:
+            runner.close()
+    assert seen == [[1] * len(openblas)] * 4
+    assert [library.get_threads() for library in openblas] == before

@@ -30,12 +30,14 @@ than OpenBLAS's own thread count (so ``OPENBLAS_NUM_THREADS=1`` also turns it of
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import ctypes
 import functools
 import math
 import os
 import sys
-from typing import Any, Callable, NamedTuple
+import threading
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy
 
@@ -174,6 +176,29 @@ def _set_threads(libraries: tuple[OpenBlas, ...], counts: list[int]) -> None:
         library.set_threads(count)
 
 
+# Split steps running now (fits in several threads of the caller's) and BLAS's thread counts from
+# before the first of them: the last to end puts those back, not a count another step had set.
+_SINGLE_THREADED = {"steps": 0, "previous": []}
+_SINGLE_THREADED_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _single_threaded_blas(libraries: tuple[OpenBlas, ...]) -> Iterator[None]:
+    """BLAS on one thread for the ``with`` block (process-wide for a pthreads OpenBLAS), then as before."""
+    with _SINGLE_THREADED_LOCK:
+        if _SINGLE_THREADED["steps"] == 0:
+            _SINGLE_THREADED["previous"] = [library.get_threads() for library in libraries]
+        _SINGLE_THREADED["steps"] += 1
+        _set_threads(libraries, [1] * len(libraries))
+    try:
+        yield
+    finally:
+        with _SINGLE_THREADED_LOCK:
+            _SINGLE_THREADED["steps"] -= 1
+            if _SINGLE_THREADED["steps"] == 0:
+                _set_threads(libraries, _SINGLE_THREADED["previous"])
+
+
 def _on_one_blas_thread(libraries: tuple[OpenBlas, ...], function: Callable[..., Any], *arguments: Any) -> Any:
     """``function(*arguments)`` in a worker thread with BLAS on one thread: a no-op again for a
     pthreads OpenBLAS (already one, process-wide), and this thread's own setting for an OpenMP one."""
@@ -225,9 +250,7 @@ class SplitSteps:
             return None
         spans = list(zip(bounds[:-1], bounds[1:], strict=True))
         libraries = self._libraries
-        previous = [library.get_threads() for library in libraries]
-        _set_threads(libraries, [1] * len(libraries))
-        try:
+        with _single_threaded_blas(libraries):
             futures = [
                 self._pool.submit(_on_one_blas_thread, libraries, gradients, Xt[:, start:stop], Yt[:, start:stop])
                 for start, stop in spans[1:]
@@ -237,8 +260,6 @@ class SplitSteps:
             finally:  # every slice finishes before BLAS's threads are put back, even after an error
                 concurrent.futures.wait(futures)
             results = [first, *(future.result() for future in futures)]
-        finally:
-            _set_threads(libraries, previous)
         weights = [(stop - start) / m for start, stop in spans]
         cost = sum(result[0] * weight for result, weight in zip(results, weights, strict=True))
         A = numpy.concatenate([result[1] for result in results], axis=1)
