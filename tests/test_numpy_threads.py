@@ -6,12 +6,14 @@ step's to rounding, a seeded fit repeats bit for bit, and BLAS's thread count is
 from __future__ import annotations
 
 import threading
+import types
+import warnings
 
 import numpy as np
 import pytest
 
 import xdnn
-from xdnn import _numpy_threads
+from xdnn import _numpy_fast, _numpy_threads
 
 
 def step_threads():
@@ -56,7 +58,8 @@ def split_calls(monkeypatch):
         (2048, 2, (0, 1024, 2048)),
         (8192, 1, None),
         (5000, 3, (0, 1664, 3328, 5000)),  # inner boundaries on multiples of 16
-        (3000, 8, (0, 1488, 3000)),  # no more slices than whole MIN_SLICE_SAMPLES
+        (3000, 3, None),  # a slice for every thread, or no split (BLAS's threads would idle)
+        (3000, 8, None),
     ],
 )
 def test_slice_bounds(m, threads, expected):
@@ -89,9 +92,12 @@ def test_only_batches_with_enough_work_a_slice_are_split(monkeypatch, layers, ba
 @pytest.mark.parametrize("threads", [2, 3, 4, 8])
 def test_slices_cover_the_batch_in_order_and_about_equally(m, threads):
     bounds = _numpy_threads.slice_bounds(m, threads)
+    if m // _numpy_threads.MIN_SLICE_SAMPLES < threads:
+        assert bounds is None
+        return
     assert bounds[0] == 0 and bounds[-1] == m
     sizes = np.diff(bounds)
-    assert len(sizes) == min(threads, m // _numpy_threads.MIN_SLICE_SAMPLES)
+    assert len(sizes) == threads
     assert sizes.min() > _numpy_threads.MIN_SLICE_SAMPLES - _numpy_threads.SLICE_ALIGNMENT
     assert sizes.max() - sizes.min() <= 2 * _numpy_threads.SLICE_ALIGNMENT
     assert all(bound % _numpy_threads.SLICE_ALIGNMENT == 0 for bound in bounds[1:-1])
@@ -124,18 +130,15 @@ def network_and_batch(kind, dtype, m, l2=0.0):
 def test_a_split_step_has_the_cost_and_gradients_of_the_whole_batch(numpy_backend, kind, dtype, l2, threads):
     m = 3077 if kind != "samples-major" else 2100  # uneven slices
     network, X, Y = network_and_batch(kind, dtype, m, l2)
-    network._random = None
-    from xdnn import _numpy_fast
-
     Xt, Yt = _numpy_fast.full_batch(X, Y)
     assert _numpy_fast.samples_major(Xt) == (kind == "samples-major")
     bound = network._bound_layers()
     cost, A, grads = network._cost_and_gradients(Xt, Yt, None, bound=bound)
 
-    def unpenalised(X_slice, Y_slice):
-        return network._cost_and_gradients(X_slice, Y_slice, None, bound=network._bound_layers(), l2=False)
+    def unpenalised(X_slice, Y_slice):  # one bound step shared by the threads, as in a fit
+        return network._cost_and_gradients(X_slice, Y_slice, None, bound=bound, l2=False)
 
-    steps = _numpy_threads.SplitSteps(threads)
+    steps = _numpy_threads.SplitSteps(threads, min_samples=512)  # (the numbers, not the policy)
     try:
         split_cost, split_A, split_grads = steps.run(unpenalised, Xt, Yt)
     finally:
@@ -153,8 +156,8 @@ def test_a_split_step_has_the_cost_and_gradients_of_the_whole_batch(numpy_backen
 
 
 def fitted_weights(dtype, batch_size, *, split, epochs=4):
-    network, X, Y = network_and_batch("binary", dtype, 6000)
-    with xdnn.use_backend("numpy"):
+    with xdnn.use_backend("numpy"):  # (built on NumPy, whichever backend this session tests)
+        network, X, Y = network_and_batch("binary", dtype, 6000)
         xdnn.set_num_threads(None if split else 1)
         try:
             history = network.fit(X, Y.ravel(), epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
@@ -270,11 +273,21 @@ def test_an_error_in_a_slice_reaches_the_caller_after_every_slice_ends_and_blas_
 
 
 def test_thread_count_setting(monkeypatch):
-    monkeypatch.setattr(_numpy_threads, "openblas_libraries", lambda: (_numpy_threads.OpenBlas(lambda: 6, None),))
-    monkeypatch.setattr(_numpy_threads, "_usable_cores", lambda: 4)
+    machine = {"cores": 4, "blas threads": 6}
+    blas = _numpy_threads.OpenBlas(lambda: machine["blas threads"], None)
+    monkeypatch.setattr(_numpy_threads, "openblas_libraries", lambda: (blas,))
+    monkeypatch.setattr(_numpy_threads, "_usable_cores", lambda: machine["cores"])
     monkeypatch.delenv("XDNN_NUM_THREADS", raising=False)
     try:
-        assert xdnn.get_num_threads() == 4  # the usable cores, at most BLAS's 6
+        assert xdnn.get_num_threads() == 4  # the usable cores...
+        machine["blas threads"] = 3
+        assert xdnn.get_num_threads() == 3  # ... at most BLAS's own thread count
+        machine.update({"cores": 64, "blas threads": 64})
+        assert xdnn.get_num_threads() == 1  # more than MAX_THREADS: BLAS's threads keep the step...
+        xdnn.set_num_threads(4)
+        assert xdnn.get_num_threads() == 4  # ... unless a cap asks
+        xdnn.set_num_threads(None)
+        machine.update({"cores": 4, "blas threads": 6})
         xdnn.set_num_threads(3)
         assert xdnn.get_num_threads() == 3
         xdnn.set_num_threads(1)
@@ -288,8 +301,11 @@ def test_thread_count_setting(monkeypatch):
         monkeypatch.setenv("XDNN_NUM_THREADS", "0")
         with pytest.raises(ValueError, match="XDNN_NUM_THREADS must be at least 1"):
             xdnn.get_num_threads()
-        for bad in (0, -2, 1.5, True, "4"):
-            with pytest.raises(ValueError, match="threads must be a whole number"):
+        for bad in (0, -2):
+            with pytest.raises(ValueError, match="threads must be at least 1"):
+                xdnn.set_num_threads(bad)
+        for bad in (1.5, True, "4"):
+            with pytest.raises(TypeError, match="threads must be an int"):
                 xdnn.set_num_threads(bad)
     finally:
         xdnn.set_num_threads(None)
@@ -301,27 +317,129 @@ def test_without_openblas_steps_are_not_split(monkeypatch):
     assert _numpy_threads.SplitSteps.for_batches(1 << 20, 4096.0) is None
 
 
-def test_split_steps_running_at_once_put_blas_threads_back_when_the_last_ends(openblas):
+@pytest.mark.parametrize("last_to_end", [0, 1])
+def test_split_steps_running_at_once_put_blas_threads_back_when_the_last_ends(openblas, last_to_end):
+    """Two fits in two threads of the caller's, the second step starting while the first runs:
+    BLAS stays on one thread until both end, then gets its count from before the first back,
+    whichever of them ends last."""
     before = [library.get_threads() for library in openblas]
-    both_inside = threading.Barrier(2)
+    inside = [threading.Event(), threading.Event()]
+    ended = [threading.Event(), threading.Event()]
     seen = []
 
     def gradients(X_slice, Y_slice):
-        if X_slice[0, 0] == 0:  # each step's first slice waits until both steps are running
-            both_inside.wait(timeout=30)
+        step = int(X_slice[1, 0])
+        if X_slice[0, 0] == 0:  # each step's first slice, on its caller's thread
+            inside[step].set()
+            assert inside[1 - step].wait(timeout=30)  # both steps under way
+            if step == last_to_end:
+                assert ended[1 - step].wait(timeout=30)  # the other has ended
         seen.append([library.get_threads() for library in openblas])
         return 0.0, X_slice, {}
 
-    X = np.repeat(np.array([[0.0] * 2048 + [1.0] * 2048]), 2, axis=0)
     runners = [_numpy_threads.SplitSteps(2) for _ in range(2)]
-    callers = [threading.Thread(target=runner.run, args=(gradients, X, X)) for runner in runners]
+    errors = []
+
+    def run(step):
+        batch = np.array([[0.0] * 2048 + [1.0] * 2048, [float(step)] * 4096])
+        try:
+            runners[step].run(gradients, batch, batch)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        ended[step].set()
+
+    callers = [threading.Thread(target=run, args=(step,)) for step in range(2)]
     try:
-        for caller in callers:
-            caller.start()
+        callers[0].start()
+        assert inside[0].wait(timeout=30)  # the first step holds BLAS at one thread before the second starts
+        callers[1].start()
         for caller in callers:
             caller.join(timeout=60)
     finally:
         for runner in runners:
             runner.close()
+    assert errors == []
     assert seen == [[1] * len(openblas)] * 4
     assert [library.get_threads() for library in openblas] == before
+
+
+def network_of(case):
+    if case == "accuracy, an Activation layer":
+        layers = [xdnn.Dense(48), xdnn.Activation("relu"), xdnn.Dense(24, activation="tanh")]
+        layers.append(xdnn.Dense(1, activation="sigmoid"))
+        return xdnn.Network(layers, seed=5, metrics=["accuracy"], dtype="float64")
+    if case == "mse":
+        return xdnn.Network([40, 24, 1], seed=5, loss="mse", activation="tanh", dtype="float64")
+    return xdnn.Network([40, 24, 1], seed=5, loss="poisson", learning_rate=0.001, dtype="float64")
+
+
+@pytest.mark.parametrize("case", ["accuracy, an Activation layer", "mse", "poisson"])
+def test_a_split_fit_matches_an_unsplit_one_for_other_layers_losses_and_metrics(two_threads, split_calls, case):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(4096, 40))
+    signal = X[:, 0] - 0.5 * X[:, 1]
+    y = {"mse": signal, "poisson": rng.poisson(np.exp(0.3 * signal))}.get(case, (signal > 0).astype(int))
+    results = []
+    for threads in (1, None):
+        network = network_of(case)
+        xdnn.set_num_threads(threads)
+        try:
+            with xdnn.use_backend("numpy"):
+                history = network.fit(X, y, epochs=5, batch_size=None, verbose=0)
+        finally:
+            xdnn.set_num_threads(None)
+        results.append((history.history, {name: np.array(value) for name, value in network.parameters.items()}))
+    assert split_calls == [4096] * 5  # the second fit only
+    (unsplit_history, unsplit), (split_history, split) = results
+    assert sorted(split_history) == sorted(unsplit_history)
+    for metric, values in unsplit_history.items():
+        np.testing.assert_allclose(split_history[metric], values, rtol=1e-12, err_msg=metric)
+    for name in unsplit:
+        np.testing.assert_allclose(split[name], unsplit[name], rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+def test_slices_run_under_the_callers_numpy_error_state(numpy_backend):
+    def gradients(X_slice, Y_slice):
+        if X_slice[0, 0] == 1:  # the slice on the pool's thread overflows
+            np.multiply(X_slice, 1e308) * 10.0
+        return 0.0, X_slice, {}
+
+    X = np.repeat(np.array([[0.0] * 2048 + [1.0] * 2048]), 2, axis=0)
+    steps = _numpy_threads.SplitSteps(2)
+    try:
+        with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="overflow"):
+            steps.run(gradients, X, X)
+        with np.errstate(over="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            steps.run(gradients, X, X)  # no RuntimeWarning from the other thread either
+    finally:
+        steps.close()
+
+
+class FakeFunction:
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self, *arguments):
+        return self.value
+
+
+def test_an_openmp_openblas_is_left_alone(monkeypatch):
+    """An OpenMP build reads each calling thread's OpenMP setting, not one process-wide count:
+    steps are not split where one is loaded."""
+    library = types.SimpleNamespace(
+        openblas_set_num_threads=FakeFunction(None),
+        openblas_get_num_threads=FakeFunction(4),
+        openblas_get_parallel=FakeFunction(2),  # OpenMP
+    )
+    monkeypatch.setattr(_numpy_threads, "_loaded_library_paths", lambda: ["/fake/libopenblas.so.0"])
+    monkeypatch.setattr(_numpy_threads.ctypes, "CDLL", lambda path, mode: library)
+    _numpy_threads.openblas_libraries.cache_clear()
+    try:
+        assert _numpy_threads.openblas_libraries() == ()
+        library.openblas_get_parallel = FakeFunction(_numpy_threads.PTHREADS_BUILD)
+        _numpy_threads.openblas_libraries.cache_clear()
+        (controls,) = _numpy_threads.openblas_libraries()
+        assert controls.get_threads() == 4
+    finally:
+        _numpy_threads.openblas_libraries.cache_clear()

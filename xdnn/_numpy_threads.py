@@ -12,25 +12,28 @@ gradients (``dW_s = dZ_s A_s^T / m_s``), and the batch's are their means weighte
 
 the same sums as the whole batch's, added in another order (float32 gradients agree to about
 1e-7 relative).  The split is fixed by ``m`` and the thread count, so a seeded fit repeats bit for
-bit.  ``A`` (the output activations) is the slices' outputs side by side.
+bit with the same thread count (``XDNN_NUM_THREADS=1``: the same bits on any machine).  ``A``
+(the output activations) is the slices' outputs side by side.
 
 Only a step that splits exactly is split: a network of :class:`xdnn.Dense` and
 :class:`xdnn.Activation` layers (batch normalisation's statistics and dropout's masks are the
 whole batch's) with a built-in loss, without sample weights, on NumPy with fast paths on; and
-only a large one, of at least :data:`MIN_SLICE_SAMPLES` samples and
-:data:`MIN_SLICE_MULTIPLY_ADDS` a layer in each slice.  BLAS's thread count is set through
+only a large one, with a slice for every thread of at least :data:`MIN_SLICE_SAMPLES` samples
+and :data:`MIN_SLICE_MULTIPLY_ADDS` a layer.  BLAS's thread count is set to one through
 OpenBLAS's own ``openblas_set_num_threads`` (found among the process's loaded libraries, Linux
-only) for the step and put back after it; where no OpenBLAS is found (NumPy on MKL or
-Accelerate) steps are not split.  ``XDNN_NUM_THREADS`` (or :func:`set_num_threads`) caps the
-threads; ``1`` turns splitting off.  The default is the cores this process may run on, no more
-than OpenBLAS's own thread count (so ``OPENBLAS_NUM_THREADS=1`` also turns it off) or
-:data:`MAX_THREADS`.
+only, pthreads builds: process-wide, so another thread's BLAS work runs single-threaded during a
+split step too) and put back after the step; where no such OpenBLAS is found (NumPy on MKL or
+Accelerate, an OpenMP build of OpenBLAS) steps are not split.  ``XDNN_NUM_THREADS`` (or
+:func:`set_num_threads`) caps the threads; ``1`` turns splitting off.  The default is the cores
+this process may run on, no more than OpenBLAS's own thread count (so ``OPENBLAS_NUM_THREADS=1``
+also turns it off); on more than :data:`MAX_THREADS` cores steps are not split unless a cap asks.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import ctypes
 import functools
 import math
@@ -54,7 +57,8 @@ MIN_SLICE_MULTIPLY_ADDS = 3 << 20
 # Slice boundaries fall on a multiple of this many samples: a feature-major slice's rows then
 # start on a cache line (16 float32).
 SLICE_ALIGNMENT = 16
-# Threads a step is split across at most (measured on two cores only).
+# The most cores a step is split across by default (measured on two cores only): beyond them BLAS's
+# own threads are left to the step.
 MAX_THREADS = 8
 
 _SETTING: dict[str, int | None] = {"threads": None}
@@ -78,13 +82,16 @@ def set_num_threads(threads: int | None) -> None:
     ``1`` runs every step on one thread (BLAS still uses its own threads), ``None`` restores the
     default: the cores this process may use, at most OpenBLAS's thread count."""
     if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a whole number of at least 1 or None, got {threads!r}")
+        if isinstance(threads, bool) or not isinstance(threads, int):
+            raise TypeError(f"threads must be an int of at least 1 or None, got {type(threads).__name__} {threads!r}")
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1 (or None for the default), got {threads}")
     _SETTING["threads"] = threads
 
 
 def get_num_threads() -> int:
-    """The threads a large NumPy training step is split across now (1: not split)."""
+    """The most threads a NumPy training step is split across now (1: none is split).  A step is split
+    only where it splits exactly and is large enough (see :mod:`xdnn._numpy_threads`)."""
     return available_threads()
 
 
@@ -95,13 +102,12 @@ class OpenBlas(NamedTuple):
     set_threads: Callable[[int], None]
 
 
-# (setter, getter) symbol names: NumPy's own scipy-openblas (ILP64 and LP64) and a system OpenBLAS.
-_SYMBOLS = (
-    ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
-    ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
-    ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
-    ("openblas_set_num_threads", "openblas_get_num_threads"),
-)
+# The symbol names' prefix and suffix: NumPy's own scipy-openblas (ILP64 and LP64), a system OpenBLAS.
+_NAMINGS = (("scipy_openblas_", "64_"), ("scipy_openblas_", ""), ("openblas_", "64_"), ("openblas_", ""))
+# openblas_get_parallel()'s answer for a build whose threads are its own pthreads: its thread count
+# is one process-wide number, which the calling thread sets for every other (an OpenMP build reads
+# each calling thread's OpenMP setting instead, and a sequential one has no threads to hold back).
+PTHREADS_BUILD = 1
 
 
 def _loaded_library_paths() -> list[str]:
@@ -115,9 +121,26 @@ def _loaded_library_paths() -> list[str]:
     return sorted(path for path in paths if "openblas" in os.path.basename(path).lower())
 
 
+def _thread_controls(library: Any) -> tuple[OpenBlas | None, int | None]:
+    """``(controls, parallel)`` of one loaded OpenBLAS: its thread-count functions and
+    ``openblas_get_parallel()``'s answer, or ``(None, None)`` for a library without them."""
+    for prefix, suffix in _NAMINGS:
+        names = ("set_num_threads", "get_num_threads", "get_parallel")
+        functions = [getattr(library, f"{prefix}{name}{suffix}", None) for name in names]
+        if None in functions:
+            continue
+        setter, getter, get_parallel = functions
+        setter.argtypes, setter.restype = (ctypes.c_int,), None
+        getter.argtypes, getter.restype = (), ctypes.c_int
+        get_parallel.argtypes, get_parallel.restype = (), ctypes.c_int
+        return OpenBlas(getter, setter), get_parallel()
+    return None, None
+
+
 @functools.lru_cache(maxsize=1)
 def openblas_libraries() -> tuple[OpenBlas, ...]:
-    """Every OpenBLAS loaded in this process (NumPy's among them), found once; none off Linux."""
+    """Every OpenBLAS loaded in this process (NumPy's among them), found once: ``()`` off Linux, or
+    when any of them is not a pthreads build (an OpenMP one is not held to one thread this way)."""
     if not sys.platform.startswith("linux"):
         return ()
     libraries = []
@@ -126,13 +149,12 @@ def openblas_libraries() -> tuple[OpenBlas, ...]:
             library = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
         except OSError:
             continue
-        for setter_name, getter_name in _SYMBOLS:
-            setter, getter = getattr(library, setter_name, None), getattr(library, getter_name, None)
-            if setter is not None and getter is not None:
-                setter.argtypes, setter.restype = (ctypes.c_int,), None
-                getter.argtypes, getter.restype = (), ctypes.c_int
-                libraries.append(OpenBlas(getter, setter))
-                break
+        controls, parallel = _thread_controls(library)
+        if controls is None:
+            continue
+        if parallel != PTHREADS_BUILD:
+            return ()
+        libraries.append(controls)
     return tuple(libraries)
 
 
@@ -143,15 +165,18 @@ def _usable_cores() -> int:
 
 
 def available_threads() -> int:
-    """Threads a step may be split across: the usable cores, at most every OpenBLAS's thread
-    count, :data:`MAX_THREADS` and the :func:`set_num_threads` / ``XDNN_NUM_THREADS`` cap; 1 when
-    no OpenBLAS is loaded."""
+    """Threads a step is split across: the usable cores, at most every OpenBLAS's thread count and
+    the :func:`set_num_threads` / ``XDNN_NUM_THREADS`` cap; 1 (not split) when no OpenBLAS is
+    controlled, or when that leaves more than :data:`MAX_THREADS` without a cap (a step of one
+    slice a core would hold BLAS back on more cores than measured)."""
     libraries = openblas_libraries()
     if not libraries:
         return 1
     cap = _SETTING["threads"] if _SETTING["threads"] is not None else _threads_from_environment()
-    threads = min(_usable_cores(), MAX_THREADS, *(library.get_threads() for library in libraries))
-    return max(1, min(threads, cap) if cap is not None else threads)
+    threads = min(_usable_cores(), *(library.get_threads() for library in libraries))
+    if cap is not None:
+        return max(1, min(threads, cap))
+    return threads if threads <= MAX_THREADS else 1
 
 
 def min_slice_samples(multiply_adds_per_sample: float) -> int:
@@ -161,11 +186,12 @@ def min_slice_samples(multiply_adds_per_sample: float) -> int:
 
 
 def slice_bounds(m: int, threads: int, min_samples: int = MIN_SLICE_SAMPLES) -> tuple[int, ...] | None:
-    """``(0, b_1, ..., m)``: the boundaries of ``m`` samples split into as many slices as there are
-    ``threads``, each of about ``min_samples`` or more and about equal (inner boundaries a multiple
-    of :data:`SLICE_ALIGNMENT`); ``None`` when that makes fewer than two."""
-    slices = min(threads, m // min_samples)
-    if slices < 2:
+    """``(0, b_1, ..., m)``: the boundaries of ``m`` samples split into one slice for each of the
+    ``threads``, about equal (inner boundaries a multiple of :data:`SLICE_ALIGNMENT`); ``None`` for
+    one thread, or when a slice would have fewer than about ``min_samples`` (BLAS's own threads,
+    which a split holds back, would then be idle on the cores without a slice)."""
+    slices = threads
+    if slices < 2 or m // min_samples < slices:
         return None
     inner = ((m * s // slices) // SLICE_ALIGNMENT * SLICE_ALIGNMENT for s in range(1, slices))
     return (0, *inner, m)
@@ -184,7 +210,8 @@ _SINGLE_THREADED_LOCK = threading.Lock()
 
 @contextlib.contextmanager
 def _single_threaded_blas(libraries: tuple[OpenBlas, ...]) -> Iterator[None]:
-    """BLAS on one thread for the ``with`` block (process-wide for a pthreads OpenBLAS), then as before."""
+    """BLAS on one thread for the ``with`` block, process-wide (a pthreads OpenBLAS has one thread
+    count), then as before."""
     with _SINGLE_THREADED_LOCK:
         if _SINGLE_THREADED["steps"] == 0:
             _SINGLE_THREADED["previous"] = [library.get_threads() for library in libraries]
@@ -197,13 +224,6 @@ def _single_threaded_blas(libraries: tuple[OpenBlas, ...]) -> Iterator[None]:
             _SINGLE_THREADED["steps"] -= 1
             if _SINGLE_THREADED["steps"] == 0:
                 _set_threads(libraries, _SINGLE_THREADED["previous"])
-
-
-def _on_one_blas_thread(libraries: tuple[OpenBlas, ...], function: Callable[..., Any], *arguments: Any) -> Any:
-    """``function(*arguments)`` in a worker thread with BLAS on one thread: a no-op again for a
-    pthreads OpenBLAS (already one, process-wide), and this thread's own setting for an OpenMP one."""
-    _set_threads(libraries, [1] * len(libraries))
-    return function(*arguments)
 
 
 def _weighted_sum(parts: list[Any], weights: list[float]) -> Any:
@@ -251,11 +271,12 @@ class SplitSteps:
         spans = list(zip(bounds[:-1], bounds[1:], strict=True))
         libraries = self._libraries
         with _single_threaded_blas(libraries):
-            futures = [
-                self._pool.submit(_on_one_blas_thread, libraries, gradients, Xt[:, start:stop], Yt[:, start:stop])
-                for start, stop in spans[1:]
-            ]
+            futures = []
             try:
+                for start, stop in spans[1:]:
+                    # in a copy of the caller's context: NumPy's errstate (a context variable) holds there too
+                    context = contextvars.copy_context()
+                    futures.append(self._pool.submit(context.run, gradients, Xt[:, start:stop], Yt[:, start:stop]))
                 first = gradients(Xt[:, : spans[0][1]], Yt[:, : spans[0][1]])
             finally:  # every slice finishes before BLAS's threads are put back, even after an error
                 concurrent.futures.wait(futures)

@@ -800,6 +800,7 @@ class Network:
         )
         checkpoint_every = max(1, CPU_CHECKPOINT_STEPS // -(-m // batch))  # in epochs
         pending: list[tuple[int, Any, Any]] = []  # epochs trained, costs not yet in the history
+        self._split_steps = None
         if _numpy_fast.ops_for(xp) and not self._weighted and not cuda_graph and self._splits_exactly():
             dense = [layer for layer in self.layers if isinstance(layer, Dense)]
             multiply_adds = sum(layer.n_inputs * layer.units for layer in dense) / max(len(dense), 1)
