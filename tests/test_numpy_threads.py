@@ -381,10 +381,10 @@ def test_a_split_fit_matches_an_unsplit_one_for_other_layers_losses_and_metrics(
     y = {"mse": signal, "poisson": rng.poisson(np.exp(0.3 * signal))}.get(case, (signal > 0).astype(int))
     results = []
     for threads in (1, None):
-        network = network_of(case)
         xdnn.set_num_threads(threads)
         try:
-            with xdnn.use_backend("numpy"):
+            with xdnn.use_backend("numpy"):  # (built on NumPy, whichever backend this session tests)
+                network = network_of(case)
                 history = network.fit(X, y, epochs=5, batch_size=None, verbose=0)
         finally:
             xdnn.set_num_threads(None)
