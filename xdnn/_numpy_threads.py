@@ -52,7 +52,7 @@ MIN_SLICE_SAMPLES = 1024
 # against its arithmetic, and the threads take turns holding the interpreter.  Split in two, float32:
 # ten layers of 64 units, 2048 samples (3.8M a slice), 0.88 of the unsplit time; 32 units, 4096
 # samples (1.9M), 0.99; 16 units, 16384 samples (1.9M), 1.05, and 2048 samples (0.24M), 2.04; 16
-# units, 65536 samples (7.4M), 0.86.
+# units, 65536 samples (7.7M), 0.86.
 MIN_SLICE_MULTIPLY_ADDS = 3 << 20
 # Slice boundaries fall on a multiple of this many samples: a feature-major slice's rows then
 # start on a cache line (16 float32).
