@@ -16,6 +16,11 @@ import xdnn
 from xdnn import _numpy_fast, _numpy_threads
 
 
+def slice_numbered_batch():
+    """A (2, 4096) batch whose two 2048-sample slices hold their number, 0 or 1, in every entry."""
+    return np.repeat(np.array([[0.0] * 2048 + [1.0] * 2048]), 2, axis=0)
+
+
 def step_threads():
     return [thread for thread in threading.enumerate() if thread.name.startswith("xdnn-step")]
 
@@ -261,7 +266,7 @@ def test_an_error_in_a_slice_reaches_the_caller_after_every_slice_ends_and_blas_
         finished.append(int(X_slice[0, 0]))
         return 0.0, X_slice, {}
 
-    X = np.repeat(np.array([[0.0] * 2048 + [1.0] * 2048]), 2, axis=0)
+    X = slice_numbered_batch()
     steps = _numpy_threads.SplitSteps(2)
     try:
         with pytest.raises(FloatingPointError, match=f"slice {failing_slice} failed"):
@@ -404,7 +409,7 @@ def test_slices_run_under_the_callers_numpy_error_state(numpy_backend):
             np.multiply(X_slice, 1e308) * 10.0
         return 0.0, X_slice, {}
 
-    X = np.repeat(np.array([[0.0] * 2048 + [1.0] * 2048]), 2, axis=0)
+    X = slice_numbered_batch()
     steps = _numpy_threads.SplitSteps(2)
     try:
         with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="overflow"):

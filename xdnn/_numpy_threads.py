@@ -209,9 +209,10 @@ _SINGLE_THREADED_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _single_threaded_blas(libraries: tuple[OpenBlas, ...]) -> Iterator[None]:
-    """BLAS on one thread for the ``with`` block, process-wide (a pthreads OpenBLAS has one thread
-    count), then as before."""
+def _single_threaded_blas() -> Iterator[None]:
+    """BLAS (every one of :func:`openblas_libraries`) on one thread for the ``with`` block,
+    process-wide (a pthreads OpenBLAS has one thread count), then as before."""
+    libraries = openblas_libraries()
     with _SINGLE_THREADED_LOCK:
         if _SINGLE_THREADED["steps"] == 0:
             _SINGLE_THREADED["previous"] = [library.get_threads() for library in libraries]
@@ -242,7 +243,6 @@ class SplitSteps:
 
     def __init__(self, threads: int, min_samples: int = MIN_SLICE_SAMPLES) -> None:
         self.threads, self.min_samples = threads, min_samples
-        self._libraries = openblas_libraries()
         self._pool = concurrent.futures.ThreadPoolExecutor(threads - 1, thread_name_prefix="xdnn-step")
 
     @classmethod
@@ -269,8 +269,7 @@ class SplitSteps:
         if bounds is None:
             return None
         spans = list(zip(bounds[:-1], bounds[1:], strict=True))
-        libraries = self._libraries
-        with _single_threaded_blas(libraries):
+        with _single_threaded_blas():
             futures = []
             try:
                 for start, stop in spans[1:]:
