@@ -120,7 +120,7 @@ class EarlyStopping(Callback):
         value = logs[self.monitor]
         # The epoch's cost is read before its last update: weights that update made NaN/inf (the
         # network then rolls back) are never kept as the best.
-        if self._improved(value) and (not self.restore_best_weights or network._parameters_finite()):
+        if self._improved(value) and (not self.restore_best_weights or network.parameters_finite()):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = network.get_weights()

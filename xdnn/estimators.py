@@ -66,7 +66,8 @@ from xdnn import optimizers as _optimizers
 from xdnn._namespace import ArrayContext, array_context, floating_dtype_name, is_host_data, to_numpy
 from xdnn.callbacks import Callback
 from xdnn.layers import Activation, BatchNorm, Dense, Dropout
-from xdnn.network import Network, _Checkpoint
+from xdnn.checkpoint import Checkpoint
+from xdnn.network import Network
 from xdnn.serialization import _random_state, _restore_random_state, network_from_state, network_state
 
 try:
@@ -148,7 +149,7 @@ class _NoImprovementStopping(Callback):
         self.scores.append(score)
         self.wait = self.wait + 1 if score < self.best + self.tol else 0  # (a NaN score resets it, as there)
         # (weights that the epoch's last update made NaN/inf -- the network rolls them back -- are not kept)
-        if score > self.best and (not self.keep_best_weights or network._parameters_finite()):
+        if score > self.best and (not self.keep_best_weights or network.parameters_finite()):
             self.best, self.best_epoch = score, epoch
             if self.keep_best_weights:
                 self.best_weights = network.get_weights()
@@ -691,7 +692,7 @@ class _BaseMLP(BaseEstimator):
         # A warm start or partial_fit trains the fitted network in place: a call that raises (a
         # callback's error, a DivergenceWarning made an error) puts back its settings and arrays.
         settings = (network.optimizer, network.learning_rate, network.l2, network.history, network.diverged_epoch)
-        before = None if first_call else (_Checkpoint(network), _random_state(network))
+        before = None if first_call else (Checkpoint(network), _random_state(network))
         callbacks: list[Callback] = []
         interrupted = False
         try:

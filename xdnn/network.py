@@ -38,6 +38,7 @@ from xdnn._namespace import (
 )
 from xdnn._random import DeviceRandom, HostRandom, host_generator
 from xdnn.callbacks import History, PrintCost, ProgressBar
+from xdnn.checkpoint import Checkpoint, all_finite
 from xdnn.initializers import HostDraws
 from xdnn.layers import Activation, BatchNorm, Dense, Dropout, Layer
 
@@ -95,49 +96,6 @@ class _PermutationFeed:
 
 class DivergenceWarning(RuntimeWarning):
     """Training stopped because the cost (or, after a fit's last update, a parameter) became NaN or infinite."""
-
-
-def _all_finite(arrays: Iterable[Array], xp: Any) -> bool:
-    """True when none of ``arrays`` holds NaN or inf (one device read for them all)."""
-    return bool(xp.all(xp.stack([xp.all(xp.isfinite(array)) for array in arrays])))
-
-
-class _Checkpoint:
-    """Last known-finite parameters, state and optimizer state, in preallocated buffers.
-
-    ``capture()`` copies into the buffers in place (no allocation; asynchronous on a GPU);
-    ``restore()`` copies back.  Used to undo the epochs after training diverges.
-    """
-
-    def __init__(self, network: "Network") -> None:
-        self.network = network
-        xp = network.context.xp
-        self.buffers = [
-            (group, name, xp.asarray(value, copy=True))
-            for group in (network.parameters, network.state, network.optimizer.state)
-            for name, value in group.items()
-        ]
-        self.iterations = network.optimizer.iterations
-        self.epochs_trained = network.epochs_trained
-
-    def capture(self) -> None:
-        for group, name, buffer in self.buffers:
-            buffer[...] = group[name]
-        self.iterations = self.network.optimizer.iterations
-        self.epochs_trained = self.network.epochs_trained
-
-    def finite(self) -> bool:
-        """True when the captured parameters and running statistics hold no NaN or inf (one device read)."""
-        network = self.network
-        arrays = [buffer for group, _, buffer in self.buffers if group is network.parameters or group is network.state]
-        return _all_finite(arrays, network.context.xp)
-
-    def restore(self) -> None:
-        xp = self.network.context.xp
-        for group, name, buffer in self.buffers:
-            group[name] = xp.asarray(buffer, copy=True)
-        self.network.optimizer.iterations = self.iterations
-        self.network.epochs_trained = self.epochs_trained
 
 
 def _layers_from_sizes(
@@ -774,7 +732,7 @@ class Network:
         on_accelerator = self.context.backend_name == "cupy" or "cuda" in str(self.context.device)
         per_epoch = bool(callback_list) or validation is not None
         sync_every = 1 if per_epoch else (ACCELERATOR_SYNC_EVERY if on_accelerator else CPU_REPORT_EVERY)
-        checkpoint = _Checkpoint(self)
+        checkpoint = Checkpoint(self)
         self._epochs_before_fit = self.epochs_trained
         # The full batch in tutorial layout, made once per fit: on NumPy a large one is the view
         # X.T (samples-major, see xdnn._numpy_fast); otherwise row-major (n_features, m) and (k, m)
@@ -821,7 +779,7 @@ class Network:
             self._weighted = self._overwrite_grads = False
         # No cost is read after the last update: one that made a parameter NaN or inf is undone too
         # (not parameters that were already so, e.g. a dead unit's bias set to -inf by the user).
-        if epochs and self.diverged_epoch is None and not self._parameters_finite() and checkpoint.finite():
+        if epochs and self.diverged_epoch is None and not self.parameters_finite() and checkpoint.finite():
             last = self.epochs_trained - 1 - self._epochs_before_fit
             self._roll_back(
                 checkpoint, history, last, "its last update made a parameter or running statistic NaN or inf"
@@ -853,7 +811,7 @@ class Network:
             if self._report(pending, m, history, callback_list, validation, checkpoint if on_accelerator else None):
                 break
 
-    def _roll_back(self, checkpoint: _Checkpoint, history: History, epoch: int, cause: str) -> None:
+    def _roll_back(self, checkpoint: Checkpoint, history: History, epoch: int, cause: str) -> None:
         """Training diverged at ``epoch`` (``cause`` says how): restore the checkpoint (parameters
         whose cost read finite), drop the history of the epochs undone, record ``diverged_epoch`` and warn."""
         undone = self.epochs_trained - checkpoint.epochs_trained
@@ -893,13 +851,13 @@ class Network:
                 self._overwrite_grads = self._may_overwrite_grads()
             if self.stop_training:
                 return True
-        if checkpoint is not None and self._parameters_finite():  # not after an update that overflowed
+        if checkpoint is not None and self.parameters_finite():  # not after an update that overflowed
             checkpoint.capture()
         return False
 
-    def _parameters_finite(self) -> bool:
+    def parameters_finite(self) -> bool:
         """True when no parameter or running statistic holds NaN or inf (one device read)."""
-        return _all_finite([*self.parameters.values(), *self.state.values()], self.context.xp)
+        return all_finite([*self.parameters.values(), *self.state.values()], self.context.xp)
 
     def _train_epoch(
         self,
@@ -908,7 +866,7 @@ class Network:
         batch: int,
         shuffle: bool,
         learning_rate: float,
-        checkpoint: _Checkpoint | None,
+        checkpoint: Checkpoint | None,
         *,
         check: bool,
     ):
@@ -956,7 +914,7 @@ class Network:
                 if (
                     position == 0
                     and checkpoint is not None
-                    and (not self.state or _all_finite(self.state.values(), xp))
+                    and (not self.state or all_finite(self.state.values(), xp))
                 ):
                     checkpoint.capture()
                 loss_sum += value * size
@@ -972,7 +930,7 @@ class Network:
                 self.optimizer.update(self.parameters, grads, learning_rate, xp=xp)
         # Running statistics that overflowed (batch norm of finite inputs whose squares do not fit the
         # dtype) while every cost read finite: once an epoch, the checkpoint it goes back to is its start.
-        if check and self.state and not _all_finite(self.state.values(), xp):
+        if check and self.state and not all_finite(self.state.values(), xp):
             return "a batch-normalisation running statistic became NaN or inf", correct, True
         return loss_sum, correct, False
 
