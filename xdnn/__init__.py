@@ -15,13 +15,14 @@ from xdnn._backend import (
     set_backend,
     use_backend,
 )
-from xdnn._cupy_kernels import fast_paths_enabled, set_fast_paths
+from xdnn.executors import fast_paths_enabled, set_fast_paths
 from xdnn._namespace import BackendMismatchError, asarray, to_numpy
-from xdnn._numpy_threads import get_num_threads, set_num_threads
+from xdnn.backends.numpy_threads import get_num_threads, set_num_threads
 from xdnn.callbacks import Callback, EarlyStopping, History
 from xdnn.gradient_check import gradient_check
 from xdnn.layers import Activation, BatchNorm, Dense, Dropout
-from xdnn.network import DivergenceWarning, Network
+from xdnn.network import Network
+from xdnn.training import DivergenceWarning
 from xdnn.optimizers import (
     Adam,
     ExponentialDecay,

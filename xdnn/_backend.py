@@ -8,9 +8,11 @@ active backend is chosen, in order of precedence, by
 2. the environment variable ``XDNN_BACKEND``;
 3. ``"auto"``: CuPy when it imports and a CUDA device is present, else NumPy.
 
-Optional libraries (CuPy, PyTorch, array-api-strict) are imported lazily, the
+Optional libraries (CuPy, PyTorch, JAX, array-api-strict) are imported lazily, the
 first time a backend that needs them is resolved, so ``import xdnn`` stays
-cheap on a CPU-only machine.
+cheap on a CPU-only machine.  This module also builds each backend's own seeded
+random generator (:func:`device_generator`), so no other module asks which
+backend it is on.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import contextlib
 import contextvars
 import dataclasses
 import importlib
+import math
 import os
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-BACKEND_NAMES = ("auto", "numpy", "cupy", "torch", "array_api_strict")
+BACKEND_NAMES = ("auto", "numpy", "cupy", "torch", "jax", "array_api_strict")
 ENVIRONMENT_VARIABLE = "XDNN_BACKEND"
 
 INSTALL_HINTS = {
@@ -32,6 +35,7 @@ INSTALL_HINTS = {
         'from a source checkout, pip install ".[cuda12]" or ".[cuda13]"'
     ),
     "torch": 'pip install "torch==2.13.0" (or pip install "xdnn[test]")',
+    "jax": 'pip install "jax[cpu]" (or pip install "xdnn[test]"; "jax[cuda12]" for its NVIDIA GPU)',
     "array_api_strict": 'pip install array-api-strict (or pip install "xdnn[test]")',
 }
 
@@ -53,7 +57,7 @@ class Backend:
     device: Any
 
     def __repr__(self) -> str:
-        return f"Backend(name={self.name!r}, device={self.device!r})"
+        return f"Backend(name={self.name!r}, device={str(self.device)!r})"  # str: JAX's repr is CpuDevice(id=0)
 
 
 _explicit_choice: contextvars.ContextVar[str | None] = contextvars.ContextVar("xdnn_backend", default=None)
@@ -113,6 +117,13 @@ def _build_backend(name: str) -> Backend:
 
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return Backend("torch", xp, device)
+    if name == "jax":
+        jax = _import_optional("jax", "jax")
+        # xdnn trains in float64 too: without x64 JAX silently makes every float64 array float32.
+        jax.config.update("jax_enable_x64", True)
+        import jax.numpy as xp  # implements the Array API standard itself: no compat wrapper
+
+        return Backend("jax", xp, jax.devices()[0])
     if name == "array_api_strict":
         xp = _import_optional("array_api_strict", "array_api_strict")
         return Backend("array_api_strict", xp, xp.Device("CPU_DEVICE"))
@@ -182,7 +193,7 @@ def get_backend() -> str:
 def set_backend(name: str) -> None:
     """Make ``name`` the active backend for the whole process (it overrides ``XDNN_BACKEND``).
 
-    ``name`` is one of ``auto``, ``numpy``, ``cupy``, ``torch``, ``array_api_strict``.
+    ``name`` is one of ``auto``, ``numpy``, ``cupy``, ``torch``, ``jax``, ``array_api_strict``.
     The backend is imported immediately, so a missing library is reported here
     (with the command that installs it) rather than in the middle of training.
     Inside a :func:`use_backend` block, that block's backend still wins.
@@ -212,8 +223,80 @@ def use_backend(name: str) -> Iterator[Backend]:
 
 def backend_of_namespace(xp: Any) -> str:
     """Backend name of an Array API namespace module (``"other"`` when unknown)."""
-    module_name = getattr(xp, "__name__", "")
-    for name in ("numpy", "cupy", "torch", "array_api_strict"):
-        if module_name == name or module_name.endswith("." + name) or module_name.startswith(name + "."):
-            return name
-    return "other"
+    parts = getattr(xp, "__name__", "").split(".")
+    # The library is the top-level package (jax.numpy is JAX), or the wrapped one of array_api_compat.
+    library = parts[-1] if parts[0] == "array_api_compat" else parts[0]
+    return library if library in BACKEND_NAMES[1:] else "other"
+
+
+# --- each backend's own seeded generator (per-step dropout masks) ---------------------------------
+
+Uniform = Callable[[tuple[int, ...], str], Any]
+
+
+class JaxKeys:
+    """JAX's generator: a ``jax.random`` key on ``device``, split once per draw (JAX keeps no state).
+
+    ``state`` (the key's data, a list of integers) is what a model file keeps to continue the stream.
+    """
+
+    def __init__(self, seed: int, device: Any) -> None:
+        import jax
+
+        self.key = jax.device_put(jax.random.key(seed), device)
+
+    def uniform(self, shape: tuple[int, ...], dtype_name: str) -> Any:
+        import jax
+
+        self.key, subkey = jax.random.split(self.key)
+        return jax.random.uniform(subkey, shape, getattr(jax.numpy, dtype_name))
+
+    @property
+    def state(self) -> list[int]:
+        import jax
+
+        return [int(word) for word in jax.device_get(jax.random.key_data(self.key)).ravel()]
+
+    @state.setter
+    def state(self, words: list[int]) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        shape = jax.random.key_data(self.key).shape
+        if (
+            not isinstance(words, list)
+            or len(words) != math.prod(shape)
+            or not all(type(word) is int and 0 <= word < 2**32 for word in words)
+        ):
+            raise ValueError(f"a JAX key state is a list of {math.prod(shape)} unsigned 32-bit integers, got {words!r}")
+        data = jnp.asarray(words, dtype=jnp.uint32, device=self.key.device).reshape(shape)
+        self.key = jax.random.wrap_key_data(data, impl=jax.random.key_impl(self.key))
+
+
+def device_generator(name: str, seed: int, device: Any) -> tuple[Any, Uniform] | None:
+    """Backend ``name``'s own generator seeded with ``seed`` on ``device``, and its uniform ``[0, 1)`` draw
+    ``uniform(shape, "float32" | "float64")``: NumPy's ``default_rng``, CuPy's ``default_rng``, a
+    ``torch.Generator``, JAX keys (:class:`JaxKeys`).  ``None`` for a library without one
+    (array-api-strict): the caller then draws on the host."""
+    if name == "numpy":
+        import numpy  # noqa: TID251 - NumPy's own generator
+
+        generator = numpy.random.default_rng(seed)
+        return generator, lambda shape, dtype_name: generator.random(shape, dtype=dtype_name)
+    if name == "cupy":
+        import cupy
+
+        generator = cupy.random.default_rng(seed)
+        return generator, lambda shape, dtype_name: generator.random(shape, dtype=dtype_name)
+    if name == "torch":
+        import torch
+
+        generator = torch.Generator(device=device)
+        generator.manual_seed(seed)
+        return generator, lambda shape, dtype_name: torch.rand(
+            shape, generator=generator, device=device, dtype=getattr(torch, dtype_name)
+        )
+    if name == "jax":
+        keys = JaxKeys(seed, device)
+        return keys, keys.uniform
+    return None

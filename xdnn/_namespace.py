@@ -3,7 +3,7 @@
 Rules (the same as scikit-learn's Array API support):
 
 * arrays that already belong to an Array API library other than NumPy
-  (CuPy, PyTorch, array-api-strict, ...) decide the namespace and device;
+  (CuPy, PyTorch, JAX, array-api-strict, ...) decide the namespace and device;
 * host data -- Python scalars, lists, NumPy arrays -- belongs to no backend and
   is moved to the decided namespace (or the active backend) once, here;
 * arrays from two different libraries, or from two devices, in one call are an
@@ -19,7 +19,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from xdnn._backend import active_backend, backend_of_namespace, numpy_namespace
+from xdnn._backend import BACKEND_NAMES, active_backend, backend_of_namespace, numpy_namespace, resolve_backend
 
 
 class BackendMismatchError(TypeError):
@@ -80,6 +80,9 @@ def array_context(*values: Any) -> ArrayContext:
         )
     if array_api_compat.is_numpy_namespace(xp):
         xp = numpy_namespace()
+    name = backend_of_namespace(xp)
+    if name in BACKEND_NAMES:
+        resolve_backend(name)  # the backend's one-time set-up (JAX: float64 on), cached after the first call
     return ArrayContext(xp, devices[0])
 
 
@@ -113,6 +116,9 @@ def to_backend(data: Any, context: ArrayContext, dtype: Any = None) -> Any:
 
 def to_numpy(value: Any) -> Any:
     """Bring an array (or a dict of arrays) from any backend home as NumPy.
+
+    A CPU array of a library that shares its memory (JAX, through DLPack) comes back as a
+    read-only view when the library's arrays are immutable: copy it (``numpy.array``) to write.
 
     >>> import xdnn
     >>> xdnn.to_numpy([1.0, 2.0])

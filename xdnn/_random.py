@@ -3,9 +3,9 @@
 * :func:`host_generator` -- NumPy ``Generator`` for shuffles: every backend sees the
   same permutation because it is drawn on the host (one small transfer per epoch).
 * :class:`DeviceRandom` -- uniform draws from the backend's *own* seeded generator on
-  its device (NumPy ``Generator``, ``cupy.random`` generator, ``torch.Generator``), so
-  per-step dropout masks are never copied from the host.  Libraries without a
-  generator (array-api-strict is CPU-only) fall back to a host draw.
+  its device (NumPy ``Generator``, ``cupy.random`` generator, ``torch.Generator``, a JAX
+  key split per draw), so per-step dropout masks are never copied from the host.
+  Libraries without a generator (array-api-strict is CPU-only) fall back to a host draw.
 * :class:`HostRandom` -- the same interface drawing on the host: identical masks on
   every backend, for reproducibility tests and gradient checks.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from xdnn._backend import backend_of_namespace
+from xdnn._backend import backend_of_namespace, device_generator
 
 
 def seed_sequence(seed: int | None, stream: int) -> np.random.SeedSequence:
@@ -50,31 +50,18 @@ class HostRandom:
 
 
 class DeviceRandom:
-    """Uniform ``[0, 1)`` draws from the backend's own seeded generator, on its device."""
+    """Uniform ``[0, 1)`` draws from the backend's own seeded generator, on its device
+    (see :func:`xdnn._backend.device_generator`); a host draw where the library has none."""
 
     def __init__(self, context: Any, seed: int | None, stream: int = 2) -> None:
         self.context = context
         self.backend = backend_of_namespace(context.xp)
-        integer_seed = _seed_integer(seed, stream)
-        if self.backend == "numpy":
-            self._generator = np.random.default_rng(integer_seed)
-        elif self.backend == "cupy":
-            import cupy
-
-            self._generator = cupy.random.default_rng(integer_seed)
-        elif self.backend == "torch":
-            import torch
-
-            self._generator = torch.Generator(device=context.device)
-            self._generator.manual_seed(integer_seed)
+        source = device_generator(self.backend, _seed_integer(seed, stream), context.device)
+        if source is None:
+            self._generator: Any = HostRandom(context, seed, stream)
+            self._draw = self._generator.uniform  # it takes a dtype name too
         else:
-            self._generator = HostRandom(context, seed, stream)
+            self._generator, self._draw = source
 
     def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        if self.backend in ("numpy", "cupy"):
-            return self._generator.random(shape, dtype=_dtype_name(dtype))
-        if self.backend == "torch":
-            import torch
-
-            return torch.rand(shape, generator=self._generator, device=self.context.device, dtype=dtype)
-        return self._generator.uniform(shape, dtype)
+        return self._draw(shape, _dtype_name(dtype))

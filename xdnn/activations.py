@@ -8,18 +8,18 @@ Every activation is an :class:`Activation` with
   the input ``Z`` (gelu).  Keeping only what the derivative needs halves what a layer caches.
 
 Shapes: ``Z``, ``A``, ``dA``, ``dZ`` all have the same shape, ``(n_units, m)`` in the tutorial
-layout.  Dtypes follow the input.  No function here imports NumPy: ``xp`` is passed in (on NumPy a
-samples-major softmax of few classes runs on a feature-major copy, :func:`xdnn._numpy_fast.over_classes`).
+layout.  Dtypes follow the input.  No function here imports NumPy or asks for a backend: ``xp``
+is passed in.  A backend may run a definition faster through an executor registered against it
+(:mod:`xdnn.executors`); a layer asks for that once when it binds to a namespace.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from typing import Any, Callable
 
-from xdnn import _cupy_kernels, _numpy_fast
+from xdnn import executors
 
 Array = Any
 
@@ -121,7 +121,6 @@ def gelu_backward(dA: Array, Z: Array, *, xp: Any) -> Array:
     return dA * derivative
 
 
-@_numpy_fast.over_classes
 def softmax(Z: Array, *, xp: Any) -> Array:
     """``A[k, i] = exp(Z[k, i] - max_k Z[:, i]) / sum_k exp(...)`` over the class axis 0."""
     shifted = xp.exp(Z - xp.max(Z, axis=0, keepdims=True))
@@ -131,6 +130,12 @@ def softmax(Z: Array, *, xp: Any) -> Array:
 def softmax_backward(dA: Array, A: Array, *, xp: Any) -> Array:
     """Jacobian-vector product of softmax: ``dZ = A * (dA - sum_k(dA * A))`` per column."""
     return A * (dA - xp.sum(dA * A, axis=0, keepdims=True))
+
+
+# Executor variants of an activation (see xdnn.executors): ``IN_PLACE`` forwards write ``A`` over
+# ``Z`` and backwards ``dZ`` over ``dA``; an ``OVER_OUTPUT`` backward may also use ``A`` as scratch.
+IN_PLACE = executors.IN_PLACE
+OVER_OUTPUT = "in_place_over_output"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,28 +150,10 @@ class Activation:
     def __repr__(self) -> str:
         return f"Activation({self.name!r})"
 
-    def on(self, xp: Any) -> "Activation":
-        """This activation, or its fused CuPy kernel when ``xp`` is CuPy (see :mod:`xdnn._cupy_kernels`),
-        or for a built-in one on NumPy its forward with fewer temporaries
-        (:func:`xdnn._numpy_fast.activation_forward`)."""
-        if _cupy_kernels.applies_to(xp):
-            return _cupy_kernels.fused_activation(self.name) or self
-        numpy_forward = _numpy_fast.activation_forward(self.name, xp) if ACTIVATIONS.get(self.name) is self else None
-        return self if numpy_forward is None else _with_numpy_forward(self, numpy_forward)
-
-
-@functools.lru_cache(maxsize=None)
-def _with_numpy_forward(activation: Activation, numpy_forward: Callable[[Array], Array]) -> Activation:
-    return dataclasses.replace(activation, forward=_floating_only(numpy_forward, activation.forward))
-
-
-def _floating_only(fast: Callable[[Array], Array], portable: Callable[..., Array]) -> Callable[..., Array]:
-    """``forward(Z, xp=...)``: ``fast(Z)`` on a floating ``Z``, else the portable ``portable(Z, xp=xp)``."""
-
-    def forward(Z: Array, *, xp: Any) -> Array:
-        return fast(Z) if Z.dtype.kind == "f" else portable(Z, xp=xp)
-
-    return forward
+    def bind(self, xp: Any) -> tuple[Callable[[Array], Array], Callable[[Array, Array], Array]]:
+        """``(forward(Z) -> A, backward(dA, saved) -> dZ)`` on ``xp``, resolved once: each definition's
+        executor where a backend registers one for it (:mod:`xdnn.executors`), else the definition."""
+        return executors.bind(self.forward, xp), executors.bind(self.backward, xp)
 
 
 ACTIVATIONS: dict[str, Activation] = {

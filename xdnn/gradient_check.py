@@ -92,8 +92,8 @@ def network_gradient_check(network: Any, X: Any, y: Any, *, epsilon: float = 1e-
     epsilon = _validation.check_positive(epsilon, "epsilon")
     if network.dtype_name != "float64":
         raise ValueError("gradient checks need float64: build the network with dtype='float64'")
-    context = network._context_for(X, y)
-    X, Y = network._prepare_data(X, y, context)
+    context = network.context_for(X, y)
+    X, Y = network.prepare_data(X, y, context)
     if not network.built:
         network.build(X.shape[1], context)
     Xt, Yt = X.T, Y.T
@@ -103,13 +103,13 @@ def network_gradient_check(network: Any, X: Any, y: Any, *, epsilon: float = 1e-
         return HostRandom(network.context, seed)
 
     saved = network.parameters
-    _, _, grads = network._cost_and_gradients(Xt, Yt, fixed_masks(), update_state=False)
+    _, _, grads = network.cost_and_gradients(Xt, Yt, fixed_masks(), update_state=False)
     names = list(saved)
     analytic = np.concatenate([np.ravel(to_numpy(grads["d" + name])) for name in names])
 
     def cost(host_parameters):
         network.parameters = {name: network.context.asarray(value) for name, value in host_parameters.items()}
-        value, _, _ = network._cost_and_gradients(Xt, Yt, fixed_masks(), update_state=False)
+        value, _, _ = network.cost_and_gradients(Xt, Yt, fixed_masks(), update_state=False)
         return float(value)
 
     host = {name: np.array(to_numpy(value), dtype=np.float64) for name, value in saved.items()}

@@ -17,11 +17,10 @@ Parameter names follow the tutorial: the ``l``-th :class:`Dense` owns ``W{l}`` a
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
 
-from xdnn import _numpy_fast
 from xdnn import activations as _activations
+from xdnn import executors
 from xdnn import initializers as _initializers
 from xdnn import linear as _linear
 
@@ -140,11 +139,11 @@ class Dense(Layer):
         step: ``forward(parameters, state, X, training, random) -> (A, backward)``.
 
         Inside a network every array a layer's backward receives is fresh (made by the layer above
-        or the loss) and each backward runs once, so: where a fast path exists (NumPy's built-in
-        relu or tanh) the activation overwrites the layer's own ``Z`` and its derivative turns ``dA`` into
-        ``dZ`` in place (see :mod:`xdnn._numpy_fast`), and the saved arrays are released as soon as
+        or the loss) and each backward runs once, so: where a backend registers an in-place executor
+        of the activation (NumPy's relu and tanh) it overwrites the layer's own ``Z`` and its
+        derivative turns ``dA`` into ``dZ`` in place, and the saved arrays are released as soon as
         the backward pass has used them.  With ``output_private`` (a network of built-in layers,
-        none of which reads its input after its own backward) tanh's derivative is also written
+        none of which reads its input after its own backward) the derivative may also be written
         over the layer's output, saving a temporary.  A subclass that overrides :meth:`forward` is
         bound to it.
         """
@@ -152,8 +151,22 @@ class Dense(Layer):
             return Layer.bind(self, xp, input_gradient=input_gradient)
         return self._forward(xp, input_gradient, owned=True, output_private=output_private)
 
+    def _activation_pair(self, xp, *, owned, output_private):
+        """``(forward(Z), backward(dA, saved), keeps_output)`` of the activation on ``xp``: in-place
+        executors for a layer that owns its arrays (:data:`xdnn.activations.IN_PLACE`), else the
+        fresh executors or the definitions."""
+        activation = self.activation
+        in_place_forward = executors.bind(activation.forward, xp, _activations.IN_PLACE) if owned else None
+        in_place_backward = executors.bind(activation.backward, xp, _activations.IN_PLACE) if owned else None
+        if in_place_forward is None or in_place_backward is None or not activation.backward_uses_output:
+            forward, backward = activation.bind(xp)
+            return forward, backward, activation.backward_uses_output
+        if output_private:
+            in_place_backward = executors.bind(activation.backward, xp, _activations.OVER_OUTPUT) or in_place_backward
+        return in_place_forward, in_place_backward, True
+
     def _output_forward(self, xp, input_gradient, *, owned):
-        activation_forward = functools.partial(self.activation.on(xp).forward, xp=xp)
+        activation_forward, _, _ = self._activation_pair(xp, owned=False, output_private=False)
         linear_forward, linear_backward = self._bound_linear(xp)
         W_name, b_name, dW_name, db_name, use_bias = self.W, self.b, self.dW, self.db, self.use_bias
 
@@ -163,7 +176,7 @@ class Dense(Layer):
             held = [X]
 
             def backward_from_Z(dZ):
-                dX, dW, db = linear_backward(dZ, held.pop() if owned else held[0], W, input_gradient)
+                dX, dW, db = linear_backward(dZ, held.pop() if owned else held[0], W, input_gradient=input_gradient)
                 return dX, ({dW_name: dW, db_name: db} if use_bias else {dW_name: dW})
 
             return Z, activation_forward(Z), backward_from_Z
@@ -175,17 +188,9 @@ class Dense(Layer):
         in-place work on ``dA``, and a backward that can be called more than once).  The linear
         part is written into this one closure pair rather than called through a second pair: on a
         tutorial network's small arrays each Python call is a few per cent of the step."""
-        activation = self.activation.on(xp)
-        built_in = _activations.ACTIVATIONS.get(self.activation.name) is self.activation
-        in_place = _numpy_fast.in_place_activation(activation.name, xp) if owned and built_in else None
-        if in_place is not None:
-            activation_forward, activation_backward, keeps_output = in_place.forward, in_place.backward, True
-            if output_private and in_place.backward_over_output is not None:
-                activation_backward = in_place.backward_over_output
-        else:
-            activation_forward = functools.partial(activation.forward, xp=xp)
-            activation_backward = functools.partial(activation.backward, xp=xp)
-            keeps_output = activation.backward_uses_output
+        activation_forward, activation_backward, keeps_output = self._activation_pair(
+            xp, owned=owned, output_private=output_private
+        )
         linear_forward, linear_backward = self._bound_linear(xp)
         W_name, b_name, dW_name, db_name, use_bias = self.W, self.b, self.dW, self.db, self.use_bias
 
@@ -199,9 +204,10 @@ class Dense(Layer):
             def backward(dA):
                 if owned:  # no local names for the saved arrays: popped, each is freed once used
                     dZ = activation_backward(dA, held.pop())
-                    dX, dW, db = linear_backward(dZ, held.pop(), W, input_gradient)
+                    dX, dW, db = linear_backward(dZ, held.pop(), W, input_gradient=input_gradient)
                 else:
-                    dX, dW, db = linear_backward(activation_backward(dA, held[1]), held[0], W, input_gradient)
+                    dZ = activation_backward(dA, held[1])
+                    dX, dW, db = linear_backward(dZ, held[0], W, input_gradient=input_gradient)
                 return dX, ({dW_name: dW, db_name: db} if use_bias else {dW_name: dW})
 
             return A, backward
@@ -209,12 +215,10 @@ class Dense(Layer):
         return forward
 
     def _bound_linear(self, xp):
-        """``(forward(X, W, b) -> Z, backward(dZ, X, W, input_gradient) -> (dX, dW, db))`` for
-        ``Z = W X (+ b)`` on ``xp`` (:mod:`xdnn.linear`); ``b`` is ``None`` and ``db`` unused without a bias."""
-        backward = _linear.backward_function(xp)
-        if not self.use_bias:
-            return (lambda X, W, b: W @ X), backward
-        return _linear.forward_function(xp), backward
+        """``(forward(X, W, b) -> Z, backward(dZ, X, W, input_gradient=...) -> (dX, dW, db))`` for
+        ``Z = W X (+ b)`` on ``xp`` (:mod:`xdnn.linear`, or a backend's executors of it); ``b`` is
+        ``None`` and ``db`` unused without a bias."""
+        return executors.bind(_linear.linear_forward, xp), executors.bind(_linear.linear_backward, xp)
 
 
 class Activation(Layer):
@@ -229,12 +233,12 @@ class Activation(Layer):
         return {"kind": self.kind, "activation": self.activation.name}
 
     def forward(self, parameters, state, X, *, training, xp, random, input_gradient=True):
-        activation = self.activation.on(xp)
-        A = activation.forward(X, xp=xp)
-        saved = A if activation.backward_uses_output else X
+        forward, backward_of = self.activation.bind(xp)
+        A = forward(X)
+        saved = A if self.activation.backward_uses_output else X
 
         def backward(dA):
-            return activation.backward(dA, saved, xp=xp), {}
+            return backward_of(dA, saved), {}
 
         return A, backward
 

@@ -19,18 +19,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from xdnn import _cupy_kernels, _numpy_fast
+from xdnn import executors
 
 Array = Any
 
 
 def _total(values: Array, *, xp: Any, weights: Array | None = None) -> Array:
-    """``sum(values)`` as a 0-d array (NumPy's cheaper entry point when it applies, see xdnn._numpy_fast);
-    with ``weights`` (a ``(1, m)`` row of sample weights) ``sum(values * weights)``."""
+    """``sum(values)`` as a 0-d array; with ``weights`` (a ``(1, m)`` row of sample weights)
+    ``sum(values * weights)``."""
     if weights is not None:
         values = values * weights
-    fast = _numpy_fast.ops_for(xp)
-    return fast.total(values) if fast else xp.sum(values)
+    return xp.sum(values)
 
 
 def binary_cross_entropy(AL: Array, Y: Array, *, xp: Any) -> Array:
@@ -56,13 +55,10 @@ def binary_cross_entropy_from_logits(Z: Array, Y: Array, *, xp: Any, weights: Ar
     ``-|Z|``, so it never overflows and the cost is finite for any ``Z``.  ``weights`` (``(1, m)``,
     mean 1) weight each sample's terms.
     """
-    if _numpy_fast.ops_for(xp) and _numpy_fast.one_float_dtype(Z, Y, weights):
-        return _numpy_fast.binary_cross_entropy_from_logits(Z, Y, weights)
     m = Z.shape[-1]
     return _total(xp.maximum(Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z))), xp=xp, weights=weights) / m
 
 
-@_numpy_fast.over_classes
 def log_softmax(Z: Array, *, xp: Any) -> Array:
     """``log softmax(Z)`` over axis 0 by log-sum-exp: ``Z - max - log(sum(exp(Z - max)))``."""
     shifted = Z - xp.max(Z, axis=0, keepdims=True)
@@ -93,11 +89,20 @@ def poisson_deviance_from_logits(Z: Array, Y: Array, *, xp: Any, weights: Array 
     return _total(xp.exp(Z) - Y * Z + (y_log_y - Y), xp=xp, weights=weights) / m
 
 
-def _probability_gradient(A: Array, Y: Array, *, xp: Any) -> Array:
+def binary_cross_entropy_gradient(AL: Array, Y: Array, *, xp: Any) -> Array:
+    """The tutorial's ``dAL = -(Y / AL - (1 - Y) / (1 - AL))``: ``m * dJ/dAL`` of
+    :func:`binary_cross_entropy`, shape ``(1, m)`` (infinite where ``AL`` is exactly 0 or 1)."""
+    return -(Y / AL - (1.0 - Y) / (1.0 - AL))
+
+
+def probability_gradient(A: Array, Y: Array, *, xp: Any) -> Array:
+    """``dZ = A - Y``: ``m * dJ/dZ`` of cross-entropy through sigmoid or softmax, and of the Poisson
+    deviance through ``exp`` (the canonical pairs), shape ``(k, m)``."""
     return A - Y
 
 
-def _mse_gradient(A: Array, Y: Array, *, xp: Any) -> Array:
+def squared_error_gradient(A: Array, Y: Array, *, xp: Any) -> Array:
+    """``dZ = (A - Y) / k``: ``m * dJ/dZ`` of :func:`mean_squared_error` through the identity, ``(k, m)``."""
     return (A - Y) / A.shape[0]
 
 
@@ -105,7 +110,7 @@ def _mse_gradient(A: Array, Y: Array, *, xp: Any) -> Array:
 class Loss:
     """A cost paired with the output activation it is computed through.
 
-    ``cost(Z, A, Y, xp=...)`` returns a 0-d array; ``output_gradient(A, Y, xp=...)``
+    ``cost(Z, A, Y, xp=..., weights=None)`` returns a 0-d array; ``output_gradient(A, Y, xp=...)``
     returns the per-sample ``m * dJ/dZ`` of the output layer, shape ``(k, m)``.
     """
 
@@ -121,64 +126,61 @@ class Loss:
 
         With ``weights`` -- a ``(1, m)`` row of sample weights scaled to mean 1 -- the cost is the
         weighted mean ``sum(w_i J_i) / sum(w_i)`` and each sample's ``dZ`` column is scaled by its
-        weight (scikit-learn's MLP ``sample_weight``).  On CuPy (fast paths on, no weights) binary
-        cross-entropy and MSE compute both in one fused kernel pass over ``(k, m)`` (see
-        :mod:`xdnn._cupy_kernels`); the values are the same.
+        weight (scikit-learn's MLP ``sample_weight``).
         """
         if weights is not None:
             return self.cost(Z, A, Y, xp=xp, weights=weights), self.output_gradient(A, Y, xp=xp) * weights
-        if _cupy_kernels.applies_to(xp):
-            fused = _cupy_kernels.fused_cost_and_gradient(self.name, Z, A, Y)
-            if fused is not None:
-                return fused
         return self.cost(Z, A, Y, xp=xp), self.output_gradient(A, Y, xp=xp)
 
     def bind(self, xp: Any) -> Callable[[Array, Array, Array], tuple[Array, Array]]:
         """``cost_and_gradient(Z, A, Y) -> (cost, dZ)`` without weights on ``xp``, resolved once for a
-        network's steps: for a built-in loss on NumPy the cost's fast form
-        (:func:`xdnn._numpy_fast.cost_function`) on ``Z`` and ``Y`` of one floating dtype, otherwise
-        :meth:`cost_and_gradient`.  The same numbers either way."""
-        loss = self
+        network's steps: a backend's executor of this very loss (e.g. CuPy's one-kernel cost and
+        gradient), else the executors of its cost and its gradient (:mod:`xdnn.executors`)."""
+        fused = executors.find(self, xp, COST_AND_GRADIENT)
+        if fused is not None:
+            return fused
+        cost = executors.resolve(self.cost, xp)
+        output_gradient = executors.resolve(self.output_gradient, xp)
 
-        def portable(Z: Array, A: Array, Y: Array) -> tuple[Array, Array]:
-            return loss.cost_and_gradient(Z, A, Y, xp=xp)
+        def cost_and_gradient(Z: Array, A: Array, Y: Array) -> tuple[Array, Array]:
+            return cost(Z, A, Y, xp=xp), output_gradient(A, Y, xp=xp)
 
-        fast_cost = _numpy_fast.cost_function(self.name, xp) if LOSSES.get(self.name) is self else None
-        if fast_cost is None:
-            return portable
-        output_gradient = self.output_gradient
-
-        def numpy_cost_and_gradient(Z: Array, A: Array, Y: Array) -> tuple[Array, Array]:
-            if _numpy_fast.one_float_dtype(Z, Y):
-                return fast_cost(Z, Y), output_gradient(A, Y, xp=xp)
-            return portable(Z, A, Y)
-
-        return numpy_cost_and_gradient
+        return cost_and_gradient
 
 
-# The costs as Loss.cost calls them, ``(Z, A, Y, *, xp)``: module functions, so that a network pickles.
-def _binary_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+# The executor variant of a whole Loss: ``(Z, A, Y) -> (cost, dZ)`` as :meth:`Loss.bind` returns it.
+COST_AND_GRADIENT = "cost_and_gradient"
+
+
+# The costs as Loss.cost calls them, ``(Z, A, Y, *, xp, weights)``: module functions, so that a network pickles.
+def binary_crossentropy_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    """:func:`binary_cross_entropy_from_logits` of the output layer's ``Z``."""
     return binary_cross_entropy_from_logits(Z, Y, xp=xp, weights=weights)
 
 
-def _categorical_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+def categorical_crossentropy_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    """:func:`categorical_cross_entropy_from_logits` of the output layer's ``Z``."""
     return categorical_cross_entropy_from_logits(Z, Y, xp=xp, weights=weights)
 
 
-def _squared_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+def squared_error_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    """:func:`mean_squared_error` of the output layer's ``A``."""
     return mean_squared_error(A, Y, xp=xp, weights=weights)
 
 
-def _poisson_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+def poisson_cost(Z: Array, A: Array, Y: Array, *, xp: Any, weights: Array | None = None) -> Array:
+    """:func:`poisson_deviance_from_logits` of the output layer's ``Z``."""
     return poisson_deviance_from_logits(Z, Y, xp=xp, weights=weights)
 
 
 LOSSES: dict[str, Loss] = {
-    "binary_crossentropy": Loss("binary_crossentropy", "sigmoid", _binary_cost, _probability_gradient),
-    "categorical_crossentropy": Loss("categorical_crossentropy", "softmax", _categorical_cost, _probability_gradient),
-    "mse": Loss("mse", "identity", _squared_cost, _mse_gradient),
+    "binary_crossentropy": Loss("binary_crossentropy", "sigmoid", binary_crossentropy_cost, probability_gradient),
+    "categorical_crossentropy": Loss(
+        "categorical_crossentropy", "softmax", categorical_crossentropy_cost, probability_gradient
+    ),
+    "mse": Loss("mse", "identity", squared_error_cost, squared_error_gradient),
     # d/dZ of exp(Z) - Y Z is exp(Z) - Y: the same A - Y as the other canonical pairs
-    "poisson": Loss("poisson", "exp", _poisson_cost, _probability_gradient),
+    "poisson": Loss("poisson", "exp", poisson_cost, probability_gradient),
 }
 _ALIASES = {
     "bce": "binary_crossentropy",

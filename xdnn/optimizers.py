@@ -1,8 +1,10 @@
 """Gradient-based optimizers and learning-rate schedules, for any Array API namespace.
 
-Each optimizer updates a parameter dictionary **in place** (``W -= ...``) and keeps
-its state (velocities, squared-gradient averages) as arrays on the same device as
-the parameters.  With gradient ``g`` of parameter ``W`` at step ``t`` (1-based):
+Each update rule is written once, for one parameter, returning new arrays; an optimizer applies
+it to a network's parameter dictionary and keeps its state (velocities, squared-gradient
+averages) beside it, on the same device.  Backends run the built-in rules in place
+(:mod:`xdnn.executors`); immutable arrays (JAX) are simply replaced.  With gradient ``g`` of
+parameter ``W`` at step ``t`` (1-based):
 
 * ``GradientDescent``:  ``W -= lr * g``
 * ``Momentum``:         ``v = beta v + (1 - beta) g``;  ``W -= lr * v``
@@ -21,7 +23,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Mapping
 
-from xdnn import _cupy_kernels, _numpy_fast, _validation
+from xdnn import _validation, executors
 
 Array = Any
 
@@ -30,11 +32,95 @@ _positive = _validation.check_positive
 _fraction = _validation.check_fraction
 
 
+# --- the update rules: one parameter, one step, new arrays ----------------------------------------
+
+
+def gradient_descent_update(W: Array, dW: Array, *, learning_rate: float, xp: Any) -> Array:
+    """``W - lr * dW``."""
+    return W - learning_rate * dW
+
+
+def momentum_update(
+    W: Array, dW: Array, v: Array, *, learning_rate: float, beta: float, xp: Any
+) -> tuple[Array, Array]:
+    """``v = beta v + (1 - beta) dW``; ``W - lr v``.  Returns ``(W, v)``."""
+    v = beta * v + (1.0 - beta) * dW
+    return W - learning_rate * v, v
+
+
+def sgd_momentum_update(
+    W: Array, dW: Array, v: Array, *, learning_rate: float, momentum: float, nesterov: bool, xp: Any
+) -> tuple[Array, Array]:
+    """``v = mu v - lr dW``; ``W + v`` (Nesterov: ``W + mu v - lr dW``).  Returns ``(W, v)``."""
+    v = momentum * v - learning_rate * dW
+    return (W + (momentum * v - learning_rate * dW) if nesterov else W + v), v
+
+
+def rmsprop_update(
+    W: Array, dW: Array, s: Array, *, learning_rate: float, rho: float, epsilon: float, xp: Any
+) -> tuple[Array, Array]:
+    """``s = rho s + (1 - rho) dW^2``; ``W - lr dW / (sqrt(s) + eps)``.  Returns ``(W, s)``."""
+    s = rho * s + (1.0 - rho) * (dW * dW)
+    return W - learning_rate * dW / (xp.sqrt(s) + epsilon), s
+
+
+def adam_update(
+    W: Array,
+    dW: Array,
+    v: Array,
+    s: Array,
+    *,
+    learning_rate: float,
+    beta1: float,
+    beta2: float,
+    epsilon: float,
+    t: int,
+    xp: Any,
+) -> tuple[Array, Array, Array]:
+    """``v = b1 v + (1 - b1) dW``; ``s = b2 s + (1 - b2) dW^2``;
+    ``W - (lr / (1 - b1^t)) v / (sqrt(s / (1 - b2^t)) + eps)`` at step ``t`` (from 1).  Returns ``(W, v, s)``."""
+    v = beta1 * v + (1.0 - beta1) * dW
+    s = beta2 * s + (1.0 - beta2) * (dW * dW)
+    step = learning_rate / (1.0 - beta1**t)
+    return W - step * v / (xp.sqrt(s / (1.0 - beta2**t)) + epsilon), v, s
+
+
+# The executor variant of an update rule for a whole step: ``executor(parameters, grads, state, *,
+# xp, **settings)`` updates the dictionaries ``parameters`` and ``state`` in place (the arrays in
+# them may be overwritten), as ``apply_rule`` does with new arrays.
+IN_PLACE = executors.IN_PLACE
+# The same, and the gradients' memory may be used as scratch (a network's step reads them no more).
+OVER_GRADIENTS = "in_place_over_gradients"
+
+
+def apply_rule(
+    rule: Any, slots: tuple[str, ...], parameters: dict, grads: Mapping, state: dict, *, xp: Any, **settings
+):
+    """One step of ``rule`` on every parameter: ``parameters[name]`` and its state arrays
+    ``state[f"{slot}_{name}"]`` are replaced by the rule's new arrays (gradients ``grads["d" + name]``)."""
+    for name, W in parameters.items():
+        keys = [f"{slot}_{name}" for slot in slots]
+        result = rule(W, grads["d" + name], *(state[key] for key in keys), xp=xp, **settings)
+        if not keys:
+            parameters[name] = result
+            continue
+        parameters[name] = result[0]
+        for key, value in zip(keys, result[1:], strict=True):
+            state[key] = value
+
+
 class Optimizer:
-    """Base class: ``update(parameters, grads, learning_rate, xp=...)`` mutates ``parameters``."""
+    """Base class: ``update(parameters, grads, learning_rate, xp=...)`` replaces the arrays of ``parameters``.
+
+    A subclass sets ``rule`` (a function of one parameter, its gradient and its ``slots`` of
+    state, returning new arrays, as :func:`adam_update`) and ``settings`` (the rule's scalars), or
+    overrides :meth:`update`.  A backend's executor runs a built-in rule in place; a rule of the
+    user's own is always run as written.
+    """
 
     name = "optimizer"
     slots: tuple[str, ...] = ()
+    rule: Any = None
 
     def __init__(self) -> None:
         self.state: dict[str, Array] = {}
@@ -43,6 +129,10 @@ class Optimizer:
     def config(self) -> dict[str, Any]:
         """Hyper-parameters as JSON-serialisable values."""
         return {"name": self.name}
+
+    def settings(self, learning_rate: float) -> dict[str, Any]:
+        """The scalars of :attr:`rule` for the step being taken (``self.iterations`` counts it)."""
+        return {"learning_rate": learning_rate}
 
     def _beside(self, parameters: Mapping[str, Array]) -> list[tuple[str, Array]]:
         """``(state name, parameter)`` for each state array beside ``parameters``: ``v_W1``, ``s_b2``, ..."""
@@ -68,61 +158,39 @@ class Optimizer:
         xp: Any,
         overwrite_grads: bool = False,
     ) -> None:
-        """One step on every parameter, in place; CuPy arrays use a fused kernel per parameter.
+        """One step of :attr:`rule` on every parameter of ``parameters`` (a dictionary this optimizer
+        may update in place, as a network's is).
 
         ``overwrite_grads=True`` says the caller reads ``grads`` no more (a network's training step):
-        an optimizer may then use the gradients' memory as scratch (:class:`GradientDescent` does).
+        an executor may then use the gradients' memory as scratch.
         """
+        rule = type(self).rule
+        if rule is None:
+            raise NotImplementedError(f"{type(self).__name__} sets no update rule and does not override update")
         self.iterations += 1
-        fused = _cupy_kernels.applies_to(xp)
-        for name, value in parameters.items():
-            grad = grads["d" + name]
-            if fused and _cupy_kernels.update(self, name, value, grad, learning_rate):
-                continue
-            self._update_one(name, value, grad, learning_rate, xp)
-
-    def _update_one(self, name: str, value: Array, grad: Array, learning_rate: float, xp: Any) -> None:
-        raise NotImplementedError
+        settings = self.settings(learning_rate)
+        in_place = (overwrite_grads and executors.find(rule, xp, OVER_GRADIENTS)) or executors.find(rule, xp, IN_PLACE)
+        if in_place:
+            in_place(parameters, grads, self.state, xp=xp, **settings)
+        else:
+            apply_rule(rule, self.slots, parameters, grads, self.state, xp=xp, **settings)
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "name")
         return f"{type(self).__name__}({arguments})"
 
 
+def overwrites_grads(optimizer: Optimizer) -> bool:
+    """Whether ``optimizer.update`` takes ``overwrite_grads``: the built-in update, not a subclass's
+    override or a function set on the instance, either of which may predate the keyword."""
+    return getattr(optimizer.update, "__func__", None) is Optimizer.update
+
+
 class GradientDescent(Optimizer):
     """Plain (mini-batch) gradient descent: ``W -= lr * g``."""
 
     name = "sgd"
-
-    def _update_one(self, name, value, grad, learning_rate, xp):
-        value -= learning_rate * grad
-
-    def update(self, parameters, grads, learning_rate, *, xp, overwrite_grads=False):
-        """``W -= lr * g`` for every parameter, in place (the step of a tutorial network is short:
-        one loop here, not a method call per parameter).  With ``overwrite_grads`` the product
-        ``lr * g`` is written over ``g`` (``g *= lr; W -= g``): the same two operations, no temporary
-        the size of ``W`` -- about 4% of the cat classifier's step, whose ``dW1`` is 20 x 12288."""
-        if _cupy_kernels.applies_to(xp) or type(self)._update_one is not GradientDescent._update_one:
-            super().update(parameters, grads, learning_rate, xp=xp)  # fused kernels, or a subclass's rule
-            return
-        self.iterations += 1
-        # (a NumPy scalar rate would round lr * g to a float32 gradient's dtype before the subtraction)
-        overwrite_grads = overwrite_grads and type(learning_rate) in (float, int)
-        # (on NumPy the rate as a 0-d array of the gradient's dtype, what NumPy converts it to anyway)
-        constant_rate = _numpy_fast.constant if overwrite_grads and _numpy_fast.ops_for(xp) else None
-        for name, value in parameters.items():
-            grad = grads["d" + name]
-            if overwrite_grads:
-                grad *= learning_rate if constant_rate is None else constant_rate(learning_rate, grad.dtype)
-                value -= grad
-            else:
-                value -= learning_rate * grad
-
-
-def overwrites_grads(optimizer: Optimizer) -> bool:
-    """Whether ``optimizer.update`` takes ``overwrite_grads``: a built-in update, not a subclass's
-    override or a function set on the instance, either of which may predate the keyword."""
-    return getattr(optimizer.update, "__func__", None) in (Optimizer.update, GradientDescent.update)
+    rule = staticmethod(gradient_descent_update)
 
 
 class Momentum(Optimizer):
@@ -130,6 +198,7 @@ class Momentum(Optimizer):
 
     name = "momentum"
     slots = ("v",)
+    rule = staticmethod(momentum_update)
 
     def __init__(self, beta: float = 0.9) -> None:
         super().__init__()
@@ -138,11 +207,8 @@ class Momentum(Optimizer):
     def config(self):
         return {"name": self.name, "beta": self.beta}
 
-    def _update_one(self, name, value, grad, learning_rate, xp):
-        velocity = self.state[f"v_{name}"]
-        velocity *= self.beta
-        velocity += (1.0 - self.beta) * grad
-        value -= learning_rate * velocity
+    def settings(self, learning_rate):
+        return {"learning_rate": learning_rate, "beta": self.beta}
 
 
 class SGDMomentum(Optimizer):
@@ -157,6 +223,7 @@ class SGDMomentum(Optimizer):
 
     name = "sgd_momentum"
     slots = ("v",)
+    rule = staticmethod(sgd_momentum_update)
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:
         super().__init__()
@@ -168,14 +235,8 @@ class SGDMomentum(Optimizer):
     def config(self):
         return {"name": self.name, "momentum": self.momentum, "nesterov": self.nesterov}
 
-    def _update_one(self, name, value, grad, learning_rate, xp):
-        velocity = self.state[f"v_{name}"]
-        velocity *= self.momentum
-        velocity -= learning_rate * grad
-        if self.nesterov:
-            value += self.momentum * velocity - learning_rate * grad
-        else:
-            value += velocity
+    def settings(self, learning_rate):
+        return {"learning_rate": learning_rate, "momentum": self.momentum, "nesterov": self.nesterov}
 
 
 class RMSprop(Optimizer):
@@ -183,6 +244,7 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
     slots = ("s",)
+    rule = staticmethod(rmsprop_update)
 
     def __init__(self, rho: float = 0.9, epsilon: float = 1e-8) -> None:
         super().__init__()
@@ -192,11 +254,8 @@ class RMSprop(Optimizer):
     def config(self):
         return {"name": self.name, "rho": self.rho, "epsilon": self.epsilon}
 
-    def _update_one(self, name, value, grad, learning_rate, xp):
-        squares = self.state[f"s_{name}"]
-        squares *= self.rho
-        squares += (1.0 - self.rho) * (grad * grad)
-        value -= learning_rate * grad / (xp.sqrt(squares) + self.epsilon)
+    def settings(self, learning_rate):
+        return {"learning_rate": learning_rate, "rho": self.rho, "epsilon": self.epsilon}
 
 
 class Adam(Optimizer):
@@ -204,6 +263,7 @@ class Adam(Optimizer):
 
     name = "adam"
     slots = ("v", "s")
+    rule = staticmethod(adam_update)
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> None:
         super().__init__()
@@ -214,17 +274,14 @@ class Adam(Optimizer):
     def config(self):
         return {"name": self.name, "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
 
-    def _update_one(self, name, value, grad, learning_rate, xp):
-        first = self.state[f"v_{name}"]
-        second = self.state[f"s_{name}"]
-        first *= self.beta1
-        first += (1.0 - self.beta1) * grad
-        second *= self.beta2
-        second += (1.0 - self.beta2) * (grad * grad)
-        first_correction = 1.0 - self.beta1**self.iterations
-        second_correction = 1.0 - self.beta2**self.iterations
-        step = learning_rate / first_correction
-        value -= step * first / (xp.sqrt(second / second_correction) + self.epsilon)
+    def settings(self, learning_rate):
+        return {
+            "learning_rate": learning_rate,
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "epsilon": self.epsilon,
+            "t": self.iterations,
+        }
 
 
 OPTIMIZERS = {cls.name: cls for cls in (GradientDescent, Momentum, SGDMomentum, RMSprop, Adam)}

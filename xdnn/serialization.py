@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from xdnn._backend import BACKEND_NAMES, BackendError
+from xdnn._backend import BACKEND_NAMES, BackendError, JaxKeys
 from xdnn._namespace import ArrayContext, to_numpy
 from xdnn._random import HostRandom
 
@@ -41,9 +41,9 @@ class ModelFileError(ValueError):
 
 def _dropout_generator(network: Any) -> tuple[str, Any] | None:
     """``(kind, generator)`` behind the dropout masks: ``"numpy"`` (host masks; device masks on
-    NumPy, and on array-api-strict, which falls back to a host draw) or ``"torch"``; ``None`` for
-    CuPy, whose generator state is not kept."""
-    random = network._random
+    NumPy, and on array-api-strict, which falls back to a host draw), ``"torch"`` or ``"jax"``;
+    ``None`` for CuPy, whose generator state is not kept."""
+    random = network.dropout_random
     generator = getattr(random, "generator", None) or getattr(random, "_generator", None)
     if isinstance(generator, HostRandom):
         generator = generator.generator
@@ -51,25 +51,32 @@ def _dropout_generator(network: Any) -> tuple[str, Any] | None:
         return "numpy", generator
     if type(generator).__module__.startswith("torch") and hasattr(generator, "get_state"):
         return "torch", generator
+    if isinstance(generator, JaxKeys):
+        return "jax", generator
     return None
 
 
-def _random_state(network: Any) -> dict[str, Any]:
+def random_state_of(network: Any) -> dict[str, Any]:
     """JSON states of the random streams: ``shuffle`` (host, always) and ``dropout`` (where kept).
 
     A NumPy ``bit_generator.state`` is a JSON object; a ``torch.Generator`` state is its
-    bytes in hex.
+    bytes in hex; JAX's is its current key's data, a list of integers.
     """
     dropout = _dropout_generator(network)
     saved_dropout = None
     if dropout is not None:
         kind, generator = dropout
-        state = generator.bit_generator.state if kind == "numpy" else bytes(generator.get_state().numpy()).hex()
+        if kind == "numpy":
+            state = generator.bit_generator.state
+        elif kind == "jax":
+            state = generator.state
+        else:
+            state = bytes(generator.get_state().numpy()).hex()
         saved_dropout = {"kind": kind, "device": str(network.context.device), "state": state}
-    return {"shuffle": network._shuffle_generator.bit_generator.state, "dropout": saved_dropout}
+    return {"shuffle": network.shuffle_generator.bit_generator.state, "dropout": saved_dropout}
 
 
-def _restore_random_state(network: Any, saved: Any, trained_on: Any) -> None:
+def restore_random_state(network: Any, saved: Any, trained_on: Any) -> None:
     """Continue the saved random streams, so training resumed after loading matches training
     that never stopped.  The shuffle order always continues (it is drawn on the host); dropout
     masks continue when they are host masks (the same on every backend) or the model is loaded
@@ -77,7 +84,7 @@ def _restore_random_state(network: Any, saved: Any, trained_on: Any) -> None:
     if not isinstance(saved, dict):
         raise TypeError("random_state must be a JSON object")
     if saved.get("shuffle") is not None:
-        network._shuffle_generator.bit_generator.state = saved["shuffle"]
+        network.shuffle_generator.bit_generator.state = saved["shuffle"]
     saved_dropout, dropout = saved.get("dropout"), _dropout_generator(network)
     if saved_dropout is None or dropout is None:
         return
@@ -89,6 +96,8 @@ def _restore_random_state(network: Any, saved: Any, trained_on: Any) -> None:
         return
     if kind == "numpy":
         generator.bit_generator.state = saved_dropout["state"]
+    elif kind == "jax":
+        generator.state = saved_dropout["state"]
     else:
         import torch
 
@@ -114,7 +123,7 @@ def _architecture(network: Any) -> dict[str, Any]:
         "epochs_trained": network.epochs_trained,
         "trained_on": network.backend,
         "metadata": network.metadata,
-        "random_state": _random_state(network),
+        "random_state": random_state_of(network),
     }
 
 
@@ -323,12 +332,12 @@ def load_network(path: str | os.PathLike, *, backend: str | None = None) -> Any:
     metadata = architecture.get("metadata", {})
     if not isinstance(metadata, dict):
         raise ModelFileError(f"{path} has invalid metadata (expected a JSON object)")
-    network._place(context, groups["parameters"], groups["state"], groups["optimizer"])
+    network.place(context, groups["parameters"], groups["state"], groups["optimizer"])
     network.optimizer.iterations = iterations
     network.epochs_trained = epochs_trained
     network.metadata = metadata
     try:
-        _restore_random_state(network, architecture.get("random_state", {}), architecture.get("trained_on"))
+        restore_random_state(network, architecture.get("random_state", {}), architecture.get("trained_on"))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:  # RuntimeError: torch refused the state
         raise ModelFileError(f"{path} has an invalid random_state: {error}") from None
     return network
@@ -373,7 +382,7 @@ def network_from_state(saved: dict[str, Any]) -> Any:
             return load_network(path, backend="numpy")
     context = network.context
     if saved["device"] is not None and str(context.device) != str(saved["device"]):
-        network._place(
+        network.place(
             ArrayContext(context.xp, saved["device"]), network.parameters, network.state, network.optimizer.state
         )
     return network

@@ -18,37 +18,22 @@ samples-major as a mini-batch or a wide full batch is, see :func:`samples_major_
 so that elementwise work never mixes the two; on a samples-major array, whose memory rows are a
 sample's few units, the bias add and relu run along longer rows of its memory (:data:`ROW_ELEMENTS`).
 
-This is the only module besides :mod:`xdnn._cupy_kernels` that knows a backend by name.  It
-is used only when the namespace *is* NumPy and fast paths are on (``xdnn.set_fast_paths``,
-``XDNN_FAST_PATHS``); the portable Array API code in :mod:`xdnn.linear` is the other path, and
-the tests assert both give the same numbers.
+Every function here that runs a definition is registered against it (:mod:`xdnn.executors`)
+and is used only when the namespace is NumPy and fast paths are on (``xdnn.set_fast_paths``,
+``XDNN_FAST_PATHS``); ``tests/test_executors.py`` asserts each gives its definition's numbers.
+Measurements behind the thresholds below: ``bench/results/``.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from typing import Any
 
 import numpy
 
-from xdnn import _cupy_kernels
-
-
-class NumpyOps(NamedTuple):
-    """``total(a) = sum(a)`` as a 0-d array."""
-
-    total: Callable[[Any], Any]
-
-
-# A partial of the ufunc reduction: called from C, without a Python frame of its own.
-_OPS = NumpyOps(functools.partial(numpy.add.reduce, axis=None))
-_SWITCH = _cupy_kernels.FAST_PATHS  # the one switch of every fast path (xdnn.set_fast_paths)
-
-
-def ops_for(xp: Any) -> NumpyOps | None:
-    """The fast NumPy operations when ``xp`` is NumPy and fast paths are on, else ``None`` (portable code)."""
-    return _OPS if xp is numpy and _SWITCH["enabled"] else None
-
+from xdnn import activations, linear, losses, optimizers, training_data
+from xdnn.backends import glibc_heap
+from xdnn.executors import IN_PLACE, register
 
 # A full batch with at least as many features as samples (the cat classifier's 12288 x 209) and
 # at least this many elements stays samples-major -- a view of the caller's (m, n_features)
@@ -93,7 +78,7 @@ def feature_major_copy(A: Any) -> Any:
     return copy
 
 
-def full_batch(X: Any, Y: Any) -> tuple[Any, Any]:
+def full_batch(X: Any, Y: Any, *, xp: Any = None) -> tuple[Any, Any]:
     """The full batch ``(X.T, Y.T)`` of :meth:`xdnn.Network.fit` in tutorial layout: the samples-major
     views of :func:`samples_major_full_batch` where they apply, else :func:`feature_major_copy`'s."""
     return samples_major_full_batch(X, Y) or (feature_major_copy(X), feature_major_copy(Y))
@@ -183,9 +168,10 @@ def matrix_product(a: Any, b: Any, padded: bool = False) -> Any:
     return numpy.matmul(a, b, out=out)
 
 
-def affine(A_prev: Any, W: Any, b: Any) -> Any:
-    """``W @ A_prev + b`` with the bias added into the fresh product (one array, not two); the
-    argument order of :func:`xdnn.linear.linear_forward`.
+@register(linear.linear_forward, backend="numpy")
+def affine(A_prev: Any, W: Any, b: Any, *, xp: Any = None) -> Any:
+    """:func:`xdnn.linear.linear_forward`: ``W @ A_prev + b`` with the bias added into the fresh
+    product (one array, not two); ``b=None``: the product alone.
 
     ``Z`` keeps ``A_prev``'s memory layout: for a samples-major ``A_prev`` the product runs as
     ``(A_prev^T W^T)^T`` -- the same ``gemm`` on row-major operands (about 20% faster for the
@@ -201,6 +187,8 @@ def affine(A_prev: Any, W: Any, b: Any) -> Any:
         Z = matrix_product(A_prev.T, W.T, padded=True).T
     else:
         Z = matrix_product(W, A_prev, padded=True)
+    if b is None:
+        return Z
     if Z.dtype != b.dtype:
         return Z + b  # mixed dtypes promote, as the portable path does
     strides = Z.strides
@@ -250,10 +238,12 @@ def _ones(m: int, dtype: Any) -> Any:
     return ones
 
 
-def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple[Any, Any, Any]:
-    """``(dA_prev, dW, db)`` of :func:`affine` (see :func:`xdnn.linear.linear_backward`), three
-    products (:func:`matrix_product`; ``dA_prev`` row-padded like ``Z``); the argument order of
-    :func:`xdnn.linear.backward_function`.
+@register(linear.linear_backward, backend="numpy")
+def affine_backward(
+    dZ: Any, A_prev: Any, W: Any, *, xp: Any = None, input_gradient: bool = True
+) -> tuple[Any, Any, Any]:
+    """:func:`xdnn.linear.linear_backward`: ``(dA_prev, dW, db)`` of :func:`affine` in three
+    products (:func:`matrix_product`; ``dA_prev`` row-padded like ``Z``).
 
     ``dA_prev`` takes ``A_prev``'s layout (the layer below multiplies the two elementwise).  The
     row sum ``db`` is a product with a ones vector: BLAS's ``gemv`` reads ``dZ`` once with vector
@@ -295,30 +285,6 @@ def affine_backward(dZ: Any, A_prev: Any, W: Any, input_gradient: bool) -> tuple
     return dA_prev, dW, db
 
 
-# A samples-major (k, m) array with at most this many classes has its softmax computed on a
-# feature-major copy.  NumPy reduces over, and broadcasts along, the class axis one sample's
-# k-element memory row at a time.  Softmax, log-softmax and the two products of the cost and the
-# gradient with them, float32, 4096 samples: 524 us samples-major against 92 with the copies for 3
-# classes, 939 against 747 for 16; for 32 the copies cost more (1180 against 1299).
-CLASS_AXIS_COPY_MAX_CLASSES = 16
-
-
-def over_classes(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function(Z, *, xp)``, a computation over the class axis 0 of ``Z`` (softmax, log-softmax),
-    run on the feature-major copy of a samples-major ``Z`` of at most
-    :data:`CLASS_AXIS_COPY_MAX_CLASSES` classes when ``xp`` is NumPy and fast paths are on; the
-    result is returned samples-major, in ``Z``'s layout, like the portable path's.  The same
-    operations, element for element (a sum over more than 8 classes may add in another order)."""
-
-    @functools.wraps(function)
-    def along_class_rows(Z: Any, *, xp: Any) -> Any:
-        if ops_for(xp) is None or Z.ndim != 2 or Z.shape[0] > CLASS_AXIS_COPY_MAX_CLASSES or not samples_major(Z):
-            return function(Z, xp=xp)
-        return numpy.asfortranarray(function(numpy.ascontiguousarray(Z), xp=xp))
-
-    return along_class_rows
-
-
 @functools.lru_cache(maxsize=64)
 def constant(value: float, dtype: Any) -> Any:
     """``value`` as a read-only 0-d array of ``dtype``, for the scalar operand of an elementwise step.
@@ -340,10 +306,13 @@ def one_float_dtype(*arrays: Any) -> bool:
     return len(dtypes) == 1 and dtypes.pop().kind == "f"
 
 
-def sigmoid(Z: Any) -> Any:
+@register(activations.sigmoid, backend="numpy")
+def sigmoid(Z: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.sigmoid`, ``exp(min(Z, 0)) / (1 + exp(-|Z|))``, operation for operation
     in two fresh arrays instead of six (the same numbers): on a tutorial network's ``(1, m)``
     output the allocations and scalar conversions, not the arithmetic, fill the call."""
+    if Z.dtype.kind != "f":
+        return activations.sigmoid(Z, xp=numpy)
     denominator = numpy.abs(Z)
     numpy.negative(denominator, out=denominator)
     numpy.exp(denominator, out=denominator)
@@ -354,10 +323,13 @@ def sigmoid(Z: Any) -> Any:
     return A
 
 
-def binary_cross_entropy_from_logits(Z: Any, Y: Any, weights: Any = None) -> Any:
-    """:func:`xdnn.losses.binary_cross_entropy_from_logits`, ``sum(max(Z, 0) - Z Y + log1p(exp(-|Z|))) / m``
+@register(losses.binary_crossentropy_cost, backend="numpy")
+def binary_crossentropy_cost(Z: Any, A: Any, Y: Any, *, xp: Any = None, weights: Any = None) -> Any:
+    """:func:`xdnn.losses.binary_crossentropy_cost`, ``sum(max(Z, 0) - Z Y + log1p(exp(-|Z|))) / m``
     (times ``weights`` before the sum), operation for operation in three fresh arrays instead of
-    eight (the same numbers, see :func:`sigmoid`)."""
+    eight (the same numbers, see :func:`sigmoid`), for ``Z`` and ``Y`` of one floating dtype."""
+    if not one_float_dtype(Z, Y, weights):
+        return losses.binary_crossentropy_cost(Z, A, Y, xp=numpy, weights=weights)
     softplus_tail = numpy.abs(Z)  # log1p(exp(-|Z|)), built in place
     numpy.negative(softplus_tail, out=softplus_tail)
     numpy.exp(softplus_tail, out=softplus_tail)
@@ -370,37 +342,6 @@ def binary_cross_entropy_from_logits(Z: Any, Y: Any, weights: Any = None) -> Any
     return numpy.add.reduce(terms, axis=None) / Z.shape[-1]
 
 
-_OUT_OF_PLACE = {"sigmoid": sigmoid}
-_COSTS = {"binary_crossentropy": binary_cross_entropy_from_logits}
-
-
-def activation_forward(name: str, xp: Any) -> Callable[[Any], Any] | None:
-    """The NumPy form ``forward(Z) -> A`` (a fresh ``A``) of activation ``name`` when ``xp`` is NumPy and
-    fast paths are on, else ``None``; it is called only on floating ``Z``."""
-    return _OUT_OF_PLACE.get(name) if ops_for(xp) else None
-
-
-def cost_function(loss_name: str, xp: Any) -> Callable[[Any, Any], Any] | None:
-    """The NumPy form ``cost(Z, Y)`` of the built-in loss ``loss_name`` when ``xp`` is NumPy and fast
-    paths are on, else ``None``; it is called only on ``Z`` and ``Y`` of one floating dtype."""
-    return _COSTS.get(loss_name) if ops_for(xp) else None
-
-
-class InPlaceActivation(NamedTuple):
-    """``forward(Z)`` overwrites and returns ``Z``; ``backward(dA, A)`` overwrites and returns ``dA``.
-
-    Only for arrays the caller owns: a :class:`xdnn.Dense` layer's own ``Z`` and the fresh ``dA``
-    its backward pass receives.  Same numbers as the portable activation.  ``backward_over_output``
-    (tanh's, or ``None``) also writes over ``A``, so it needs no ``(n, m)`` temporary: only for an
-    output nothing reads after the layer's backward (a network of built-in layers, see
-    :meth:`xdnn.Dense.bind`).
-    """
-
-    forward: Callable[[Any], Any]
-    backward: Callable[[Any, Any], Any]
-    backward_over_output: Callable[[Any, Any], Any] | None = None
-
-
 @functools.lru_cache(maxsize=8)
 def _zeros_row(dtype: Any) -> Any:
     zeros = numpy.zeros(ROW_ELEMENTS, dtype)
@@ -408,7 +349,9 @@ def _zeros_row(dtype: Any) -> Any:
     return zeros
 
 
-def _relu_in_place(Z: Any) -> Any:
+@register(activations.relu, backend="numpy", variant=IN_PLACE)
+def relu_in_place(Z: Any, *, xp: Any = None) -> Any:
+    """:func:`xdnn.activations.relu` written over ``Z`` (returned)."""
     # NumPy's maximum against a scalar takes an unvectorised loop (3-4x slower here); against a
     # zeros row it takes the vectorised array-array loop.  On a large contiguous Z that loop runs
     # along rows of ROW_ELEMENTS of Z's memory, whatever its layout.
@@ -426,32 +369,72 @@ def _relu_in_place(Z: Any) -> Any:
     return Z
 
 
-def _relu_backward_in_place(dA: Any, A: Any) -> Any:
+@register(activations.relu_backward, backend="numpy", variant=IN_PLACE)
+def relu_backward_in_place(dA: Any, A: Any, *, xp: Any = None) -> Any:
+    """:func:`xdnn.activations.relu_backward` written over ``dA`` (returned)."""
     return numpy.multiply(dA, A > 0, out=dA)  # a bool factor needs no float copy of the mask
 
 
-def _tanh_in_place(Z: Any) -> Any:
+@register(activations.tanh, backend="numpy", variant=IN_PLACE)
+def tanh_in_place(Z: Any, *, xp: Any = None) -> Any:
+    """:func:`xdnn.activations.tanh` written over ``Z`` (returned)."""
     return numpy.tanh(Z, out=Z)
 
 
-def _tanh_backward_in_place(dA: Any, A: Any) -> Any:
+@register(activations.tanh_backward, backend="numpy", variant=IN_PLACE)
+def tanh_backward_in_place(dA: Any, A: Any, *, xp: Any = None) -> Any:
+    """:func:`xdnn.activations.tanh_backward` written over ``dA`` (returned)."""
     factor = A * A  # the portable dA * (1 - A * A), operation for operation, in one temporary
     numpy.subtract(constant(1.0, A.dtype), factor, out=factor)
     return numpy.multiply(dA, factor, out=dA)
 
 
-def _tanh_backward_over_output(dA: Any, A: Any) -> Any:
+@register(activations.tanh_backward, backend="numpy", variant=activations.OVER_OUTPUT)
+def tanh_backward_over_output(dA: Any, A: Any, *, xp: Any = None) -> Any:
+    """:func:`xdnn.activations.tanh_backward` written over ``dA`` (returned), ``A`` used as scratch."""
     numpy.multiply(A, A, out=A)  # the same operations, the factor written over A
     numpy.subtract(constant(1.0, A.dtype), A, out=A)
     return numpy.multiply(dA, A, out=dA)
 
 
-_IN_PLACE = {
-    "relu": InPlaceActivation(_relu_in_place, _relu_backward_in_place),
-    "tanh": InPlaceActivation(_tanh_in_place, _tanh_backward_in_place, _tanh_backward_over_output),
-}
+# --- optimizer steps -------------------------------------------------------------------------------
 
 
-def in_place_activation(name: str, xp: Any) -> InPlaceActivation | None:
-    """The in-place form of activation ``name`` when ``xp`` is NumPy and fast paths are on, else ``None``."""
-    return _IN_PLACE.get(name) if ops_for(xp) else None
+@register(optimizers.gradient_descent_update, backend="numpy", variant=optimizers.IN_PLACE)
+def gradient_descent_in_place(parameters: dict, grads: Any, state: dict, *, xp: Any = None, learning_rate: float):
+    """:func:`xdnn.optimizers.gradient_descent_update` of every parameter, ``W -= lr * dW`` in place
+    (one loop, not a call per parameter: a tutorial network's step is short)."""
+    for name, W in parameters.items():
+        W -= learning_rate * grads["d" + name]
+
+
+@register(optimizers.gradient_descent_update, backend="numpy", variant=optimizers.OVER_GRADIENTS)
+def gradient_descent_over_gradients(parameters: dict, grads: Any, state: dict, *, xp: Any = None, learning_rate: float):
+    """:func:`gradient_descent_in_place` with ``lr * dW`` written over ``dW`` (``dW *= lr; W -= dW``): the
+    same two operations, no temporary the size of ``W``."""
+    if type(learning_rate) not in (float, int):  # a NumPy scalar rate would round lr * g to g's dtype first
+        gradient_descent_in_place(parameters, grads, state, learning_rate=learning_rate)
+        return
+    for name, W in parameters.items():
+        dW = grads["d" + name]
+        dW *= constant(learning_rate, dW.dtype)  # the rate as NumPy converts it anyway, without the cost
+        W -= dW
+
+
+# --- a fit's data and allocator ---------------------------------------------------------------------
+
+register(training_data.full_batch, backend="numpy")(full_batch)
+
+
+@register(training_data.prepare_fit, backend="numpy")
+def prepare_fit(*, xp: Any = None) -> None:
+    """Each step's freed arrays kept for the next (see :mod:`xdnn.backends.glibc_heap`)."""
+    glibc_heap.keep_freed_blocks()
+
+
+@register(training_data.split_runner, backend="numpy")
+def split_runner(batch_samples: int, multiply_adds_per_sample: float, *, xp: Any = None) -> Any:
+    """A large batch's samples split across threads (:class:`xdnn.backends.numpy_threads.SplitSteps`)."""
+    from xdnn.backends.numpy_threads import SplitSteps
+
+    return SplitSteps.for_batches(batch_samples, multiply_adds_per_sample)

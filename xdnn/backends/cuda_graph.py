@@ -11,7 +11,7 @@ What a replay cannot see, and how it is handled:
 * Python does not run.  Every value that changes from step to step lives in device memory the
   graph reads: the step size (the learning rate, with Adam's bias corrections) and Adam's
   second correction are 0-d device arrays, refilled before each launch
-  (:func:`xdnn._cupy_kernels.step_scalars`), and the optimizer's step count is advanced here.
+  (:func:`xdnn.backends.cupy.step_scalars`), and the optimizer's step count is advanced here.
 * Addresses and host constants are fixed at capture.  The graph updates the parameter and
   optimizer-state arrays it was captured with, in place, with the optimizer's hyper-parameters
   and the L2 factor of that moment; if anything replaces one of those arrays, their dictionaries,
@@ -26,13 +26,13 @@ What a replay cannot see, and how it is handled:
   gather with host-chosen indices) and optimizers without a fused kernel.
 
 * CuPy refuses to call cuBLAS inside a capture, so the step multiplies its matrices with a
-  kernel of :mod:`xdnn._cupy_kernels` (:func:`~xdnn._cupy_kernels.graph_step`): the same sums
+  kernel of :mod:`xdnn.backends.cupy` (:func:`~xdnn.backends.cupy.graph_step`): the same sums
   as cuBLAS's, added in another order (about one rounding per product apart).
 
 The first epoch of a fit runs the same step eagerly (it compiles the kernels, which must not
 happen inside a capture); the capture happens at the second.  If capturing fails, a warning
 says why and the fit goes on eagerly, with the same step.
-This is the only module besides :mod:`xdnn._cupy_kernels` with CuPy-specific code.
+This is the only module besides :mod:`xdnn.backends.cupy` with CuPy-specific code.
 """
 
 from __future__ import annotations
@@ -40,25 +40,27 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from xdnn import _cupy_kernels
+from xdnn import optimizers, training_data
+from xdnn.activations import ACTIVATIONS
+from xdnn.backends import cupy as cupy_kernels
+from xdnn.executors import register
+from xdnn.layers import Activation, BatchNorm, Dense, Dropout
+from xdnn.losses import LOSSES
 
-_GRAPH_OPTIMIZERS = ("GradientDescent", "Momentum", "RMSprop", "Adam")
+
+@register(training_data.graph_step_factory, backend="cupy")
+def graph_step_factory(network: Any, batch: int, m: int, weighted: bool, *, xp: Any = None):
+    """``(None, CapturedStep)`` when ``network`` can train with ``cuda_graph=True`` in batches of
+    ``batch`` of ``m`` samples (with sample weights if ``weighted``), else ``(why not, None)``."""
+    reason = refusal(network, batch, m, weighted)
+    return (reason, None) if reason is not None else (None, CapturedStep)
 
 
-def refusal(network: Any, context: Any, batch: int, m: int, weighted: bool = False) -> str | None:
-    """Why ``network`` cannot train with ``cuda_graph=True`` on ``context`` (an
-    :class:`xdnn._namespace.ArrayContext`) in batches of ``batch`` of ``m`` samples (with sample
-    weights if ``weighted``), or ``None``."""
-    from xdnn.activations import ACTIVATIONS
-    from xdnn.layers import Activation, BatchNorm, Dense, Dropout
-    from xdnn.losses import LOSSES
-
+def refusal(network: Any, batch: int, m: int, weighted: bool = False) -> str | None:
+    """Why ``network`` cannot train with ``cuda_graph=True`` in batches of ``batch`` of ``m``
+    samples (with sample weights if ``weighted``), or ``None``."""
     if weighted:
         return "cuda_graph=True trains without sample weights: pass sample_weight=None"
-    if context.backend_name != "cupy":
-        return f"cuda_graph=True needs the cupy backend (CUDA graphs); this network runs on {context.backend_name!r}"
-    if not _cupy_kernels.fast_paths_enabled():
-        return "cuda_graph=True needs the fused CuPy kernels, which xdnn.set_fast_paths(False) turned off"
     if batch < m:
         return (
             f"cuda_graph=True captures a full-batch step, but batch_size={batch} splits the {m} samples "
@@ -77,7 +79,7 @@ def refusal(network: Any, context: Any, batch: int, m: int, weighted: bool = Fal
     if LOSSES.get(network.loss.name) is not network.loss:
         return f"cuda_graph=True captures built-in losses only, not a custom {network.loss.name!r}"
     optimizer = network.optimizer
-    if type(optimizer).__name__ not in _GRAPH_OPTIMIZERS or type(optimizer).__module__ != "xdnn.optimizers":
+    if type(optimizer).rule not in cupy_kernels.FUSED_RULES or not optimizers.overwrites_grads(optimizer):
         return f"cuda_graph=True needs a built-in optimizer with a fused update, not {type(optimizer).__name__}"
     return None
 
@@ -105,9 +107,13 @@ class CapturedStep:
     def run(self, learning_rate: float) -> tuple[Any, Any]:
         optimizer = self.network.optimizer
         t = optimizer.iterations + 1
-        scalars = _cupy_kernels.step_scalars(optimizer, learning_rate, t)
-        if scalars is None:
+        if refusal(self.network, 1, 1) is not None:
             raise ValueError(f"cuda_graph=True: the optimizer was replaced by {optimizer!r}, which has no fused update")
+        optimizer.iterations = t  # the settings of step t (Adam's bias corrections count it)
+        settings = optimizer.settings(learning_rate)
+        optimizer.iterations = t - 1
+        scalars = cupy_kernels.step_scalars(type(optimizer).rule, settings)
+        self.settings = settings
         for key, value in scalars.items():
             self.scalars[key].fill(value)  # asynchronous, ordered before the step on this stream
         if self.graph is not None and not self._unchanged():
@@ -144,11 +150,14 @@ class CapturedStep:
         """The step as the graph records it: forward, cost, backward, the fused update of each
         parameter with the device scalars (run eagerly too, before the capture and without one)."""
         network = self.network
-        with _cupy_kernels.graph_step():  # products without cuBLAS, which a capture cannot record
-            cost, A, grads = network._cost_and_gradients(self.Xt, self.Yt, None, bound=self.bound)
+        with cupy_kernels.graph_step():  # products without cuBLAS, which a capture cannot record
+            cost, A, grads = network.cost_and_gradients(self.Xt, self.Yt, None, bound=self.bound)
         optimizer = network.optimizer
-        for name, value in network.parameters.items():
-            _cupy_kernels.update_with(optimizer, name, value, grads["d" + name], self.scalars)
+        rule = type(optimizer).rule
+        for name in network.parameters:
+            cupy_kernels.fused_update(
+                rule, name, network.parameters, grads, optimizer.state, self.settings, self.scalars
+            )
         return cost, A
 
     def _capture(self) -> None:

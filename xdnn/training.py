@@ -1,0 +1,261 @@
+"""The training loop of :meth:`xdnn.Network.fit`: epochs of batches, divergence, checkpoints, reports.
+
+One :class:`Fit` is one call of ``fit``: it holds what lives only for that call (the layers bound
+to the namespace, the full batch, the shuffles, a backend's split or captured step) so that the
+network itself carries no half-made training state.
+
+Divergence.  On the CPU a cost is read before each update, so a batch whose cost is NaN/inf is never
+applied, and training rolls back to the last checkpoint (taken at an epoch's first finite cost,
+about every :data:`CPU_CHECKPOINT_STEPS` steps).  On a GPU reading waits for the device: with
+nothing to report each epoch the costs are read every :data:`ACCELERATOR_SYNC_EVERY` epochs, and a
+checkpoint taken at each read (of finite parameters) is restored if training diverged in between.
+With no callback and no validation data the history is written in blocks of epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+from xdnn import executors, training_data
+from xdnn.callbacks import History, PrintCost, ProgressBar
+from xdnn.checkpoint import Checkpoint, all_finite
+from xdnn.layers import Dense
+
+Array = Any
+
+ACCELERATOR_SYNC_EVERY = 32
+CPU_CHECKPOINT_STEPS = 16
+# Without callbacks or validation data, the CPU's (already read) epoch costs go into the history this
+# many epochs at a time: per-epoch bookkeeping is a tenth of a tutorial network's step.
+CPU_REPORT_EVERY = 64
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped because the cost (or, after a fit's last update, a parameter) became NaN or infinite."""
+
+
+def call_hook(callback: Any, hook: str, *arguments: Any) -> None:
+    """``callback.hook(*arguments)`` where the callback has that hook."""
+    method = getattr(callback, hook, None)
+    if method is not None:
+        method(*arguments)
+
+
+class Fit:
+    """One ``fit`` of ``network`` on prepared data ``X (m, n_features)``, ``Y (m, k)`` (see
+    :meth:`xdnn.Network.fit`, which checks everything before making one)."""
+
+    def __init__(self, network: Any, X: Array, Y: Array, weights: Array | None, *, epochs: int, batch: int,
+                 shuffle: bool, validation: Any, callbacks: list, cuda_graph: bool) -> None:  # fmt: skip
+        self.network, self.epochs, self.batch, self.shuffle = network, epochs, batch, shuffle
+        self.validation, self.callbacks = validation, callbacks
+        context = network.context
+        self.xp = xp = context.xp
+        self.m = X.shape[0]
+        self.on_accelerator = context.backend_name == "cupy" or "cuda" in str(context.device)
+        per_epoch = bool(callbacks) or validation is not None
+        self.sync_every = 1 if per_epoch else (ACCELERATOR_SYNC_EVERY if self.on_accelerator else CPU_REPORT_EVERY)
+        self.checkpoint_every = max(1, CPU_CHECKPOINT_STEPS // -(-self.m // batch))  # in epochs
+        self.weighted = weights is not None
+        if self.weighted:  # the weights ride along as the targets' last column: batched and shuffled with them
+            Y = xp.concat([Y, xp.reshape(weights, (-1, 1))], axis=1)
+        self.X, self.Y = X, Y
+        executors.resolve(training_data.prepare_fit, xp)(xp=xp)
+        self.full = executors.resolve(training_data.full_batch, xp)(X, Y, xp=xp) if batch >= self.m else None
+        self.bound = network.bind_layers()
+        self.overwrite_grads = False  # asked once the callbacks have begun (one may replace the optimizer)
+        self.captured_step = None
+        if cuda_graph:
+            _, factory = executors.resolve(training_data.graph_step_factory, xp)(
+                network, batch, self.m, self.weighted, xp=xp
+            )
+            self.captured_step = factory(network, *self.full, self.bound)
+        self.permutations = training_data.PermutationFeed(
+            network.shuffle_generator, self.m, context, epochs_per_transfer=epochs if self.on_accelerator else 1
+        )
+        self.split = None
+        if not self.weighted and not cuda_graph and network.splits_exactly():
+            dense = [layer for layer in network.layers if isinstance(layer, Dense)]
+            multiply_adds = sum(layer.n_inputs * layer.units for layer in dense) / max(len(dense), 1)
+            self.split = executors.resolve(training_data.split_runner, xp)(min(batch, self.m), multiply_adds, xp=xp)
+        self.history = History(network.log_names(validation is not None))
+        self.pending: list[tuple[int, Any, Any]] = []  # epochs trained, costs not yet in the history
+
+    def run(self) -> History:
+        """Train; returns the history (also ``network.history``)."""
+        network = self.network
+        network.history = self.history
+        network.stop_training = False
+        network.diverged_epoch = None
+        for callback in self.callbacks:
+            call_hook(callback, "on_train_begin", network)
+        self.overwrite_grads = network.may_overwrite_grads()
+        self.checkpoint = Checkpoint(network)
+        self.epochs_before = network.epochs_trained
+        try:
+            self.epoch_loop()
+        except BaseException:  # an exception or Ctrl-C: the finished epochs still go into the history
+            if self.pending and not self.on_accelerator:  # (their costs are already read on the CPU)
+                self.report(callbacks=[], validation=None, checkpoint=None)
+            raise
+        finally:
+            if self.split is not None:
+                self.split.close()
+        # No cost is read after the last update: one that made a parameter NaN or inf is undone too
+        # (not parameters that were already so, e.g. a dead unit's bias set to -inf by the user).
+        if self.epochs and network.diverged_epoch is None and not network.parameters_finite():
+            if self.checkpoint.finite():
+                last = network.epochs_trained - 1 - self.epochs_before
+                self.roll_back(last, "its last update made a parameter or running statistic NaN or inf")
+        for callback in self.callbacks:
+            call_hook(callback, "on_train_end", network)
+        return self.history
+
+    def epoch_loop(self) -> None:
+        """The epochs; ``pending`` holds the trained epochs not yet reported."""
+        network = self.network
+        for epoch in range(self.epochs):
+            learning_rate = network.learning_rate(network.epochs_trained)
+            capture = not self.on_accelerator and epoch % self.checkpoint_every == 0
+            loss_sum, correct, diverged = self.train_epoch(learning_rate, self.checkpoint if capture else None)
+            if diverged:  # (CPU) the epochs before it first go into the history, as they would have
+                self.report(self.callbacks, self.validation, None)
+                cause = loss_sum if isinstance(loss_sum, str) else f"the cost became {loss_sum}"
+                self.roll_back(epoch, cause)
+                break
+            network.epochs_trained += 1
+            self.pending.append((epoch, loss_sum, correct))
+            if len(self.pending) < self.sync_every and epoch + 1 < self.epochs:
+                continue
+            checkpoint = self.checkpoint if self.on_accelerator else None
+            if self.report(self.callbacks, self.validation, checkpoint):
+                break
+
+    def roll_back(self, epoch: int, cause: str) -> None:
+        """Training diverged at ``epoch`` (``cause`` says how): restore the checkpoint (parameters
+        whose cost read finite), drop the history of the epochs undone, record ``diverged_epoch`` and warn."""
+        network, checkpoint = self.network, self.checkpoint
+        undone = network.epochs_trained - checkpoint.epochs_trained
+        checkpoint.restore()
+        self.history.truncate(checkpoint.epochs_trained - self.epochs_before)
+        network.diverged_epoch = epoch
+        warnings.warn(
+            f"training diverged at epoch {epoch} of this fit (0-based, as in the history): {cause}; stopped and "
+            f"restored the parameters after {checkpoint.epochs_trained} epochs of training, the last checkpoint "
+            f"whose cost was finite ({undone} completed epochs undone). Try a smaller learning rate.",
+            DivergenceWarning,
+            stacklevel=4,
+        )
+
+    def report(self, callbacks: list, validation: Any, checkpoint: Checkpoint | None) -> bool:
+        """Read the pending epochs' costs, record them, run callbacks; True when training must stop.
+
+        Each epoch leaves ``pending`` once it is recorded, so that what an exception leaves there is
+        exactly what the history still lacks."""
+        network, pending, m = self.network, self.pending, self.m
+        while pending:
+            epoch, loss_sum, correct = pending[0]
+            loss = float(loss_sum) / m
+            if not math.isfinite(loss):  # only reachable on an accelerator (see the module docstring)
+                pending.clear()  # this epoch and those after it are undone
+                self.roll_back(epoch, f"the cost became {loss}")
+                return True
+            logs = {"loss": loss}
+            if "accuracy" in network.metrics:
+                logs["accuracy"] = float(correct) / m
+            if validation is not None:
+                scores = network.evaluate_prepared(*validation, bound=self.bound)
+                logs.update({f"val_{name}": value for name, value in scores.items()})
+            self.history.record(epoch, logs)
+            pending.pop(0)
+            for callback in callbacks:
+                call_hook(callback, "on_epoch_end", network, epoch, logs)
+            if callbacks:  # (a callback may have replaced the optimizer)
+                self.overwrite_grads = network.may_overwrite_grads()
+            if network.stop_training:
+                return True
+        if checkpoint is not None and network.parameters_finite():  # not after an update that overflowed
+            checkpoint.capture()
+        return False
+
+    def train_epoch(self, learning_rate: float, checkpoint: Checkpoint | None):
+        """One pass over the data: ``(sum of batch costs x sizes, correct count, diverged)``.
+
+        On the CPU each batch's cost is read before its update and a non-finite cost -- or a
+        running statistic (batch norm's) that overflowed, checked at the epoch's end -- stops the
+        epoch (``diverged=True``, first value the cost, whose batch is left unapplied, or for a
+        statistic the cause); the parameters are captured into ``checkpoint`` (if given) when the
+        epoch's first cost reads finite.  On an accelerator costs stay on the device.
+        """
+        network, xp, check = self.network, self.xp, not self.on_accelerator
+        loss_sum, correct = 0.0, 0.0
+        track_accuracy = "accuracy" in network.metrics
+        permutation = self.permutations.next() if self.shuffle and self.batch < self.m else None
+        batches = training_data.epoch_batches(
+            self.X, self.Y, self.batch, xp=xp, full=self.full, permutation=permutation
+        )
+        for position, (Xt, Yt) in enumerate(batches):
+            weights = None
+            if self.weighted:  # the sample weights travel as the targets' last row
+                Yt, weights = Yt[:-1, ...], Yt[-1:, ...]
+            if self.captured_step is not None:  # forward, backward and update in one graph launch
+                cost, A = self.captured_step.run(learning_rate)
+                grads = None
+            else:
+                cost, A, grads = self.step_gradients(Xt, Yt, weights)
+            size = Xt.shape[1]
+            if check:
+                value = float(cost)
+                if not math.isfinite(value):
+                    return value, correct, True
+                # (this batch's forward has updated the running statistics: a checkpoint keeps only finite ones)
+                if position == 0 and checkpoint is not None and all_finite(network.state.values(), xp):
+                    checkpoint.capture()
+                loss_sum += value * size
+            else:
+                loss_sum = loss_sum + cost * size
+            if track_accuracy:
+                correct = correct + network.correct_count(A, Yt)
+            if grads is None:
+                continue
+            if self.overwrite_grads:  # (an optimizer's own update may predate the keyword)
+                network.optimizer.update(network.parameters, grads, learning_rate, xp=xp, overwrite_grads=True)
+            else:
+                network.optimizer.update(network.parameters, grads, learning_rate, xp=xp)
+        # Running statistics that overflowed (batch norm of finite inputs whose squares do not fit the
+        # dtype) while every cost read finite: once an epoch, the checkpoint it goes back to is its start.
+        if check and network.state and not all_finite(network.state.values(), xp):
+            return "a batch-normalisation running statistic became NaN or inf", correct, True
+        return loss_sum, correct, False
+
+    def step_gradients(self, Xt: Array, Yt: Array, weights: Array | None):
+        """``(cost, A, grads)`` of one step; a large batch may be split across a backend's threads."""
+        network, bound = self.network, self.bound
+        if self.split is not None and weights is None:
+
+            def unpenalised(X_slice, Y_slice):
+                # (no L2 for the slices: the L2 term is the whole batch's, added once below)
+                return network.cost_and_gradients(X_slice, Y_slice, network.dropout_random, bound=bound, l2=False)
+
+            split = self.split.run(unpenalised, Xt, Yt)
+            if split is not None:
+                cost, A, grads = split
+                return network.with_l2(cost, grads, Xt.shape[1]), A, grads
+        return network.cost_and_gradients(Xt, Yt, network.dropout_random, bound=bound, weights=weights)
+
+
+def start_fit(network: Any, X: Array, Y: Array, weights: Array | None, *, epochs: int, batch: int, shuffle: bool,
+              validation: Any, callbacks: list, verbose: Any, print_cost: bool, print_every: int,
+              cuda_graph: bool) -> Fit:  # fmt: skip
+    """A :class:`Fit` with the progress bar and cost printer in front of the user's callbacks."""
+    callbacks = list(callbacks)
+    if print_cost:
+        callbacks.insert(0, PrintCost(print_every, epochs=epochs))
+    if verbose:
+        callbacks.insert(0, ProgressBar(epochs))
+    return Fit(
+        network, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
+        callbacks=callbacks, cuda_graph=cuda_graph,
+    )  # fmt: skip
