@@ -21,21 +21,26 @@ use the keys ``W1, b1, ...`` and ``dA0, dW1, db1, ...``.
 Every function resolves the array namespace once from its inputs: arrays of a
 backend (CuPy, PyTorch, array-api-strict) keep the computation there; lists and
 NumPy arrays are moved once to the active backend (:func:`xdnn.set_backend`).
-The math itself lives in :mod:`xdnn.activations`, :mod:`xdnn.linear` and
-:mod:`xdnn.losses`, shared with :class:`xdnn.Network`.
+The math itself lives in :mod:`xdnn.activations`, :mod:`xdnn.linear`, :mod:`xdnn.losses` and
+:mod:`xdnn.optimizers`, and the loops over layers in :mod:`xdnn.backprop`, all shared with
+:class:`xdnn.Network`: the functions here only give them the tutorial's names, arguments and caches.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Mapping, Sequence
 
 from xdnn import _validation
 from xdnn import activations as _activations
+from xdnn import backprop as _backprop
 from xdnn import initializers as _initializers
 from xdnn import linear as _linear
 from xdnn import losses as _losses
+from xdnn import optimizers as _optimizers
 from xdnn._namespace import ArrayContext, array_context, resolve_dtype
+from xdnn.layers import Dense
 
 Array = Any
 Parameters = dict[str, Array]
@@ -73,6 +78,19 @@ __all__ = [
 
 
 # --- boundary helpers -------------------------------------------------------------------------
+
+
+def _warn_unless_binary(Y: Array, name: str, xp: Any) -> None:
+    """The course's code computes the cross-entropy of whatever ``Y`` it is given (its shape tests
+    feed random real numbers); so does this API, with a warning unless ``Y`` holds 0/1 labels or
+    probabilities.  (:class:`xdnn.Network` and the estimators refuse such targets.)"""
+    if not bool(xp.all((Y >= 0) & (Y <= 1))):
+        warnings.warn(
+            f"{name} holds values outside [0, 1]: the cross-entropy is computed as written, but it is the "
+            "cost of 0/1 labels (or probabilities)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _floating_dtype(arrays: Sequence[Array], xp: Any) -> Any:
@@ -261,8 +279,9 @@ def L_model_forward(
 # --- cost ---------------------------------------------------------------------------------------
 
 
-def compute_cost(AL: Array, Y: Array, parameters: Mapping[str, Array] | None = None) -> Array:
-    """Cross-entropy ``J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL))`` as a 0-d array.
+def compute_cost(AL: Array, Y: Array, parameters: Mapping[str, Array] | None = None) -> float:
+    """Cross-entropy ``J = -(1/m) sum(Y log AL + (1 - Y) log(1 - AL))`` as a Python ``float``
+    (what the course's ``float(np.squeeze(cost))`` gives).
 
     ``AL`` and ``Y`` are ``(1, m)``.  Saturated predictions (exactly 0 or 1) give a
     finite cost.  ``compute_cost([[.8, .9, .4]], [[1, 1, 1]])`` is ``0.414931599615``
@@ -279,8 +298,8 @@ def compute_cost(AL: Array, Y: Array, parameters: Mapping[str, Array] | None = N
     _validation.check_finite(Y, "Y", xp=xp)
     if not bool(xp.all((AL >= 0) & (AL <= 1))):
         raise ValueError("AL must hold probabilities in [0, 1] (the output of a sigmoid)")
-    _validation.check_binary_targets(Y, "Y", xp=xp)
-    return _losses.binary_cross_entropy(AL, Y, xp=xp)
+    _warn_unless_binary(Y, "Y", xp)
+    return float(_losses.binary_cross_entropy(AL, Y, xp=xp))
 
 
 # --- backward -----------------------------------------------------------------------------------
@@ -327,48 +346,47 @@ def linear_activation_backward(dA: Array, cache: tuple, activation: str) -> tupl
     return _linear_activation_backward(dA, ((A_prev, W, b), Z), _activations.get_activation(activation), context.xp)
 
 
-def _L_model_backward(
-    AL: Array,
-    Y: Array,
-    caches: list,
-    hidden: _activations.Activation,
-    output: _activations.Activation,
-    xp: Any,
-    *,
-    fused_output: bool = False,
-):
-    """Backward through all layers.  ``fused_output=True`` (only valid when ``AL = sigmoid(ZL)``
-    exactly, as inside :func:`L_layer_model`) starts from ``dZL = AL - Y``, which equals the
-    tutorial's ``dAL * sigmoid'(ZL)`` but stays finite when ``AL`` saturates at 0 or 1."""
-    L = len(caches)
-    grads: Parameters = {}
-    if fused_output:
-        (A_prev, W, _b), _Z = caches[-1]
-        dA, grads[f"dW{L}"], grads[f"db{L}"] = _linear.linear_backward(AL - Y, A_prev, W, xp=xp)
-        grads[f"dA{L - 1}"] = dA
-        first = L - 1
-    elif output.name == "sigmoid":
-        # dJ/dAL of the cross-entropy, per sample: -(Y/AL - (1-Y)/(1-AL)), times sigmoid'(ZL).  Where
-        # AL saturated at 0 or 1 that product is 0/0 or overflows; its limit there is AL - Y.
-        (A_prev, W, _b), Z = caches[-1]
-        # (also where AL is subnormal: Y / AL would overflow)
-        saturated = (AL < float(xp.finfo(AL.dtype).smallest_normal)) | (AL == 1.0)
-        safe_AL = xp.where(saturated, xp.ones_like(AL) / 2.0, AL)
-        dAL = -(Y / safe_AL - (1.0 - Y) / (1.0 - safe_AL))
-        dZ = xp.where(saturated, AL - Y, _activation_backward_from_Z(dAL, Z, output, xp))
-        dA, grads[f"dW{L}"], grads[f"db{L}"] = _linear.linear_backward(dZ, A_prev, W, xp=xp)
-        grads[f"dA{L - 1}"] = dA
-        first = L - 1
-    else:
-        dA = -(Y / AL - (1.0 - Y) / (1.0 - AL))
-        first = L
-    for layer in range(first, 0, -1):
-        activation = output if layer == L else hidden
-        dA, grads[f"dW{layer}"], grads[f"db{layer}"] = _linear_activation_backward(
-            dA, caches[layer - 1], activation, xp
+def _layer_backward(layer: int, cache: tuple, activation: _activations.Activation, xp: Any):
+    """The backward closure of layer ``layer`` from its tutorial cache, in :mod:`xdnn.backprop`'s form:
+    ``backward(dA) -> (dA_prev, {dA{l-1}, dW{l}, db{l}})``."""
+
+    def backward(dA):
+        dA_prev, dW, db = _linear_activation_backward(dA, cache, activation, xp)
+        return dA_prev, {f"dA{layer - 1}": dA_prev, f"dW{layer}": dW, f"db{layer}": db}
+
+    return backward
+
+
+def _sigmoid_output_backward(L: int, AL: Array, Y: Array, cache: tuple, xp: Any):
+    """The last layer's backward from the tutorial's ``dAL`` (:func:`xdnn.losses.binary_cross_entropy_gradient`)
+    through the sigmoid.  Where ``AL`` saturated at 0 or 1 (or is subnormal) that product is 0/0 or
+    overflows; its limit there, ``dZ = AL - Y`` (:func:`xdnn.losses.probability_gradient`), is taken."""
+    (A_prev, W, _b), Z = cache
+    saturated = (AL < float(xp.finfo(AL.dtype).smallest_normal)) | (AL == 1.0)
+    sigmoid = _activations.get_activation("sigmoid")
+
+    def backward(dAL):
+        dZ = xp.where(
+            saturated, _losses.probability_gradient(AL, Y, xp=xp), _activation_backward_from_Z(dAL, Z, sigmoid, xp)
         )
-        grads[f"dA{layer - 1}"] = dA
-    return grads
+        dA_prev, dW, db = _linear.linear_backward(dZ, A_prev, W, xp=xp)
+        return dA_prev, {f"dA{L - 1}": dA_prev, f"dW{L}": dW, f"db{L}": db}
+
+    return backward
+
+
+def _L_model_backward(
+    AL: Array, Y: Array, caches: list, hidden: _activations.Activation, output: _activations.Activation, xp: Any
+):
+    """Backward through all layers from the tutorial's ``dAL`` (:func:`xdnn.backprop.backward_pass`)."""
+    L = len(caches)
+    backwards = [_layer_backward(layer, caches[layer - 1], hidden, xp) for layer in range(1, L)]
+    if output.name == "sigmoid":
+        safe_AL = xp.where((AL < float(xp.finfo(AL.dtype).smallest_normal)) | (AL == 1.0), xp.ones_like(AL) / 2.0, AL)
+        backwards.append(_sigmoid_output_backward(L, AL, Y, caches[-1], xp))
+        return _backprop.backward_pass(backwards, _losses.binary_cross_entropy_gradient(safe_AL, Y, xp=xp))
+    backwards.append(_layer_backward(L, caches[-1], output, xp))
+    return _backprop.backward_pass(backwards, _losses.binary_cross_entropy_gradient(AL, Y, xp=xp))
 
 
 def L_model_backward(
@@ -409,11 +427,16 @@ def L_model_backward(
 # --- update -------------------------------------------------------------------------------------
 
 
-def _update_parameters(parameters: Parameters, grads: Mapping[str, Array], learning_rate: float) -> Parameters:
+def _update_parameters(parameters: Parameters, grads: Mapping[str, Array], learning_rate: float, xp: Any) -> Parameters:
+    """Gradient descent (:func:`xdnn.optimizers.gradient_descent_update`) of every ``W{l}``, ``b{l}``
+    into a new dictionary."""
+    names = [f"{kind}{layer}" for layer in range(1, _number_of_layers(parameters) + 1) for kind in "Wb"]
     updated = dict(parameters)
-    for layer in range(1, _number_of_layers(parameters) + 1):
-        for name in (f"W{layer}", f"b{layer}"):
-            updated[name] = parameters[name] - learning_rate * grads["d" + name]
+    trained = {name: parameters[name] for name in names}
+    _optimizers.apply_rule(
+        _optimizers.gradient_descent_update, (), trained, grads, {}, xp=xp, learning_rate=learning_rate
+    )
+    updated.update(trained)
     return updated
 
 
@@ -439,7 +462,7 @@ def update_parameters(
                 f"but {name} has shape {tuple(moved[name].shape)}"
             )
     params = {name: moved[name] for name in parameters}
-    return _update_parameters(params, moved, _validation.check_positive(learning_rate, "learning_rate"))
+    return _update_parameters(params, moved, _validation.check_positive(learning_rate, "learning_rate"), context.xp)
 
 
 # --- training loop and prediction ---------------------------------------------------------------
@@ -460,11 +483,12 @@ def L_layer_model(
     print_every: int = 100,
     record_every: int = 100,
     print_last: bool = True,
-) -> tuple[Parameters, list[float]]:
+) -> tuple[Parameters, list[Array]]:
     """Train an L-layer binary classifier by full-batch gradient descent.
 
-    Each iteration: :func:`L_model_forward`, :func:`compute_cost`,
-    :func:`L_model_backward`, :func:`update_parameters`.  The output layer's gradient
+    Each iteration is the tutorial's forward, cost, backward and update, run by the same code as
+    :class:`xdnn.Network`'s steps (:mod:`xdnn.backprop` over :class:`xdnn.Dense` layers, then
+    :class:`xdnn.GradientDescent`), so a backend's executors apply.  The output layer's gradient
     is taken as ``dZL = AL - Y`` (the same value as the tutorial's ``dAL * s'(ZL)``,
     but finite when a prediction saturates at exactly 0 or 1).  Initialisation follows the
     tutorial's application (``RandomState(1)``, ``randn / sqrt(n[l-1])``, i.e.
@@ -474,7 +498,8 @@ def L_layer_model(
     does) at the last one; reading it is the only device synchronisation in the loop.
 
     ``X`` is ``(layers_dims[0], m)``, ``Y`` is ``(1, m)`` of 0/1.  Returns
-    ``(parameters, costs)`` with ``costs`` a list of Python floats.
+    ``(parameters, costs)`` with ``costs`` a list of 0-d arrays of the backend (the course's
+    ``np.squeeze(cost)``).
     """
     context = array_context(X, Y)
     X, Y = context.asarray(X), context.asarray(Y)  # X decides the dtype; Y (labels) follows it
@@ -496,31 +521,34 @@ def L_layer_model(
         raise ValueError(f"layers_dims[-1] = {dims[-1]} but Y has {Y.shape[0]} rows (Y must be (1, m))")
     _validation.check_finite(X, "X", xp=xp)
     _validation.check_finite(Y, "Y", xp=xp)
-    _validation.check_binary_targets(Y, "Y", xp=xp)
+    _warn_unless_binary(Y, "Y", xp)
     num_iterations = _validation.check_count(num_iterations, "num_iterations", minimum=0)
     print_every = _validation.check_count(print_every, "print_every", minimum=1)
     record_every = _validation.check_count(record_every, "record_every", minimum=1)
     learning_rate = _validation.check_positive(learning_rate, "learning_rate")
 
-    hidden = _activations.get_activation(hidden_activation)
-    output = _activations.get_activation("sigmoid")
     parameters = _initializers.initialize_parameters(
         dims, context=context, dtype=X.dtype, initialization=initialization, seed=seed
     )
-    costs: list[float] = []
+    layers = [Dense(units, hidden_activation) for units in dims[1:-1]] + [Dense(dims[-1], "sigmoid")]
+    for index, layer in enumerate(layers, start=1):
+        layer.build(dims[index - 1], index)
+    loss = _losses.LOSSES["binary_crossentropy"]
+    bound = _backprop.bind_layers(layers, loss, xp, outputs_private=True)
+    optimizer = _optimizers.GradientDescent()
+    costs: list[Array] = []
     for iteration in range(num_iterations):
-        AL, caches = _L_model_forward(X, parameters, hidden, output, xp)
-        cost = _losses.binary_cross_entropy(AL, Y, xp=xp)
-        grads = _L_model_backward(AL, Y, caches, hidden, output, xp, fused_output=True)
-        parameters = _update_parameters(parameters, grads, learning_rate)
+        _, AL, backwards = _backprop.forward_pass(bound, parameters, None, X, True, None)
         record = iteration % record_every == 0
         show = print_cost and (iteration % print_every == 0 or (print_last and iteration == num_iterations - 1))
-        if record or show:
-            value = float(cost)
+        if record or show:  # the tutorial's compute_cost, read only when it is recorded or printed
+            cost = xp.asarray(_losses.binary_cross_entropy(AL, Y, xp=xp))
             if record:
-                costs.append(value)
+                costs.append(cost)
             if show:
-                print("Cost after iteration %i: %f" % (iteration, value))
+                print("Cost after iteration %i: %f" % (iteration, float(cost)))
+        grads = _backprop.backward_pass(backwards, loss.output_gradient(AL, Y, xp=xp))
+        optimizer.update(parameters, grads, learning_rate, xp=xp, overwrite_grads=True)
     return parameters, costs
 
 
@@ -786,7 +814,7 @@ def fit(
     """The moons tutorial's training loop: ``hidden_size`` tanh units and a sigmoid output,
     He-initialised (``W[l] = randn(n[l], n[l-1]) * sqrt(2 / n[l-1])``, zero biases), full-batch
     gradient descent for ``number_of_iterations``.  Returns ``(params, cost_)``, ``cost_`` the
-    cross-entropy before each update (a list of floats, one per iteration).
+    cross-entropy before each update (a list of 0-d arrays, one per iteration).
 
     ``X`` is ``(n_x, m)``, ``Y`` is ``(n_y, m)`` of 0/1.  The tutorial draws its weights from
     ``np.random`` unseeded; so does ``seed=None`` (seed ``np.random`` to repeat a run), while an

@@ -194,13 +194,13 @@ class BaseMLP(BaseEstimator):
         self._assign(fitted)
         # partial_fit runs one epoch by request: nothing to warn about
         if not (incremental or run.stopped_early() or run.interrupted):
-            self._warn_unless_converged(network, run)
+            self._warn_unless_converged(network)
         return self
 
-    def _warn_unless_converged(self, network: Network, run: TrainingRun) -> None:
-        """scikit-learn's ConvergenceWarning for a ``fit`` that used all ``max_iter`` epochs without
-        stopping (a diverged or shortened run is not one)."""
-        if network.diverged_epoch is None and len(run.history.get("loss", [])) >= self.max_iter:
+    def _warn_unless_converged(self, network: Network) -> None:
+        """scikit-learn's ConvergenceWarning for a ``fit`` that ran all ``max_iter`` epochs without its
+        stopping rule ending it (a diverged run is not one)."""
+        if network.diverged_epoch is None and self.n_iter_ >= self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
                 "hasn't converged yet.",
