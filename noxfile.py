@@ -15,13 +15,14 @@ import nox
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
-BACKENDS = ["numpy", "array_api_strict", "torch", "cupy"]
+BACKENDS = ["numpy", "array_api_strict", "torch", "jax", "cupy"]
 
 # What each backend session installs beside `xdnn[test-core]`.
 BACKEND_REQUIREMENTS = {
     "numpy": [],
     "array_api_strict": ["array-api-strict>=2.3"],
     "torch": ["torch==2.13.0"],
+    "jax": ["jax[cpu]>=0.4.35"],  # CPU here; float64 is switched on by xdnn when the backend resolves
 }
 
 
@@ -61,6 +62,8 @@ def tests(session: nox.Session, backend: str) -> None:
         requirements, extras = BACKEND_REQUIREMENTS[backend], "test-core"
     session.install(*requirements, "-e", f".[{extras}]")
     session.run("pytest", "--backend", backend, *session.posargs, env={"XDNN_BACKEND": backend})
+    if backend == "numpy" and not session.posargs:  # the docstrings' examples, once
+        session.run("pytest", "--doctest-modules", "xdnn", "-p", "no:cacheprovider", env={"XDNN_BACKEND": backend})
 
 
 @nox.session
@@ -72,7 +75,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests, examples, benchmarks and this file."""
+    """ruff check and ruff format --check over the package, tests, examples, benchmarks and this file."""
     session.install("ruff>=0.6")
     folders = [folder for folder in ("xdnn", "tests", "bench", "examples") if os.path.isdir(folder)]
     session.run("ruff", "check", *folders, "noxfile.py")
+    session.run("ruff", "format", "--check", *folders, "noxfile.py")

@@ -200,6 +200,28 @@ def xdnn_runner(spec, X, labels, dtype, backend, cuda_graph=False):
     return run
 
 
+def functional_runner(spec, X, labels, dtype):
+    """The tutorial API's own training loop, ``xdnn.functional.L_layer_model`` (full batch, sigmoid
+    output, plain gradient descent), on NumPy; each block initialises its parameters, as a call does."""
+    Xt = np.ascontiguousarray(X.T)
+    Yt = np.ascontiguousarray(one_hot_rows(labels, spec["dims"][-1], dtype).T)
+
+    def run(epochs):
+        with xdnn.use_backend("numpy"):
+            xdnn.functional.L_layer_model(
+                Xt,
+                Yt,
+                spec["dims"],
+                spec["lr"],
+                epochs,
+                hidden_activation=spec["hidden"],
+                dtype=dtype,
+                initialization="he",
+            )
+
+    return run
+
+
 def numpy_baseline_runner(spec, X, labels, dtype):
     Xt = np.ascontiguousarray(X.T)
     Yt = np.ascontiguousarray(one_hot_rows(labels, spec["dims"][-1], dtype).T)
@@ -493,6 +515,10 @@ def competitors(spec, X, labels, dtype, xdnn_backends, include_gpu):
                 ("xdnn [cupy, CUDA graph]", backend, kind, lambda: xdnn_runner(spec, X, labels, dtype, "cupy", True))
             )
     entries.append(("plain NumPy tutorial code", "numpy", "cpu", lambda: numpy_baseline_runner(spec, X, labels, dtype)))
+    if spec["output"] == "sigmoid" and spec["batch"] is None and "numpy" in xdnn_backends:
+        entries.append(
+            ("xdnn.functional.L_layer_model [numpy]", "numpy", "cpu", lambda: functional_runner(spec, X, labels, dtype))
+        )
     if available("torch"):
         import torch
 
