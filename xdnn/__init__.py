@@ -15,14 +15,13 @@ from xdnn._backend import (
     set_backend,
     use_backend,
 )
-from xdnn.executors import fast_paths_enabled, set_fast_paths
 from xdnn._namespace import BackendMismatchError, asarray, to_numpy
 from xdnn.backends.numpy_threads import get_num_threads, set_num_threads
 from xdnn.callbacks import Callback, EarlyStopping, History
+from xdnn.executors import fast_paths_enabled, set_fast_paths
 from xdnn.gradient_check import gradient_check
 from xdnn.layers import Activation, BatchNorm, Dense, Dropout
 from xdnn.network import Network
-from xdnn.training import DivergenceWarning
 from xdnn.optimizers import (
     Adam,
     ExponentialDecay,
@@ -35,6 +34,7 @@ from xdnn.optimizers import (
 )
 from xdnn.serialization import ModelFileError
 from xdnn.serialization import load_network as load
+from xdnn.training import DivergenceWarning
 
 _LAZY_SUBMODULES = ("datasets", "estimators", "plot")
 

@@ -145,6 +145,10 @@ def to_numpy(value: Any) -> Any:
         return np.asarray(value)
 
 
+# The name portable code uses: it moves data to the host, whatever backend it is on.
+to_host = to_numpy
+
+
 def asarray(data: Any, dtype: Any = None) -> Any:
     """Move ``data`` to the active backend (see :func:`xdnn.set_backend`).
 

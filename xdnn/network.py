@@ -38,7 +38,7 @@ from xdnn._namespace import (
     array_context,
     floating_dtype_name,
     is_host_data,
-    to_numpy,
+    to_host,
 )
 from xdnn._random import DeviceRandom, HostRandom, host_generator
 from xdnn.callbacks import History
@@ -262,7 +262,7 @@ class Network:
         dtype = getattr(context.xp, self.dtype_name)
 
         def move(value):
-            return context.asarray(to_numpy(value), dtype=dtype)
+            return context.asarray(to_host(value), dtype=dtype)
 
         self.context = context
         self.parameters = {name: move(value) for name, value in parameters.items()}
@@ -338,7 +338,7 @@ class Network:
                 raise ValueError(f"set_weights: weights[{key!r}] must name {sorted(target)}, got {names!r}")
             for name, value in given.items():
                 foreign = not is_host_data(value) and array_context(value).xp is not self.context.xp
-                array = self.context.asarray(to_numpy(value) if foreign else value, dtype=dtype)
+                array = self.context.asarray(to_host(value) if foreign else value, dtype=dtype)
                 if tuple(array.shape) != tuple(target[name].shape):
                     raise ValueError(
                         f"set_weights: {key}/{name} has shape {tuple(array.shape)}, this network's has "

@@ -54,7 +54,7 @@ class Fit:
         context = network.context
         self.xp = xp = context.xp
         self.m = X.shape[0]
-        self.on_accelerator = context.backend_name == "cupy" or "cuda" in str(context.device)
+        self.on_accelerator = training_data.on_accelerator(context.device)
         per_epoch = bool(callbacks) or validation is not None
         self.sync_every = 1 if per_epoch else (ACCELERATOR_SYNC_EVERY if self.on_accelerator else CPU_REPORT_EVERY)
         self.checkpoint_every = max(1, CPU_CHECKPOINT_STEPS // -(-self.m // batch))  # in epochs

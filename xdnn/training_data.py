@@ -23,6 +23,13 @@ def full_batch(X: Array, Y: Array, *, xp: Any) -> tuple[Array, Array]:
     return tuple(xp.reshape(A.T, (A.shape[1], A.shape[0]), copy=True) for A in (X, Y))
 
 
+def on_accelerator(device: Any) -> bool:
+    """Whether ``device`` is a GPU's (a CUDA or ROCm device of any library), where reading a cost
+    back to the host waits for the device: a fit then reads its costs every few epochs."""
+    name = str(device).lower()
+    return "cuda" in name or "gpu" in name or "rocm" in name
+
+
 def prepare_fit(*, xp: Any) -> None:
     """What a backend sets up before a fit's steps (NumPy: its allocator); portably, nothing."""
 
@@ -37,7 +44,11 @@ def graph_step_factory(network: Any, batch: int, m: int, weighted: bool, *, xp: 
     """``(reason, None)``: a step recorded once and replayed (``fit(cuda_graph=True)``) needs a backend
     that registers it (CuPy's CUDA graphs); otherwise ``(None, factory)`` with
     ``factory(network, Xt, Yt, bound).run(learning_rate) -> (cost, A)``."""
-    return "cuda_graph=True needs the cupy backend (CUDA graphs) with fast paths on; this network runs elsewhere", None
+    reason = (
+        "cuda_graph=True needs the cupy backend (CUDA graphs; fast paths on: xdnn.set_fast_paths(True)); "
+        f"this network runs on {network.backend!r}"
+    )
+    return reason, None
 
 
 class PermutationFeed:
