@@ -50,7 +50,9 @@ class Executor:
     function: Callable[..., Any]
 
     def __repr__(self) -> str:
-        name = getattr(self.definition, "__qualname__", None) or repr(self.definition)
+        name = getattr(self.definition, "__qualname__", None)
+        if name is None:  # an object, such as a built-in Loss
+            name = f"{type(self.definition).__name__}({getattr(self.definition, 'name', '')!r})"
         return f"Executor({name} on {self.backend}, {self.variant}: {self.function.__qualname__})"
 
 
@@ -82,9 +84,7 @@ def find(definition: Any, xp: Any, variant: str = FRESH) -> Callable[..., Any] |
     """The executor of ``definition`` of ``variant`` for namespace ``xp``, or ``None``."""
     if not _SWITCH["enabled"]:
         return None
-    from xdnn.backends import backend_of
-
-    backend = backend_of(xp)
+    backend = _backend_of(xp)
     if backend is None:
         return None
     entry = _REGISTRY.get((id(definition), backend, variant))
@@ -104,6 +104,13 @@ def bind(definition: Callable[..., Any], xp: Any, variant: str = FRESH) -> Calla
     if function is not None:
         return function
     return functools.partial(definition, xp=xp) if variant == FRESH else None
+
+
+def _backend_of(xp: Any) -> str | None:
+    from xdnn.backends import backend_of  # (imported on first use: the backends import this module)
+
+    globals()["_backend_of"] = backend_of
+    return backend_of(xp)
 
 
 def entries() -> list[Executor]:

@@ -169,11 +169,28 @@ class Optimizer:
             raise NotImplementedError(f"{type(self).__name__} sets no update rule and does not override update")
         self.iterations += 1
         settings = self.settings(learning_rate)
-        in_place = (overwrite_grads and executors.find(rule, xp, OVER_GRADIENTS)) or executors.find(rule, xp, IN_PLACE)
+        in_place = self._in_place_executor(rule, xp, overwrite_grads)
         if in_place:
             in_place(parameters, grads, self.state, xp=xp, **settings)
         else:
             apply_rule(rule, self.slots, parameters, grads, self.state, xp=xp, **settings)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and copied without the executor looked up for the last steps (it holds a namespace)."""
+        state = dict(self.__dict__)
+        state.pop("_executor", None)
+        return state
+
+    def _in_place_executor(self, rule: Any, xp: Any, overwrite_grads: bool) -> Any:
+        """A backend's in-place executor of ``rule`` on ``xp`` (the one that may also use the gradients
+        as scratch where ``overwrite_grads``), or ``None``; looked up once for a run of steps."""
+        key = (rule, xp, overwrite_grads, executors.fast_paths_enabled())
+        cached = self.__dict__.get("_executor")
+        if cached is None or cached[0] != key:
+            found = overwrite_grads and executors.find(rule, xp, OVER_GRADIENTS)
+            cached = (key, found or executors.find(rule, xp, IN_PLACE))
+            self._executor = cached
+        return cached[1]
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.config().items() if key != "name")

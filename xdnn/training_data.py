@@ -46,7 +46,7 @@ def graph_step_factory(network: Any, batch: int, m: int, weighted: bool, *, xp: 
     ``factory(network, Xt, Yt, bound).run(learning_rate) -> (cost, A)``."""
     reason = (
         "cuda_graph=True needs the cupy backend (CUDA graphs; fast paths on: xdnn.set_fast_paths(True)); "
-        f"this network runs on {network.backend!r}"
+        f"this network runs on {network.backend or getattr(xp, '__name__', xp)!r}"
     )
     return reason, None
 
