@@ -1,27 +1,18 @@
-"""NumPy fast paths: a training step's products and sums through NumPy's cheaper entry points.
+"""NumPy executors: the same definitions through NumPy's cheaper entry points and in place.
 
-On the small arrays of a tutorial network NumPy's per-call dispatch, not arithmetic, fills
-a training step: ``np.sum`` runs through a Python wrapper that ``np.add.reduce`` (the same
-ufunc reduction) skips, and ``np.dot`` dispatches a 2-D product faster than ``@`` (the
-same BLAS ``gemm``).  Together about 5 us of a 40 us step of the planar network.  A large product
-goes through ``np.matmul`` instead (:func:`matrix_product`): ``np.dot`` zero-fills its output before
-``gemm`` overwrites it, an extra pass over every ``(n, m)`` result.  An activation-sized product
-whose rows would be a multiple of 4 KiB long gets rows one cache line longer
-(:func:`row_padded_empty`), out of the L1 cache's way.
+On a tutorial network's small arrays per-call dispatch, not arithmetic, fills a training step:
+small products go through ``np.dot`` and sums through ``np.add.reduce`` (the same BLAS ``gemm``
+and ufunc loops with less dispatch).  On a wide network's large arrays memory traffic fills it:
+the bias is added into the fresh product (:func:`affine`), the bias gradient is a BLAS product
+with a ones vector, products keep their input's memory layout (:func:`samples_major_full_batch`),
+activation-sized results whose rows would alias in the L1 cache get rows one cache line longer
+(:func:`row_padded_empty`), and a relu or tanh :class:`xdnn.Dense` layer applies its activation
+and its derivative in place on arrays it owns (:func:`relu_in_place`, ...).
 
-On the large arrays of a wide network memory traffic fills the step instead: the bias is added
-into the fresh product (:func:`affine`), the bias gradient is a BLAS product with a ones
-vector, and a relu or tanh :class:`xdnn.Dense` layer applies its activation to its own ``Z``
-and its derivative to the fresh incoming ``dA`` in place (:func:`in_place_activation`) -- no
-new ``(n, m)`` arrays, a quarter less peak memory.  Products keep their input's memory layout (feature-major, or
-samples-major as a mini-batch or a wide full batch is, see :func:`samples_major_full_batch`),
-so that elementwise work never mixes the two; on a samples-major array, whose memory rows are a
-sample's few units, the bias add and relu run along longer rows of its memory (:data:`ROW_ELEMENTS`).
-
-Every function here that runs a definition is registered against it (:mod:`xdnn.executors`)
-and is used only when the namespace is NumPy and fast paths are on (``xdnn.set_fast_paths``,
+Every function that runs a definition is registered against it (:mod:`xdnn.executors`) and used
+only when the namespace is NumPy and fast paths are on (``xdnn.set_fast_paths``,
 ``XDNN_FAST_PATHS``); ``tests/test_executors.py`` asserts each gives its definition's numbers.
-Measurements behind the thresholds below: ``bench/results/``.
+Why each threshold is what it is, with measurements: ``bench/results/numpy-executors.md``.
 """
 
 from __future__ import annotations
@@ -35,11 +26,8 @@ from xdnn import activations, linear, losses, optimizers, training_data
 from xdnn.backends import glibc_heap
 from xdnn.executors import IN_PLACE, register
 
-# A full batch with at least as many features as samples (the cat classifier's 12288 x 209) and
-# at least this many elements stays samples-major -- a view of the caller's (m, n_features)
-# array, no copy -- as its first-layer products with the long n_features side contiguous run
-# about 20% faster.  Other full batches are copied into feature-major (n_features, m) memory, where
-# the bias add and the row sums run along contiguous rows (deep-narrow's 64 x 8192).
+# A full batch with at least as many features as samples and this many elements stays samples-major
+# (a view of the caller's X); others are copied feature-major.  Why: bench/results/numpy-executors.md.
 SAMPLES_MAJOR_MIN_ELEMENTS = 1 << 16
 
 
@@ -59,10 +47,7 @@ def samples_major_full_batch(X: Any, Y: Any) -> tuple[Any, Any] | None:
     return numpy.ascontiguousarray(X).T, numpy.ascontiguousarray(Y).T
 
 
-# Rows of the caller's (m, n) array transposed at a time by feature_major_copy.  NumPy's copy of a
-# transposed view fills each output row from one column of the whole input, a cache line per
-# element; a block of rows stays in cache.  10000 x 784 float32: 8 ms instead of 24 (float64: 23
-# instead of 41); 8192 x 64 or 100000 x 10 float32: the same as NumPy's copy.
+# Rows transposed at a time by feature_major_copy (a block stays in cache; NumPy copies a column at a time).
 TRANSPOSE_BLOCK_ROWS = 512
 
 
@@ -84,31 +69,19 @@ def full_batch(X: Any, Y: Any, *, xp: Any = None) -> tuple[Any, Any]:
     return samples_major_full_batch(X, Y) or (feature_major_copy(X), feature_major_copy(Y))
 
 
-# A product with at least this many output elements runs through np.matmul: np.dot memsets its
-# output first (numpy/_core/src/common/cblasfuncs.c), 40-140 us of a 0.6-1.1 ms (64, 64) x (64, 8192)
-# product, while on small outputs np.dot's dispatch is about 0.5 us faster.  Same gemm, same numbers.
+# A product with at least this many output elements runs through np.matmul (np.dot zero-fills its
+# output first); smaller ones through np.dot, whose dispatch is cheaper.  Same gemm, same numbers.
 MATMUL_MIN_ELEMENTS = 1 << 14
 
-# Rows of a row-major array that are a multiple of this many bytes long (8192 float32 samples of a
-# feature-major activation) start at addresses that share their low 12 bits, so one column's
-# elements of consecutive rows fall in the same set of the L1 cache, whose 8 ways they evict from
-# each other as a BLAS kernel reads or writes a few rows at once.  Such an activation-sized product
-# result gets rows one cache line longer (a view of the first ``columns`` of each): float32
-# (64, 64) x (64, 8192) took 396 us instead of 579, its input gradient 390 instead of 556 (OpenBLAS,
-# AMD Zen 4); a deep-narrow training step 0.89 of the time in float32, 0.95 in float64.
+# Rows a multiple of this many bytes long alias in the L1 cache: such product results get rows one
+# cache line longer (row_padded_empty).  Measurements: bench/results/numpy-executors.md.
 ALIASING_ROW_BYTES = 4096
 ROW_PADDING_BYTES = 64
-# A product result with fewer rows is not padded: a kernel's few rows of output then hold no more
-# lines of one set than its ways.
+# A product result with fewer rows is not padded (a kernel's few rows fit the cache's ways).
 PADDED_MIN_ROWS = 16
-# Nor are shorter rows: NumPy's elementwise work on a padded array, no longer contiguous, costs
-# about 0.2 us more per row (np.abs over 4M float32 in rows of 1024: 1.7 ms padded, 0.39 contiguous;
-# in rows of 8192: 0.33 against 0.30).  Rows of 16 KiB still gain: a deep-narrow step of 4096
-# float32 samples (or one of 8192 split in two, see xdnn._numpy_threads) ran 0.93 (0.88) of its
-# unpadded time, though its relu derivative took 149 us a layer instead of 91.
+# Nor are shorter rows: elementwise work on a padded (non-contiguous) array costs more per row.
 PADDED_MIN_ROW_BYTES = 1 << 14
-# Nor is the result of a product with a longer inner dimension: it computes long enough per element
-# written to hide the misses (wide's (4096, 1024) x (1024, 1024): the same time either way).
+# Nor is the result of a product with a longer inner dimension (it computes long enough to hide misses).
 PADDED_MAX_INNER = 256
 # No row-padded array has fewer elements (16 rows of 2048 float64 or 4096 float32).
 PADDED_MIN_ELEMENTS = PADDED_MIN_ROWS * PADDED_MIN_ROW_BYTES // 8
@@ -198,13 +171,10 @@ def affine(A_prev: Any, W: Any, b: Any, *, xp: Any = None) -> Any:
     return Z
 
 
-# Elements per row of the memory views that the elementwise work of a samples-major array runs along.
-# NumPy calls its inner loop once per row of the iteration, about 10 ns each: along the 64-element
-# rows of a (64, 8192) samples-major array the bias add took 115 instead of 34 us (float32), relu
-# 147 instead of 67.
+# Elements per row of the memory views that elementwise work on a samples-major array runs along
+# (NumPy's inner loop is called once per row).
 ROW_ELEMENTS = 8192
-# Below this many samples the bias add runs directly along the short rows: building the repeated
-# bias row (2-3 us) costs more than its ~10 ns a row saves.
+# Below this many samples the bias add runs along the short rows (the repeated row costs more).
 BIAS_TILE_MIN_SAMPLES = 1024
 
 
@@ -252,10 +222,7 @@ def affine_backward(
     The averages divide the fresh products in place.
     """
     n_prev, m = A_prev.shape
-    # One output unit (a binary classifier's last layer): dA_prev = W^T dZ is an outer product, the
-    # same single products as gemm's, three times faster as a broadcast multiply once it is large
-    # (64 x 8192: 65 vs 247 us); on small arrays gemm dispatches faster and the multiply's iterator
-    # takes a buffer larger than the product.
+    # One output unit: dA_prev = W^T dZ is an outer product, faster as a broadcast multiply once large.
     outer = W.shape[0] == 1 and W.shape[1] * m >= OUTER_PRODUCT_MIN_ELEMENTS
     # (the layout test and matrix_product's first choice written out, as in affine)
     strides = A_prev.strides
@@ -352,9 +319,8 @@ def _zeros_row(dtype: Any) -> Any:
 @register(activations.relu, backend="numpy", variant=IN_PLACE)
 def relu_in_place(Z: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.relu` written over ``Z`` (returned)."""
-    # NumPy's maximum against a scalar takes an unvectorised loop (3-4x slower here); against a
-    # zeros row it takes the vectorised array-array loop.  On a large contiguous Z that loop runs
-    # along rows of ROW_ELEMENTS of Z's memory, whatever its layout.
+    # np.maximum against a zeros row takes the vectorised array-array loop (a scalar operand does not),
+    # along rows of ROW_ELEMENTS of Z's memory.
     if Z.size < 2 * ROW_ELEMENTS or not _contiguous(Z):
         zeros = numpy.zeros((Z.shape[0], 1) if samples_major(Z) else (1, Z.shape[1]), Z.dtype)
         return numpy.maximum(Z, zeros, out=Z)

@@ -47,12 +47,8 @@ import numpy
 # A slice has at least this many samples.  The cat classifier's 209 samples (12288 features) ran
 # 1.2x slower split in two: its first product, long in n_features, is one BLAS already spreads well.
 MIN_SLICE_SAMPLES = 1024
-# ... and at least this many multiply-adds a layer (the mean of n_in * n_out over the Dense layers,
-# times its samples): below it a slice's per-call costs, Python's and NumPy's, are no longer small
-# against its arithmetic, and the threads take turns holding the interpreter.  Split in two, float32:
-# ten layers of 64 units, 2048 samples (3.8M a slice), 0.88 of the unsplit time; 32 units, 4096
-# samples (1.9M), 0.99; 16 units, 16384 samples (1.9M), 1.05, and 2048 samples (0.24M), 2.04; 16
-# units, 65536 samples (7.7M), 0.86.
+# ... and at least this many multiply-adds a layer (mean n_in * n_out over the Dense layers, times the
+# slice's samples): below it per-call costs and the interpreter lock outweigh the split.
 MIN_SLICE_MULTIPLY_ADDS = 3 << 20
 # Slice boundaries fall on a multiple of this many samples: a feature-major slice's rows then
 # start on a cache line (16 float32).

@@ -460,7 +460,7 @@ def two_layer_model(
     *,
     seed: int | None = 1,
     dtype: Any = None,
-) -> tuple[Parameters, list[float]]:
+) -> tuple[Parameters, list[Array]]:
     """The application notebook's LINEAR -> RELU -> LINEAR -> SIGMOID model.
 
     ``layers_dims = (n_x, n_h, n_y)``; initialised as :func:`initialize_parameters`

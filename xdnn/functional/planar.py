@@ -201,7 +201,7 @@ def fit(
     *,
     seed: int | None = None,
     dtype: Any = None,
-) -> tuple[Parameters, list[float]]:
+) -> tuple[Parameters, list[Array]]:
     """The moons tutorial's training loop: ``hidden_size`` tanh units and a sigmoid output,
     He-initialised (``W[l] = randn(n[l], n[l-1]) * sqrt(2 / n[l-1])``, zero biases), full-batch
     gradient descent for ``number_of_iterations``.  Returns ``(params, cost_)``, ``cost_`` the
