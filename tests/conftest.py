@@ -15,7 +15,7 @@ import pytest
 import xdnn
 from xdnn._backend import BackendError, resolve_backend
 
-ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "cupy")
+ALL_BACKENDS = ("numpy", "array_api_strict", "torch", "jax", "cupy")
 
 
 def pytest_addoption(parser):
@@ -62,7 +62,9 @@ def fast_paths():
 
 @pytest.fixture
 def backend(request):
-    """The active :class:`xdnn._backend.Backend` for this test (``backend.xp``, ``backend.device``)."""
+    """The active :class:`xdnn._backend.Backend` for this test (``backend.xp``, ``backend.device``).
+
+    Resolving a backend does its set-up: for JAX, float64 is switched on (``jax_enable_x64``)."""
     name = request.param
     try:
         resolved = resolve_backend(name)

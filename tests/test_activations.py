@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 import xdnn
-from xdnn import activations
+from xdnn import activations, executors
 from xdnn.activations import ACTIVATIONS
 
 GELU_C = math.sqrt(2.0 / math.pi)
@@ -44,9 +45,18 @@ def draw_Z(seed: int, shape=(4, 5)) -> np.ndarray:
 
 
 def implementations(activation, xp):
-    """The portable activation and the one used on ``xp`` (a fused kernel on CuPy)."""
-    fast = activation.on(xp)
-    return [activation] if fast is activation else [activation, fast]
+    """The portable activation and, where a backend registers executors of its functions (a fused
+    kernel on CuPy, NumPy's sigmoid), the one a network binds on ``xp``."""
+    forward_executor, backward_executor = (executors.find(f, xp) for f in (activation.forward, activation.backward))
+    if forward_executor is None and backward_executor is None:
+        return [activation]
+    bound_forward, bound_backward = activation.bind(xp)
+    bound = dataclasses.replace(
+        activation,
+        forward=lambda Z, *, xp: bound_forward(Z),
+        backward=lambda dA, saved, *, xp: bound_backward(dA, saved),
+    )
+    return [activation, bound]
 
 
 def forward(activation, Z_host, to_device, xp):

@@ -1,4 +1,6 @@
-"""The CuPy fused kernels equal the portable Array API path (runs only with a CUDA GPU)."""
+"""The CuPy executors (xdnn.backends.cupy) equal the portable Array API path (runs only with a CUDA GPU).
+
+Each executor is also compared with its definition in tests/test_executors.py."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import numpy as np
 import pytest
 
 import xdnn
-from xdnn import _cupy_kernels, activations, losses, optimizers
+from xdnn import activations, executors, losses, optimizers
 from xdnn._backend import cuda_device_count
 
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed: the fused kernels need a CUDA GPU")
@@ -14,6 +16,8 @@ if cuda_device_count() == 0:
     pytest.skip("no CUDA device: the fused kernels need a CUDA GPU", allow_module_level=True)
 
 import array_api_compat.cupy as xp  # noqa: E402
+
+from xdnn.backends import cupy as cupy_backend  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -29,16 +33,16 @@ def test_fused_activation_equals_portable(name, dtype):
     Z = cupy.asarray(np.r_[rng.normal(scale=5, size=997), [0.0, -800.0, 800.0]].reshape(10, 100).astype(dtype))
     dA = cupy.asarray(rng.normal(size=(10, 100)).astype(dtype))
     portable = activations.get_activation(name)
-    fused = _cupy_kernels.fused_activation(name)
-    assert fused is not None and portable.on(xp) is fused
+    forward, backward = portable.bind(xp)
+    assert executors.find(portable.backward, xp) is not None  # (tanh's forward is CuPy's own tanh)
     tolerance = 1e-6 if dtype == "float32" else 1e-13
-    A = fused.forward(Z, xp=xp)
+    A = forward(Z)
     np.testing.assert_allclose(
         cupy.asnumpy(A), cupy.asnumpy(portable.forward(Z, xp=xp)), rtol=tolerance, atol=tolerance
     )
     saved = A if portable.backward_uses_output else Z
     np.testing.assert_allclose(
-        cupy.asnumpy(fused.backward(dA, saved, xp=xp)),
+        cupy.asnumpy(backward(dA, saved)),
         cupy.asnumpy(portable.backward(dA, saved, xp=xp)),
         rtol=tolerance,
         atol=tolerance,
@@ -93,16 +97,16 @@ def test_the_capturable_product_equals_cublas(shape_a, shape_b, transposed, dtyp
         return cupy.asarray(host).T if flip else cupy.asarray(host)
 
     a, b = operand(shape_a, transposed[0]), operand(shape_b, transposed[1])
-    ours = _cupy_kernels.capturable_product(a, b)
+    ours = cupy_backend.capturable_product(a, b)
     assert ours.shape == (shape_a[0], shape_b[1]) and ours.dtype == a.dtype
     reference = cupy.asnumpy(a).astype(np.float64) @ cupy.asnumpy(b).astype(np.float64)
     tolerance = 1e-5 if dtype == "float32" else 1e-12
     scale = max(1.0, np.sqrt(shape_a[1]))
     np.testing.assert_allclose(cupy.asnumpy(ours), reference, rtol=tolerance, atol=tolerance * scale)
     np.testing.assert_allclose(cupy.asnumpy(ours), cupy.asnumpy(a @ b), rtol=tolerance, atol=tolerance * scale)
-    with _cupy_kernels.graph_step():
-        np.testing.assert_array_equal(cupy.asnumpy(_cupy_kernels.product(a, b)), cupy.asnumpy(ours))
-    np.testing.assert_array_equal(cupy.asnumpy(_cupy_kernels.product(a, b)), cupy.asnumpy(a @ b))
+    with cupy_backend.graph_step():
+        np.testing.assert_array_equal(cupy.asnumpy(cupy_backend.product(a, b)), cupy.asnumpy(ours))
+    np.testing.assert_array_equal(cupy.asnumpy(cupy_backend.product(a, b)), cupy.asnumpy(a @ b))
 
 
 def test_network_training_equal_with_and_without_fast_paths():
@@ -129,8 +133,8 @@ def test_fused_cost_and_gradient_equals_portable(name, dtype):
     Y = cupy.asarray((rng.random((k, 200)) > 0.5).astype(dtype))
     loss = losses.get_loss(name)
     A = activations.get_activation(loss.output_activation).forward(Z, xp=xp)
-    assert _cupy_kernels.fused_cost_and_gradient(name, Z, A, Y) is not None
-    fused_cost, fused_dZ = loss.cost_and_gradient(Z, A, Y, xp=xp)
+    assert executors.find(loss, xp, losses.COST_AND_GRADIENT) is not None
+    fused_cost, fused_dZ = loss.bind(xp)(Z, A, Y)
     tolerance = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(float(fused_cost), float(loss.cost(Z, A, Y, xp=xp)), rtol=tolerance)
     np.testing.assert_allclose(

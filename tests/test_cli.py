@@ -199,7 +199,7 @@ def moons_model(tmp_path):
     [
         (("train", "--data", "moons", "--epochs", "-1"), ("--epochs", "positive integer", "'-1'")),
         (("train", "--data", "moons", "--val-split", "1.5"), ("--val-split", "expected a number in [0, 1)", "'1.5'")),
-        (("train", "--data", "moons", "--backend", "jax"), ("--backend", "invalid choice", "'jax'")),
+        (("train", "--data", "moons", "--backend", "tensorflow"), ("--backend", "invalid choice", "'tensorflow'")),
         (("train", "--data", "moons", "--lr", "-1"), ("--lr", "positive number")),
         (("train", "--data", "moons", "--batch-size", "0"), ("--batch-size", "positive integer")),
         (("train", "--data", "moons", "--dropout", "1.5"), ("--dropout", "[0, 1)")),
@@ -290,7 +290,7 @@ def test_backend_defaults_to_xdnn_backend(monkeypatch, capsys, tmp_path):
 
 @pytest.mark.parametrize("command", ["train", "predict", "evaluate", "demo"])
 def test_invalid_xdnn_backend_is_a_one_line_error(command, monkeypatch, capsys, moons_model):
-    monkeypatch.setenv("XDNN_BACKEND", "jax")
+    monkeypatch.setenv("XDNN_BACKEND", "tensorflow")
     arguments = {
         "train": ["train", "--data", "moons", "--epochs", "1", "--quiet"],
         "predict": ["predict", "--model", str(moons_model), "--data", "moons"],
@@ -298,7 +298,7 @@ def test_invalid_xdnn_backend_is_a_one_line_error(command, monkeypatch, capsys, 
         "demo": ["demo", "--iterations", "1"],
     }[command]
     code = cli.main(arguments)
-    assert_one_line_error(code, capsys.readouterr().err, "XDNN_BACKEND", "'jax'", "--backend")
+    assert_one_line_error(code, capsys.readouterr().err, "XDNN_BACKEND", "'tensorflow'", "--backend")
 
 
 def test_csv_without_header_row_is_refused(tmp_path, capsys):

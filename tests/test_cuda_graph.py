@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 import xdnn
-from xdnn import _cuda_graph
+from xdnn import executors, linear, optimizers, training_data
 from xdnn._backend import cuda_device_count
+from xdnn.backends import cuda_graph
+from xdnn.backends import cupy as cupy_backend
 
 
 def _data(m=120, n=5, seed=0, classes=2):
@@ -22,8 +24,9 @@ def _data(m=120, n=5, seed=0, classes=2):
     return X, y
 
 
-def _cupy_context():
-    return types.SimpleNamespace(backend_name="cupy")
+def _fake_cupy():
+    """A namespace array-api-compat takes for CuPy's (by its name): the registry's ``"cupy"`` backend."""
+    return types.ModuleType("cupy")
 
 
 # --- refusals: no GPU needed ----------------------------------------------------------------------
@@ -35,7 +38,7 @@ def test_refused_on_a_backend_without_cuda_graphs_and_nothing_changes():
         network = xdnn.Network([5, 8, 1], seed=0)
         network.fit(X, y, epochs=1, batch_size=None, verbose=0)
         before = {k: xdnn.to_numpy(v).copy() for k, v in network.parameters.items()}
-        with pytest.raises(ValueError, match="needs the cupy backend.*'numpy'"):
+        with pytest.raises(ValueError, match="needs the cupy backend"):
             network.fit(X, y, epochs=3, batch_size=None, cuda_graph=True, verbose=0)
         for key, value in network.parameters.items():
             np.testing.assert_array_equal(xdnn.to_numpy(value), before[key])
@@ -57,7 +60,7 @@ def test_refused_on_a_backend_without_cuda_graphs_and_nothing_changes():
     ],
 )
 def test_refusal_names_what_a_graph_cannot_capture(build, batch, expected):
-    reason = _cuda_graph.refusal(build(), _cupy_context(), batch, 120)
+    reason = cuda_graph.refusal(build(), batch, 120)
     if expected is None:
         assert reason is None
     else:
@@ -65,12 +68,13 @@ def test_refusal_names_what_a_graph_cannot_capture(build, batch, expected):
 
 
 def test_refusal_of_sample_weights_before_anything_changes():
-    """A weighted fit cannot be captured: refused on any backend, the network left unchanged."""
+    """A weighted fit cannot be captured: refused on any backend (by CuPy's step with this reason; elsewhere
+    no step is captured at all), the network left unchanged."""
     rng = np.random.default_rng(3)
     network = xdnn.Network([5, 8, 1])
     before = {key: xdnn.to_numpy(value).copy() for key, value in network.parameters.items()}
-    assert "without sample weights" in _cuda_graph.refusal(network, _cupy_context(), 120, 120, weighted=True)
-    with pytest.raises(ValueError, match="cuda_graph=True trains without sample weights"):
+    assert "without sample weights" in cuda_graph.refusal(network, 120, 120, weighted=True)
+    with pytest.raises(ValueError, match="cuda_graph=True"):
         network.fit(
             rng.normal(size=(120, 5)), rng.integers(0, 2, 120), epochs=1, batch_size=None, verbose=0,
             cuda_graph=True, sample_weight=np.ones(120),
@@ -84,54 +88,67 @@ def test_refusal_of_custom_layers_and_optimizers_and_of_the_portable_path():
     class Scaled(xdnn.Dense):
         pass
 
-    class Clipped(xdnn.optimizers.GradientDescent):
-        pass
+    class Clipped(xdnn.optimizers.GradientDescent):  # a rule of its own: no fused kernel runs it
+        rule = staticmethod(lambda W, dW, *, learning_rate, xp: W - learning_rate * xp.clip(dW, -1.0, 1.0))
+
+    class Renamed(xdnn.optimizers.GradientDescent):  # the built-in rule, inherited: its kernel applies
+        name = "renamed_sgd"
 
     network = xdnn.Network([Scaled(4, "relu"), xdnn.Dense(1, "sigmoid")])
-    assert "built-in layers only, not Scaled" in _cuda_graph.refusal(network, _cupy_context(), 10, 10)
+    assert "built-in layers only, not Scaled" in cuda_graph.refusal(network, 10, 10)
     network = xdnn.Network([5, 4, 1], optimizer=Clipped())
-    assert "built-in optimizer" in _cuda_graph.refusal(network, _cupy_context(), 10, 10)
+    assert "built-in optimizer" in cuda_graph.refusal(network, 10, 10)
+    assert cuda_graph.refusal(xdnn.Network([5, 4, 1], optimizer=Renamed()), 10, 10) is None
+    # the captured step is CuPy's executor of graph_step_factory: with fast paths off, the definition refuses
+    fake_cupy = _fake_cupy()
+    factory = executors.resolve(training_data.graph_step_factory, fake_cupy)
+    assert factory is cuda_graph.graph_step_factory
+    assert factory(xdnn.Network([5, 4, 1]), 10, 10, False, xp=fake_cupy) == (None, cuda_graph.CapturedStep)
     try:
         xdnn.set_fast_paths(False)
-        assert "fused CuPy kernels" in _cuda_graph.refusal(xdnn.Network([5, 4, 1]), _cupy_context(), 10, 10)
+        factory = executors.resolve(training_data.graph_step_factory, fake_cupy)
+        assert factory is training_data.graph_step_factory
+        reason, made = factory(xdnn.Network([5, 4, 1]), 10, 10, False, xp=fake_cupy)
+        assert "fast paths on" in reason and made is None
     finally:
         xdnn.set_fast_paths(True)
 
 
 def test_step_scalars_are_the_eager_updates_scalars():
-    adam = xdnn.optimizers.get_optimizer("adam")
-    scalars = xdnn._cupy_kernels.step_scalars(adam, 0.01, 3)
+    adam = optimizers.get_optimizer("adam")
+    adam.iterations = 3
+    scalars = cupy_backend.step_scalars(optimizers.adam_update, adam.settings(0.01))
     assert scalars["lr"] == pytest.approx(0.01 / (1 - 0.9**3), rel=1e-15)
     assert scalars["c2"] == pytest.approx(1 - 0.999**3, rel=1e-15)
-    assert xdnn._cupy_kernels.step_scalars(xdnn.optimizers.get_optimizer("sgd"), 0.5, 7) == {"lr": 0.5}
+    sgd = optimizers.get_optimizer("sgd")
+    assert cupy_backend.step_scalars(optimizers.gradient_descent_update, sgd.settings(0.5)) == {"lr": 0.5}
 
 
 def test_cupys_linear_functions_are_the_portable_formulas(monkeypatch):
-    """On CuPy the linear forward and backward go through ``_cupy_kernels.product`` (so that a CUDA
+    """On CuPy the linear forward and backward go through ``xdnn.backends.cupy.product`` (so that a CUDA
     graph's step can swap cuBLAS for a capturable kernel); outside a graph step they are exactly the
     portable ``W @ A + b``, ``dZ A^T / m``, ``sum(dZ) / m``, ``W^T dZ`` (run here on NumPy arrays,
     through array-api-compat's NumPy namespace taken for CuPy's)."""
     import array_api_compat.numpy as compat_numpy  # not NumPy itself: the portable path
 
-    from xdnn import _cupy_kernels, linear
-
-    assert _cupy_kernels.applies_to(types.ModuleType("cupy"))
+    fake_cupy = _fake_cupy()
+    assert executors.find(linear.linear_forward, fake_cupy) is cupy_backend.linear_forward
+    assert executors.find(linear.linear_backward, fake_cupy) is cupy_backend.linear_backward
     rng = np.random.default_rng(2)
     A, W, b, dZ = rng.normal(size=(6, 50)), rng.normal(size=(4, 6)), rng.normal(size=(4, 1)), rng.normal(size=(4, 50))
-    portable = linear.backward_function(compat_numpy)(dZ, A, W, True)
+    portable = linear.linear_backward(dZ, A, W, xp=compat_numpy)
     products = []
 
     def counted(a, b):
         products.append((a.shape, b.shape))
         return a @ b
 
-    monkeypatch.setattr(_cupy_kernels, "product", counted)
-    monkeypatch.setattr(_cupy_kernels, "applies_to", lambda xp: xp is compat_numpy)
-    np.testing.assert_array_equal(linear.forward_function(compat_numpy)(A, W, b), W @ A + b)
-    backward = linear.backward_function(compat_numpy)
-    for ours, theirs in zip(backward(dZ, A, W, True), portable, strict=True):
+    monkeypatch.setattr(cupy_backend, "product", counted)
+    np.testing.assert_array_equal(cupy_backend.linear_forward(A, W, b), linear.linear_forward(A, W, b, xp=compat_numpy))
+    backward = cupy_backend.linear_backward
+    for ours, theirs in zip(backward(dZ, A, W), portable, strict=True):
         np.testing.assert_array_equal(ours, theirs)
-    assert backward(dZ, A, W, False)[0] is None
+    assert backward(dZ, A, W, input_gradient=False)[0] is None
     assert products == [((4, 6), (6, 50)), ((4, 50), (50, 6)), ((6, 4), (4, 50)), ((4, 50), (50, 6))]
 
 
@@ -147,7 +164,7 @@ def graph_log(monkeypatch):
     """Counts captures and graph launches, and turns a failed capture's warning into an error:
     a test of captured training must not pass by training eagerly."""
     log = {"captures": 0, "launches": 0, "eager": 0}
-    capture, run = _cuda_graph.CapturedStep._capture, _cuda_graph.CapturedStep.run
+    capture, run = cuda_graph.CapturedStep._capture, cuda_graph.CapturedStep.run
 
     def counting_capture(self):
         log["captures"] += 1
@@ -158,8 +175,8 @@ def graph_log(monkeypatch):
         log["launches" if self.graph is not None else "eager"] += 1
         return outputs
 
-    monkeypatch.setattr(_cuda_graph.CapturedStep, "_capture", counting_capture)
-    monkeypatch.setattr(_cuda_graph.CapturedStep, "run", counting_run)
+    monkeypatch.setattr(cuda_graph.CapturedStep, "_capture", counting_capture)
+    monkeypatch.setattr(cuda_graph.CapturedStep, "run", counting_run)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         yield log
@@ -261,14 +278,14 @@ def test_a_capture_failing_midway_warns_and_trains_eagerly(monkeypatch):
     that error, and the fit goes on eagerly with the same numbers."""
     cupy = pytest.importorskip("cupy")
     eager = _train(False, optimizer="adam", dims=[5, 8, 1], dtype="float64")
-    update_with = xdnn._cupy_kernels.update_with
+    fused_update = cupy_backend.fused_update
 
     def failing_while_capturing(*arguments):
         if cupy.cuda.get_current_stream().is_capturing():
             raise RuntimeError("not capturable, for the test")
-        return update_with(*arguments)
+        return fused_update(*arguments)
 
-    monkeypatch.setattr(xdnn._cupy_kernels, "update_with", failing_while_capturing)
+    monkeypatch.setattr(cupy_backend, "fused_update", failing_while_capturing)
     with pytest.warns(RuntimeWarning, match="not capturable, for the test"):
         captured = _train(True, optimizer="adam", dims=[5, 8, 1], dtype="float64")
     _assert_same_weights(eager, captured)

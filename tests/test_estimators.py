@@ -997,16 +997,18 @@ def test_a_warm_start_that_raises_puts_the_networks_settings_back(iris):
 def _raise_after(monkeypatch, epochs: int, error: BaseException) -> None:
     """``error`` raised at the start of the ``epochs + 1``-th training epoch of any network (a Ctrl-C,
     or an error from deep inside training)."""
-    train_epoch = xdnn.Network._train_epoch
+    from xdnn.training import Fit
+
+    train_epoch = Fit.train_epoch
     calls = []
 
-    def failing(network, *arguments, **keywords):
+    def failing(fit, *arguments, **keywords):
         calls.append(1)
         if len(calls) > epochs:
             raise error
-        return train_epoch(network, *arguments, **keywords)
+        return train_epoch(fit, *arguments, **keywords)
 
-    monkeypatch.setattr(xdnn.Network, "_train_epoch", failing)
+    monkeypatch.setattr(Fit, "train_epoch", failing)
 
 
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])

@@ -1,4 +1,4 @@
-"""glibc's heap kept between NumPy training steps (xdnn._glibc_heap): each check in a fresh process,
+"""glibc's heap kept between NumPy training steps (xdnn.backends.glibc_heap): each check in a fresh process,
 as the thresholds are the process's own and set once."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import textwrap
 
 import pytest
 
-from xdnn import _glibc_heap
+from xdnn.backends import glibc_heap
 
-ON_GLIBC = _glibc_heap._glibc_mallopt() is not None
+ON_GLIBC = glibc_heap._glibc_mallopt() is not None
 needs_glibc = pytest.mark.skipif(not ON_GLIBC, reason="glibc's allocator only (Linux with glibc)")
 
 # A deep, narrow full-batch network: every step allocates and frees eleven (64, 8192) float32
@@ -32,14 +32,14 @@ STEP_FAULTS = textwrap.dedent(
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         net.fit(X, y, epochs=10, batch_size=None, verbose=0)
         after = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    from xdnn import _glibc_heap
-    print(json.dumps({"faults_per_step": (after - before) / 10, "kept": _glibc_heap.keep_freed_blocks()}))
+    from xdnn.backends import glibc_heap
+    print(json.dumps({"faults_per_step": (after - before) / 10, "kept": glibc_heap.keep_freed_blocks()}))
     """
 )
 
 
 def run_fresh(source: str, **environment: str) -> dict:
-    env = {key: value for key, value in os.environ.items() if key not in _glibc_heap.USER_SETTINGS}
+    env = {key: value for key, value in os.environ.items() if key not in glibc_heap.USER_SETTINGS}
     completed = subprocess.run(
         [sys.executable, "-c", source], env={**env, **environment}, capture_output=True, text=True, timeout=300
     )
@@ -57,17 +57,20 @@ def test_a_numpy_fit_reuses_the_freed_heap_in_its_next_steps():
 
 @needs_glibc
 def test_the_users_allocator_settings_are_left_alone():
-    source = "import json; from xdnn import _glibc_heap; print(json.dumps({'kept': _glibc_heap.keep_freed_blocks()}))"
+    source = (
+        "import json; from xdnn.backends import glibc_heap; "
+        "print(json.dumps({'kept': glibc_heap.keep_freed_blocks()}))"
+    )
     assert run_fresh(source) == {"kept": True}
-    for name in _glibc_heap.USER_SETTINGS:
+    for name in glibc_heap.USER_SETTINGS:
         value = "glibc.malloc.check=0" if name == "GLIBC_TUNABLES" else "131072"
         assert run_fresh(source, **{name: value}) == {"kept": False}, name
 
 
 def test_nothing_is_set_off_glibc(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
-    assert _glibc_heap._glibc_mallopt() is None
-    assert _glibc_heap.keep_freed_blocks.__wrapped__() is False
+    assert glibc_heap._glibc_mallopt() is None
+    assert glibc_heap.keep_freed_blocks.__wrapped__() is False
 
 
 def test_a_fit_with_fast_paths_off_leaves_the_heap_alone():
@@ -76,11 +79,11 @@ def test_a_fit_with_fast_paths_off_leaves_the_heap_alone():
         import json
         import numpy as np
         import xdnn
-        from xdnn import _glibc_heap
+        from xdnn.backends import glibc_heap
         xdnn.set_fast_paths(False)
         with xdnn.use_backend("numpy"):
             xdnn.Network([3, 1], seed=0).fit(np.ones((4, 3)), np.array([0, 1, 0, 1]), epochs=1, verbose=0)
-        print(json.dumps({"asked": _glibc_heap.keep_freed_blocks.cache_info().currsize}))
+        print(json.dumps({"asked": glibc_heap.keep_freed_blocks.cache_info().currsize}))
         """
     )
     assert run_fresh(source) == {"asked": 0}

@@ -449,8 +449,8 @@ def test_dropout_is_identity_at_inference(backend, xp, to_device, rate):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_device_masks_come_from_the_backends_seeded_generator(backend, xp, dtype):
-    """NumPy: ``default_rng``; PyTorch: ``torch.Generator`` on the device; both seeded from the dropout stream.
-    Libraries without a generator (array-api-strict) draw on the host."""
+    """NumPy: ``default_rng``; PyTorch: ``torch.Generator`` on the device; JAX: a key split per draw; all
+    seeded from the dropout stream.  Libraries without a generator (array-api-strict) draw on the host."""
     shapes = [(3, 5), (4, 2), (3, 5)]
     random = DeviceRandom(context_of(backend), 11)
     draws = [random.uniform(shape, getattr(xp, dtype)) for shape in shapes]
@@ -480,6 +480,13 @@ def test_device_masks_come_from_the_backends_seeded_generator(backend, xp, dtype
 
         generator = cupy.random.default_rng(integer_seed)
         expected = [generator.random(shape, dtype=dtype).get() for shape in shapes]
+    elif backend.name == "jax":  # no generator state: a key, split once per draw
+        import jax
+
+        key, expected = jax.random.key(integer_seed), []
+        for shape in shapes:
+            key, subkey = jax.random.split(key)
+            expected.append(np.asarray(jax.random.uniform(subkey, shape, getattr(xp, dtype))))
     else:
         expected = [values.astype(dtype) for values in host_uniforms(11, shapes)]
     for draw, values in zip(draws, expected, strict=True):

@@ -9,6 +9,8 @@ import pytest
 
 import xdnn
 from xdnn import functional
+from xdnn._backend import resolve_backend
+from xdnn._namespace import array_context, is_host_data
 
 HOST = np.array([[1.5, -2.0, 0.25], [3.0, 4.0, -0.5]])
 
@@ -148,3 +150,54 @@ def test_host_data_follows_the_device_of_the_backend_arrays():
     Z, (_, W, b) = functional.linear_forward(A, [[1.0, -1.0]], [[0.5]])
     assert Z.device == device and W.device == device and b.device == device
     np.testing.assert_allclose(xdnn.to_numpy(Z), np.array([[1.0, -1.0]]) @ HOST + 0.5)
+
+
+# --- JAX ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def jax_numpy():
+    """``jax.numpy`` with the jax backend resolved (float64 on); skips where jax is not installed."""
+    try:
+        return resolve_backend("jax").xp
+    except xdnn.BackendError as error:
+        pytest.skip(f"jax not available here: {error}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_jax_arrays_round_trip_and_keep_their_dtype(jax_numpy, dtype):
+    import array_api_compat
+
+    with xdnn.use_backend("jax"):
+        array = xdnn.asarray(HOST.astype(dtype))
+        b = np.array([[0.5]], dtype=dtype)
+        computed = functional.linear_forward(array, jax_numpy.ones((1, 2), dtype=array.dtype), b)[0]
+    assert array_api_compat.is_jax_array(array) and array.dtype == getattr(jax_numpy, dtype)
+    assert not is_host_data(array)
+    home = xdnn.to_numpy(array)
+    assert isinstance(home, np.ndarray) and home.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(home, HOST.astype(dtype))
+    assert array_api_compat.is_jax_array(computed) and computed.dtype == getattr(jax_numpy, dtype)
+    np.testing.assert_allclose(xdnn.to_numpy(computed), HOST.astype(dtype).sum(axis=0, keepdims=True) + 0.5)
+
+
+def test_jax_arrays_decide_where_a_call_runs(jax_numpy):
+    """Host data joins a JAX array's backend and device, whatever backend is active."""
+    A = jax_numpy.asarray(HOST)
+    with xdnn.use_backend("numpy"):
+        context = array_context(A, HOST)
+        Z, (_, W, b) = functional.linear_forward(A, [[1.0, -1.0]], [[0.5]])
+    assert context.xp is jax_numpy and context.device == A.device and context.backend_name == "jax"
+    for array in (Z, W, b):
+        assert type(array) is type(A) and array.device == A.device
+    np.testing.assert_allclose(xdnn.to_numpy(Z), np.array([[1.0, -1.0]]) @ HOST + 0.5)
+
+
+def test_mixing_jax_and_torch_arrays_is_refused(jax_numpy):
+    torch = pytest.importorskip("torch")
+    A = jax_numpy.ones((3, 2), dtype=jax_numpy.float64)
+    W = torch.ones((1, 3), dtype=torch.float64)
+    with pytest.raises(xdnn.BackendMismatchError, match="different backends") as raised:
+        functional.linear_forward(A, W, [[0.0]])
+    message = str(raised.value)
+    assert "torch.Tensor" in message and "jax" in message and "xdnn.asarray" in message, message

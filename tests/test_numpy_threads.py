@@ -1,4 +1,4 @@
-"""Data-parallel NumPy training steps (xdnn._numpy_threads): a large batch's samples split across
+"""Data-parallel NumPy training steps (xdnn.backends.numpy_threads): a large batch's samples split across
 threads, each slice's gradients on single-threaded BLAS, combined as size-weighted means.  The
 split changes the order of the sums only: costs, gradients and trained weights match the unsplit
 step's to rounding, a seeded fit repeats bit for bit, and BLAS's thread count is put back."""
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import xdnn
-from xdnn import _numpy_fast, _numpy_threads
+from xdnn.backends import numpy as numpy_executors
+from xdnn.backends import numpy_threads
 
 
 def slice_numbered_batch():
@@ -35,15 +36,15 @@ def numpy_backend():
 def two_threads(monkeypatch):
     """Steps split in two whatever this machine's cores (the numbers do not depend on them), unless
     xdnn.set_num_threads caps them at one; the small networks here too (no multiply-add minimum)."""
-    monkeypatch.setattr(_numpy_threads, "available_threads", lambda: min(2, _numpy_threads._SETTING["threads"] or 2))
-    monkeypatch.setattr(_numpy_threads, "MIN_SLICE_MULTIPLY_ADDS", 0)
+    monkeypatch.setattr(numpy_threads, "available_threads", lambda: min(2, numpy_threads._SETTING["threads"] or 2))
+    monkeypatch.setattr(numpy_threads, "MIN_SLICE_MULTIPLY_ADDS", 0)
 
 
 @pytest.fixture
 def split_calls(monkeypatch):
     """Records the sample count of every step that ran split."""
     calls = []
-    real_run = _numpy_threads.SplitSteps.run
+    real_run = numpy_threads.SplitSteps.run
 
     def recording_run(self, gradients, Xt, Yt):
         result = real_run(self, gradients, Xt, Yt)
@@ -51,7 +52,7 @@ def split_calls(monkeypatch):
             calls.append(Xt.shape[1])
         return result
 
-    monkeypatch.setattr(_numpy_threads.SplitSteps, "run", recording_run)
+    monkeypatch.setattr(numpy_threads.SplitSteps, "run", recording_run)
     return calls
 
 
@@ -68,7 +69,7 @@ def split_calls(monkeypatch):
     ],
 )
 def test_slice_bounds(m, threads, expected):
-    assert _numpy_threads.slice_bounds(m, threads) == expected
+    assert numpy_threads.slice_bounds(m, threads) == expected
 
 
 @pytest.mark.parametrize(
@@ -83,9 +84,9 @@ def test_slice_bounds(m, threads, expected):
     ],
 )
 def test_only_batches_with_enough_work_a_slice_are_split(monkeypatch, layers, batch, split):
-    monkeypatch.setattr(_numpy_threads, "available_threads", lambda: 2)
+    monkeypatch.setattr(numpy_threads, "available_threads", lambda: 2)
     multiply_adds = sum(n_in * n_out for n_in, n_out in zip(layers[:-1], layers[1:], strict=True)) / (len(layers) - 1)
-    steps = _numpy_threads.SplitSteps.for_batches(batch, multiply_adds)
+    steps = numpy_threads.SplitSteps.for_batches(batch, multiply_adds)
     try:
         assert (steps is not None) == split
     finally:
@@ -96,16 +97,16 @@ def test_only_batches_with_enough_work_a_slice_are_split(monkeypatch, layers, ba
 @pytest.mark.parametrize("m", [2048, 2063, 3077, 10_000, 65_536])
 @pytest.mark.parametrize("threads", [2, 3, 4, 8])
 def test_slices_cover_the_batch_in_order_and_about_equally(m, threads):
-    bounds = _numpy_threads.slice_bounds(m, threads)
-    if m // _numpy_threads.MIN_SLICE_SAMPLES < threads:
+    bounds = numpy_threads.slice_bounds(m, threads)
+    if m // numpy_threads.MIN_SLICE_SAMPLES < threads:
         assert bounds is None
         return
     assert bounds[0] == 0 and bounds[-1] == m
     sizes = np.diff(bounds)
     assert len(sizes) == threads
-    assert sizes.min() > _numpy_threads.MIN_SLICE_SAMPLES - _numpy_threads.SLICE_ALIGNMENT
-    assert sizes.max() - sizes.min() <= 2 * _numpy_threads.SLICE_ALIGNMENT
-    assert all(bound % _numpy_threads.SLICE_ALIGNMENT == 0 for bound in bounds[1:-1])
+    assert sizes.min() > numpy_threads.MIN_SLICE_SAMPLES - numpy_threads.SLICE_ALIGNMENT
+    assert sizes.max() - sizes.min() <= 2 * numpy_threads.SLICE_ALIGNMENT
+    assert all(bound % numpy_threads.SLICE_ALIGNMENT == 0 for bound in bounds[1:-1])
 
 
 def network_and_batch(kind, dtype, m, l2=0.0):
@@ -118,7 +119,7 @@ def network_and_batch(kind, dtype, m, l2=0.0):
         layers, X = [20, 24, 5], rng.normal(size=(m, 20))
         y = rng.integers(0, 5, size=m)
         network = xdnn.Network(layers, dtype=dtype, seed=2, activation="tanh", l2=l2)
-    else:  # samples-major: more features than samples, X.T a view (xdnn._numpy_fast.full_batch)
+    else:  # samples-major: more features than samples, X.T a view (xdnn.backends.numpy.full_batch)
         layers, X = [m + 64, 8, 1], rng.normal(size=(m, m + 64))
         y = (X[:, 0] > 0).astype(int)
         network = xdnn.Network(layers, dtype=dtype, seed=2, l2=l2)
@@ -135,20 +136,20 @@ def network_and_batch(kind, dtype, m, l2=0.0):
 def test_a_split_step_has_the_cost_and_gradients_of_the_whole_batch(numpy_backend, kind, dtype, l2, threads):
     m = 3077 if kind != "samples-major" else 2100  # uneven slices
     network, X, Y = network_and_batch(kind, dtype, m, l2)
-    Xt, Yt = _numpy_fast.full_batch(X, Y)
-    assert _numpy_fast.samples_major(Xt) == (kind == "samples-major")
-    bound = network._bound_layers()
-    cost, A, grads = network._cost_and_gradients(Xt, Yt, None, bound=bound)
+    Xt, Yt = numpy_executors.full_batch(X, Y)
+    assert numpy_executors.samples_major(Xt) == (kind == "samples-major")
+    bound = network.bind_layers()
+    cost, A, grads = network.cost_and_gradients(Xt, Yt, None, bound=bound)
 
     def unpenalised(X_slice, Y_slice):  # one bound step shared by the threads, as in a fit
-        return network._cost_and_gradients(X_slice, Y_slice, None, bound=bound, l2=False)
+        return network.cost_and_gradients(X_slice, Y_slice, None, bound=bound, l2=False)
 
-    steps = _numpy_threads.SplitSteps(threads, min_samples=512)  # (the numbers, not the policy)
+    steps = numpy_threads.SplitSteps(threads, min_samples=512)  # (the numbers, not the policy)
     try:
         split_cost, split_A, split_grads = steps.run(unpenalised, Xt, Yt)
     finally:
         steps.close()
-    split_cost = network._with_l2(split_cost, split_grads, m)
+    split_cost = network.with_l2(split_cost, split_grads, m)
     rtol = 2e-5 if dtype == "float32" else 1e-12
     assert split_A.shape == A.shape and split_A.dtype == A.dtype
     np.testing.assert_allclose(split_A, A, rtol=rtol, atol=rtol)
@@ -228,7 +229,7 @@ def test_steps_that_do_not_split_exactly_are_not_split(two_threads, split_calls,
 
 @pytest.fixture
 def openblas():
-    libraries = _numpy_threads.openblas_libraries()
+    libraries = numpy_threads.openblas_libraries()
     if not libraries:
         pytest.skip("no OpenBLAS loaded in this process (NumPy on another BLAS, or not Linux): steps are not split")
     return libraries
@@ -242,7 +243,7 @@ def test_numpy_openblas_is_found_and_its_thread_count_put_back_after_a_step(open
         seen.append([library.get_threads() for library in openblas])
         return np.sum(X_slice), X_slice[:1], {"dW": X_slice @ X_slice.T}
 
-    steps = _numpy_threads.SplitSteps(2)
+    steps = numpy_threads.SplitSteps(2)
     try:
         X = np.ones((4, 4096))
         cost, A, grads = steps.run(gradients, X, X)
@@ -256,7 +257,7 @@ def test_numpy_openblas_is_found_and_its_thread_count_put_back_after_a_step(open
 
 @pytest.mark.parametrize("failing_slice", [0, 1])
 def test_an_error_in_a_slice_reaches_the_caller_after_every_slice_ends_and_blas_threads_are_back(failing_slice):
-    libraries = _numpy_threads.openblas_libraries()
+    libraries = numpy_threads.openblas_libraries()
     before = [library.get_threads() for library in libraries]
     finished = []
 
@@ -267,7 +268,7 @@ def test_an_error_in_a_slice_reaches_the_caller_after_every_slice_ends_and_blas_
         return 0.0, X_slice, {}
 
     X = slice_numbered_batch()
-    steps = _numpy_threads.SplitSteps(2)
+    steps = numpy_threads.SplitSteps(2)
     try:
         with pytest.raises(FloatingPointError, match=f"slice {failing_slice} failed"):
             steps.run(gradients, X, X)
@@ -279,9 +280,9 @@ def test_an_error_in_a_slice_reaches_the_caller_after_every_slice_ends_and_blas_
 
 def test_thread_count_setting(monkeypatch):
     machine = {"cores": 4, "blas threads": 6}
-    blas = _numpy_threads.OpenBlas(lambda: machine["blas threads"], None)
-    monkeypatch.setattr(_numpy_threads, "openblas_libraries", lambda: (blas,))
-    monkeypatch.setattr(_numpy_threads, "_usable_cores", lambda: machine["cores"])
+    blas = numpy_threads.OpenBlas(lambda: machine["blas threads"], None)
+    monkeypatch.setattr(numpy_threads, "openblas_libraries", lambda: (blas,))
+    monkeypatch.setattr(numpy_threads, "_usable_cores", lambda: machine["cores"])
     monkeypatch.delenv("XDNN_NUM_THREADS", raising=False)
     try:
         assert xdnn.get_num_threads() == 4  # the usable cores...
@@ -317,9 +318,9 @@ def test_thread_count_setting(monkeypatch):
 
 
 def test_without_openblas_steps_are_not_split(monkeypatch):
-    monkeypatch.setattr(_numpy_threads, "openblas_libraries", lambda: ())
+    monkeypatch.setattr(numpy_threads, "openblas_libraries", lambda: ())
     assert xdnn.get_num_threads() == 1
-    assert _numpy_threads.SplitSteps.for_batches(1 << 20, 4096.0) is None
+    assert numpy_threads.SplitSteps.for_batches(1 << 20, 4096.0) is None
 
 
 @pytest.mark.parametrize("last_to_end", [0, 1])
@@ -342,7 +343,7 @@ def test_split_steps_running_at_once_put_blas_threads_back_when_the_last_ends(op
         seen.append([library.get_threads() for library in openblas])
         return 0.0, X_slice, {}
 
-    runners = [_numpy_threads.SplitSteps(2) for _ in range(2)]
+    runners = [numpy_threads.SplitSteps(2) for _ in range(2)]
     errors = []
 
     def run(step):
@@ -410,7 +411,7 @@ def test_slices_run_under_the_callers_numpy_error_state(numpy_backend):
         return 0.0, X_slice, {}
 
     X = slice_numbered_batch()
-    steps = _numpy_threads.SplitSteps(2)
+    steps = numpy_threads.SplitSteps(2)
     try:
         with np.errstate(over="raise"), pytest.raises(FloatingPointError, match="overflow"):
             steps.run(gradients, X, X)
@@ -437,14 +438,14 @@ def test_an_openmp_openblas_is_left_alone(monkeypatch):
         openblas_get_num_threads=FakeFunction(4),
         openblas_get_parallel=FakeFunction(2),  # OpenMP
     )
-    monkeypatch.setattr(_numpy_threads, "_loaded_library_paths", lambda: ["/fake/libopenblas.so.0"])
-    monkeypatch.setattr(_numpy_threads.ctypes, "CDLL", lambda path, mode: library)
-    _numpy_threads.openblas_libraries.cache_clear()
+    monkeypatch.setattr(numpy_threads, "_loaded_library_paths", lambda: ["/fake/libopenblas.so.0"])
+    monkeypatch.setattr(numpy_threads.ctypes, "CDLL", lambda path, mode: library)
+    numpy_threads.openblas_libraries.cache_clear()
     try:
-        assert _numpy_threads.openblas_libraries() == ()
-        library.openblas_get_parallel = FakeFunction(_numpy_threads.PTHREADS_BUILD)
-        _numpy_threads.openblas_libraries.cache_clear()
-        (controls,) = _numpy_threads.openblas_libraries()
+        assert numpy_threads.openblas_libraries() == ()
+        library.openblas_get_parallel = FakeFunction(numpy_threads.PTHREADS_BUILD)
+        numpy_threads.openblas_libraries.cache_clear()
+        (controls,) = numpy_threads.openblas_libraries()
         assert controls.get_threads() == 4
     finally:
-        _numpy_threads.openblas_libraries.cache_clear()
+        numpy_threads.openblas_libraries.cache_clear()

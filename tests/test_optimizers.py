@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import xdnn
-from xdnn import _cupy_kernels, optimizers
+from xdnn import executors, optimizers
 
 SHAPES = {"W1": (3, 4), "b1": (3, 1), "W2": (1, 3), "b2": (1, 1)}
 STEPS = 6
@@ -156,28 +156,43 @@ def test_an_optimizer_that_overrides_update_is_not_handed_the_keyword():
 
 
 def test_gradient_descent_leaves_lr_times_g_in_gradients_it_may_overwrite(backend, xp, to_device):
-    """The overwrite happens (the step's scratch is the gradient itself) -- except on CuPy, whose fused
-    kernel needs no scratch -- and the parameter is ``W - lr g`` either way."""
+    """Where a backend registers an executor that may use the gradients as scratch (NumPy's), the overwrite
+    happens; elsewhere (CuPy's fused kernel needs no scratch, the portable rule makes new arrays) the
+    gradient is left alone.  The parameter is ``W - lr g`` either way."""
     random_state = np.random.RandomState(5)
     W, g = random_state.randn(3, 4), random_state.randn(3, 4)
     parameters, grads = {"W": to_device(W.copy())}, {"dW": to_device(g.copy())}
     optimizers.GradientDescent().update(parameters, grads, 0.25, xp=xp, overwrite_grads=True)
     np.testing.assert_array_equal(xdnn.to_numpy(parameters["W"]), W - 0.25 * g, err_msg=backend.name)
-    left = g if _cupy_kernels.applies_to(xp) else 0.25 * g  # a fused CuPy kernel needs no scratch
+    over_gradients = executors.find(optimizers.gradient_descent_update, xp, optimizers.OVER_GRADIENTS)
+    left = 0.25 * g if over_gradients is not None else g
     np.testing.assert_array_equal(xdnn.to_numpy(grads["dW"]), left, err_msg=backend.name)
 
 
-def test_a_numpy_scalar_rate_is_not_rounded_into_a_float32_gradient_first():
-    """``lr * g`` with a float64 NumPy scalar is computed in float64 and rounded once, into ``W``;
-    written over a float32 ``g`` it would be rounded twice, so that update keeps the temporary."""
+@pytest.mark.parametrize("name", ["sgd", "momentum", "sgd_momentum", "rmsprop", "adam"])
+def test_a_numpy_scalar_rate_is_the_python_float_it_holds(name):
+    """A schedule's float64 NumPy scalar would promote float32 parameters (``W - lr * g`` is float64
+    under NEP 50): the rate is taken as the Python float it holds, so the parameters keep their dtype
+    and the update is the one of ``float(rate)``, on the executor's path and the portable one."""
     random_state = np.random.RandomState(6)
     W, g = random_state.randn(50, 40).astype(np.float32), random_state.randn(50, 40).astype(np.float32)
-    rate = np.float64(0.1)  # a user schedule's NumPy scalar
-    expected = W.copy()
-    expected -= rate * g
-    parameters, grads = {"W": W.copy()}, {"dW": g.copy()}
-    optimizers.GradientDescent().update(parameters, grads, rate, xp=np, overwrite_grads=True)
-    np.testing.assert_array_equal(parameters["W"], expected)
+    results = []
+    for rate in (np.float64(0.1), 0.1):
+        optimizer = optimizers.get_optimizer(name)
+        parameters, grads = {"W": W.copy()}, {"dW": g.copy()}
+        optimizer.initialize(parameters, xp=np)
+        optimizer.update(parameters, grads, rate, xp=np, overwrite_grads=True)
+        assert parameters["W"].dtype == np.float32, (name, parameters["W"].dtype)
+        assert all(value.dtype == np.float32 for value in optimizer.state.values()), name
+        results.append(parameters["W"])
+    np.testing.assert_array_equal(results[0], results[1], err_msg=name)
+    reference = {"W": W.copy()}
+    optimizers.apply_rule(
+        optimizers.get_optimizer(name).rule, optimizers.get_optimizer(name).slots, reference, {"dW": g},
+        {f"{slot}_W": np.zeros_like(W) for slot in optimizers.get_optimizer(name).slots}, xp=np,
+        **{**optimizers.get_optimizer(name).settings(0.1), **({"t": 1} if name == "adam" else {})},
+    )  # fmt: skip
+    np.testing.assert_allclose(results[0], reference["W"], rtol=1e-6, err_msg=name)
 
 
 def test_adam_first_step_is_lr_times_sign_of_the_gradient(backend, xp, to_device):

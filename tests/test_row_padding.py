@@ -1,4 +1,4 @@
-"""Row-padded activations of the NumPy fast path (xdnn._numpy_fast.row_padded_empty): a product whose
+"""Row-padded activations of the NumPy fast path (xdnn.backends.numpy.row_padded_empty): a product whose
 rows would be a multiple of 4 KiB long is written into rows one cache line longer.  The padding
 changes where the numbers lie, never the numbers."""
 
@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 import xdnn
-from xdnn import _numpy_fast
+from xdnn.backends import numpy as numpy_backend
 
 
 @pytest.fixture
 def no_padding(monkeypatch):
     """Returns a function that turns row padding off (no row length is a multiple of 2**60 bytes)."""
-    return lambda: monkeypatch.setattr(_numpy_fast, "ALIASING_ROW_BYTES", 1 << 60)
+    return lambda: monkeypatch.setattr(numpy_backend, "ALIASING_ROW_BYTES", 1 << 60)
 
 
 def is_padded(A) -> bool:
@@ -37,11 +37,11 @@ def is_padded(A) -> bool:
     ],
 )
 def test_only_long_rows_of_a_multiple_of_4_kib_are_padded(rows, columns, dtype, padded):
-    A = _numpy_fast.row_padded_empty(rows, columns, dtype)
+    A = numpy_backend.row_padded_empty(rows, columns, dtype)
     assert A.shape == (rows, columns) and A.dtype == np.dtype(dtype)
     if padded:
-        assert is_padded(A) and A.strides[0] == columns * A.itemsize + _numpy_fast.ROW_PADDING_BYTES
-        assert A.strides[0] % _numpy_fast.ALIASING_ROW_BYTES != 0
+        assert is_padded(A) and A.strides[0] == columns * A.itemsize + numpy_backend.ROW_PADDING_BYTES
+        assert A.strides[0] % numpy_backend.ALIASING_ROW_BYTES != 0
     else:
         assert A.flags.c_contiguous
 
@@ -49,11 +49,11 @@ def test_only_long_rows_of_a_multiple_of_4_kib_are_padded(rows, columns, dtype, 
 def test_blas_reads_contiguous_and_padded_arrays_in_place_but_not_a_column_stride():
     X = np.zeros((300, 40))
     padded = np.zeros((300, 48))[:, :40]
-    assert _numpy_fast._blas_reads_in_place(X) and _numpy_fast._blas_reads_in_place(X.T)
-    assert _numpy_fast._blas_reads_in_place(padded) and _numpy_fast._blas_reads_in_place(padded.T)
-    assert _numpy_fast._blas_reads_in_place(X[::2])  # every other row: a longer leading dimension
-    assert not _numpy_fast._blas_reads_in_place(X[:, ::2])  # no axis of unit step
-    assert not _numpy_fast._blas_reads_in_place(X[:, ::2].T)
+    assert numpy_backend._blas_reads_in_place(X) and numpy_backend._blas_reads_in_place(X.T)
+    assert numpy_backend._blas_reads_in_place(padded) and numpy_backend._blas_reads_in_place(padded.T)
+    assert numpy_backend._blas_reads_in_place(X[::2])  # every other row: a longer leading dimension
+    assert not numpy_backend._blas_reads_in_place(X[:, ::2])  # no axis of unit step
+    assert not numpy_backend._blas_reads_in_place(X[:, ::2].T)
 
 
 @pytest.mark.parametrize("n_out", [64, 1], ids=["64-units", "one-unit-outer-product"])
@@ -67,12 +67,12 @@ def test_padded_products_hold_the_bits_of_unpadded_ones(no_padding, dtype, n_out
     A64, W64 = rng.normal(size=(64, m)), rng.normal(size=(n_out, 64))
     b64, dZ64 = rng.normal(size=(n_out, 1)), rng.normal(size=(n_out, m))
     A_prev, W, b, dZ = (a.astype(dtype) for a in (A64, W64, b64, dZ64))
-    A_prev_padded = _numpy_fast.row_padded_empty(64, m, dtype)
+    A_prev_padded = numpy_backend.row_padded_empty(64, m, dtype)
     A_prev_padded[...] = A_prev
     assert is_padded(A_prev_padded)
-    padded = (_numpy_fast.affine(A_prev_padded, W, b), *_numpy_fast.affine_backward(dZ, A_prev_padded, W, True))
+    padded = (numpy_backend.affine(A_prev_padded, W, b), *numpy_backend.affine_backward(dZ, A_prev_padded, W))
     no_padding()
-    plain = (_numpy_fast.affine(A_prev, W, b), *_numpy_fast.affine_backward(dZ, A_prev, W, True))
+    plain = (numpy_backend.affine(A_prev, W, b), *numpy_backend.affine_backward(dZ, A_prev, W))
     assert is_padded(padded[1])  # dA_prev: 64 rows of 8192 samples
     assert is_padded(padded[0]) == (n_out == 64)  # a single output row is never padded
     assert not any(is_padded(array) for array in plain)
@@ -102,10 +102,10 @@ def test_a_padded_operand_is_never_handed_to_dot(monkeypatch):
     with xdnn.use_backend("numpy"):  # whichever backend this session tests: the fast path is NumPy's
         net = xdnn.Network([24, 32, 32, 1], dtype="float32", seed=0, metrics=[])
         net.fit(X, y, epochs=1, batch_size=None, verbose=0)  # the glibc heap and caches warmed up
-        monkeypatch.setattr(_numpy_fast.numpy, "dot", recording_dot)
+        monkeypatch.setattr(numpy_backend.numpy, "dot", recording_dot)
         net.fit(X, y, epochs=2, batch_size=None, verbose=0)
     assert dot_operands and all(all(pair) for pair in dot_operands)
-    batch, _ = _numpy_fast.full_batch(X, y[:, None].astype("float32"))
+    batch, _ = numpy_backend.full_batch(X, y[:, None].astype("float32"))
     assert is_padded(batch) and batch.shape == (24, 8192)  # the full batch itself is padded too
 
 
@@ -134,14 +134,14 @@ def test_training_on_padded_activations_equals_training_without(monkeypatch, no_
     """A full batch of 8192 samples trains on padded activations to the bits of unpadded training
     (weights, losses and predictions), and both match the portable path."""
     make_network, task = NETWORKS[network]
-    real_empty, padded_arrays = _numpy_fast.row_padded_empty, []
+    real_empty, padded_arrays = numpy_backend.row_padded_empty, []
 
     def recording_empty(rows, columns, dtype):
         array = real_empty(rows, columns, dtype)
         padded_arrays.append(is_padded(array))
         return array
 
-    monkeypatch.setattr(_numpy_fast, "row_padded_empty", recording_empty)
+    monkeypatch.setattr(numpy_backend, "row_padded_empty", recording_empty)
     rng = np.random.default_rng(23)
     X = rng.normal(size=(8192, 20)).astype(dtype)
     y = {

@@ -16,6 +16,7 @@ from xdnn._backend import (
     use_backend,
 )
 from xdnn._namespace import BackendMismatchError, asarray, to_numpy
+from xdnn.backends import load_all as _load_backends
 from xdnn.backends.numpy_threads import get_num_threads, set_num_threads
 from xdnn.callbacks import Callback, EarlyStopping, History
 from xdnn.executors import fast_paths_enabled, set_fast_paths
@@ -35,6 +36,11 @@ from xdnn.optimizers import (
 from xdnn.serialization import ModelFileError
 from xdnn.serialization import load_network as load
 from xdnn.training import DivergenceWarning
+
+# Every backend's executors registered now, against the definitions as they are at import (a later
+# replacement of a module function by the user is then never swapped for an executor); none of the
+# backend modules needs its library to import.
+_load_backends()
 
 _LAZY_SUBMODULES = ("datasets", "estimators", "plot")
 

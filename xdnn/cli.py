@@ -466,9 +466,8 @@ def _describe_active() -> str:
 def _describe_backend(name: str) -> str:
     import importlib
 
-    module_name = {"numpy": "numpy", "cupy": "cupy", "torch": "torch", "array_api_strict": "array_api_strict"}[name]
     try:
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(name)  # every backend is named after the library it imports
     except ImportError:
         return f"not installed ({INSTALL_HINTS[name]})"
     except Exception as error:  # e.g. a CuPy whose CUDA libraries fail to load

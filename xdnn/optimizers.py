@@ -168,7 +168,8 @@ class Optimizer:
         if rule is None:
             raise NotImplementedError(f"{type(self).__name__} sets no update rule and does not override update")
         self.iterations += 1
-        settings = self.settings(learning_rate)
+        # (a Python float: a NumPy float64 rate would promote float32 parameters on the way)
+        settings = self.settings(float(learning_rate))
         in_place = self._in_place_executor(rule, xp, overwrite_grads)
         if in_place:
             in_place(parameters, grads, self.state, xp=xp, **settings)

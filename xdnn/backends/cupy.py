@@ -26,19 +26,20 @@ def _kernels() -> dict[str, Any]:
         return cupy.ElementwiseKernel(inputs, outputs, body, f"xdnn_{name}")
 
     return {
-        # activations: forward from Z, backward from the saved output A (or Z for gelu)
+        # activations: forward from Z, backward from the saved output A (or Z for gelu); NaN and inf
+        # propagate as in the definitions (max(NaN, 0) is NaN, 0 * inf is NaN)
         "sigmoid": kernel(
             "T z", "T a", "T e = exp(-fabs(z)); T r = (T)1 / ((T)1 + e); a = z >= 0 ? r : e * r;", "sigmoid"
         ),
         "sigmoid_backward": kernel("T dA, T a", "T dZ", "dZ = dA * a * ((T)1 - a);", "sigmoid_backward"),
         "tanh_backward": kernel("T dA, T a", "T dZ", "dZ = dA * ((T)1 - a * a);", "tanh_backward"),
-        "relu": kernel("T z", "T a", "a = z > 0 ? z : (T)0;", "relu"),
-        "relu_backward": kernel("T dA, T s", "T dZ", "dZ = s > 0 ? dA : (T)0;", "relu_backward"),
+        "relu": kernel("T z", "T a", "a = (z > 0 || z != z) ? z : (T)0;", "relu"),
+        "relu_backward": kernel("T dA, T s", "T dZ", "dZ = s > 0 ? dA : dA * (T)0;", "relu_backward"),
         "leaky_relu": kernel("T z, T slope", "T a", "a = z > 0 ? z : slope * z;", "leaky_relu"),
         "leaky_relu_backward": kernel(
             "T dA, T s, T slope", "T dZ", "dZ = s > 0 ? dA : slope * dA;", "leaky_relu_backward"
         ),
-        "elu": kernel("T z", "T a", "a = z > 0 ? z : expm1(min(z, (T)0));", "elu"),
+        "elu": kernel("T z", "T a", "a = z > 0 ? z : expm1(z);", "elu"),
         "elu_backward": kernel("T dA, T a", "T dZ", "dZ = a > 0 ? dA : dA * (a + (T)1);", "elu_backward"),
         # the output layer's cost terms and gradient dZ in one pass (costs: xdnn.losses)
         "bce_cost_and_gradient": kernel(
