@@ -876,7 +876,9 @@ def test_parameters_that_were_already_non_finite_are_not_a_divergence(backend, t
     net = xdnn.Network(task.sizes, optimizer="sgd", learning_rate=0.1, seed=0, dtype="float64")
     net.build(task.X.shape[1])
     weights = net.get_weights()
-    weights["parameters"]["b1"][0, 0] = -np.inf
+    b1 = host(weights["parameters"]["b1"]).copy()  # a new array: backend arrays may be immutable (JAX)
+    b1[0, 0] = -np.inf
+    weights["parameters"]["b1"] = b1
     net.set_weights(weights)
     messages = record_divergence(
         lambda: net.fit(to_device(task.X), to_device(task.y), epochs=3, batch_size=None, verbose=0)
@@ -1043,7 +1045,8 @@ def test_get_weights_and_set_weights_round_trip(backend, to_device):
             np.testing.assert_array_equal(snapshot(net)[group][name], value, err_msg=f"{group} {name}")
     assert net.optimizer.iterations == 8
     np.testing.assert_array_equal(host(net.predict_proba(to_device(task.X_val))), expected)
-    net.parameters["W1"][...] = 0.0  # set_weights copied in: the saved dict is untouched
+    if array_api_compat.is_writeable_array(net.parameters["W1"]):  # JAX arrays cannot be written to at all
+        net.parameters["W1"][...] = 0.0  # set_weights copied in: the saved dict is untouched
     np.testing.assert_array_equal(host(weights["parameters"]["W1"]), saved["parameters"]["W1"])
 
 
@@ -1173,6 +1176,8 @@ def test_sample_weights_are_checked_before_anything_changes(backend, to_device):
         np.testing.assert_array_equal(host(net.parameters[name]), value, err_msg=f"{name} ({backend.name})")
     net.fit(to_device(X), to_device(y), epochs=1, batch_size=5, sample_weight=2.0, verbose=0)  # a number: all alike
     assert net.epochs_trained == 2
+    if host(backend.xp.astype(to_device(np.float64(1e-39)), backend.xp.float32)) == 0:
+        pytest.skip(f"{backend.name} flushes float32 subnormals to zero (XLA on CPU): no subnormal weights to count")
     tiny = xdnn.Network([3, 4, 1], dtype="float32", seed=0)  # subnormal float32 weights: their proportions count
     tiny.fit(to_device(X), to_device(y), epochs=2, batch_size=None, sample_weight=np.full(12, 1e-39), verbose=0)
     assert tiny.diverged_epoch is None and tiny.epochs_trained == 2, backend.name

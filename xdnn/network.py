@@ -442,8 +442,10 @@ class Network:
             total = xp.sum(weights)
             positive = total > 0
             # Weights whose sum overflows (each finite, e.g. 64 of 1e38 in float32) are first divided
-            # by the largest; otherwise by 1.0, which changes no bit.
-            shrunk = weights / xp.where(xp.isfinite(total), 1.0, xp.max(weights))
+            # by the largest, in two halves (1 / 1e38 alone is subnormal, which XLA flushes to zero);
+            # otherwise by 1.0, which changes no bit.
+            root = xp.sqrt(xp.where(xp.isfinite(total), 1.0, xp.max(weights)))
+            shrunk = (weights / root) / root
             # w / sum(w) first, then * m: tiny (subnormal) weights give their proportions, not inf
             normalized = xp.where(positive, shrunk / xp.where(positive, xp.sum(shrunk), 1.0), 0.0) * m
             cost, dZ = self.loss.cost_and_gradient(Z, A, Yt, xp=xp, weights=normalized)
