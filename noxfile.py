@@ -61,7 +61,18 @@ def tests(session: nox.Session, backend: str) -> None:
     else:
         requirements, extras = BACKEND_REQUIREMENTS[backend], "test-core"
     session.install(*requirements, "-e", f".[{extras}]")
-    session.run("pytest", "--backend", backend, *session.posargs, env={"XDNN_BACKEND": backend})
+    env = {"XDNN_BACKEND": backend}
+    arguments = ["--backend", backend]
+    if backend == "jax":
+        # JAX compiles each operation for each new shape on its first use, most of this session's
+        # time: two workers, sharing what they compile through JAX's on-disk cache.
+        arguments += ["-n", "2"]
+        env.update(
+            JAX_COMPILATION_CACHE_DIR=session.create_tmp(),
+            JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+            JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+        )
+    session.run("pytest", *arguments, *session.posargs, env=env)
     if backend == "numpy" and not session.posargs:  # the docstrings' examples, once
         session.run("pytest", "--doctest-modules", "xdnn", "-p", "no:cacheprovider", env={"XDNN_BACKEND": backend})
 

@@ -442,6 +442,34 @@ def check_graph_step_factory(entry, device, dtype, label, args, keywords, exact)
         assert_same(network.parameters[name], value, exact=False, dtype=dtype, what=f"{entry!r} {name}")
 
 
+def check_compiled_gradients(entry, device, dtype, label, args, keywords, exact):
+    """A compiled step's cost, output and gradients are the eager step's (to a rounding: XLA may fuse
+    operations); a network with a layer of the user's own gets none (its Python runs every step), as
+    from the definition."""
+    xp = device.xp
+    network, Xt, Yt = small_network(device, dtype, 48)
+    assert entry.definition(network, xp=xp) is None
+    compiled = entry.function(network, xp=xp)
+    assert compiled is not None, f"{entry!r}: a network of built-in layers was not compiled"
+    cost, A, grads = compiled(network.parameters, Xt, Yt)
+    eager_cost, eager_A, eager_grads = xdnn.backprop.cost_and_gradients(
+        network.bind_layers(), network.parameters, None, Xt, Yt, None
+    )
+    assert float(cost) == pytest.approx(float(eager_cost), rel=RTOL[dtype]), f"{entry!r} cost"
+    assert_same(A, eager_A, exact=False, dtype=dtype, what=f"{entry!r} A")
+    assert sorted(grads) == sorted(eager_grads)
+    for name, value in eager_grads.items():
+        assert_same(grads[name], value, exact=False, dtype=dtype, what=f"{entry!r} {name}")
+
+    class OwnDense(xdnn.Dense):
+        pass
+
+    with xdnn.use_backend(device.name):
+        custom = xdnn.Network([OwnDense(4, "relu"), xdnn.Dense(1, "sigmoid")], dtype=dtype, seed=0)
+        custom.build(12)
+    assert entry.function(custom, xp=xp) is None, f"{entry!r}: a user's layer was compiled"
+
+
 def argument_counts(rng: np.random.Generator, dtype: str):
     """``(batch_samples, multiply_adds_per_sample)``: too few samples to split, and enough."""
     yield "small-batch", (300, 256.0), {}
@@ -481,6 +509,7 @@ CASES: list[tuple[Any, Case]] = [
     (training_data.prepare_fit, Case(None, check_prepare_fit)),
     (training_data.split_runner, Case(argument_counts, check_split_runner)),
     (training_data.graph_step_factory, Case(None, check_graph_step_factory)),
+    (training_data.compiled_gradients, Case(None, check_compiled_gradients)),
 ]
 
 
@@ -502,6 +531,8 @@ def device_for(backend: str) -> Device:
         if cuda_device_count() == 0:
             pytest.skip("no CUDA device")
         pytest.importorskip("cupy", reason="no CUDA device (CuPy is not installed)")
+    elif backend == "jax":
+        pytest.importorskip("jax", reason="JAX is not installed")
     elif backend != "numpy":
         pytest.fail(f"executors registered for backend {backend!r}, which this test cannot run: add it to device_for")
     return Device(backend)

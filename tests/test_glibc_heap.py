@@ -58,8 +58,7 @@ def test_a_numpy_fit_reuses_the_freed_heap_in_its_next_steps():
 @needs_glibc
 def test_the_users_allocator_settings_are_left_alone():
     source = (
-        "import json; from xdnn.backends import glibc_heap; "
-        "print(json.dumps({'kept': glibc_heap.keep_freed_blocks()}))"
+        "import json; from xdnn.backends import glibc_heap; print(json.dumps({'kept': glibc_heap.keep_freed_blocks()}))"
     )
     assert run_fresh(source) == {"kept": True}
     for name in glibc_heap.USER_SETTINGS:

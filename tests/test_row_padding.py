@@ -121,7 +121,9 @@ NETWORKS = {
         lambda dtype: xdnn.Network(
             [xdnn.Dense(32, use_bias=False), xdnn.BatchNorm(), xdnn.Activation("relu"), xdnn.Dropout(0.2)]
             + [xdnn.Dense(1)],
-            loss="mse", dtype=dtype, seed=0,
+            loss="mse",
+            dtype=dtype,
+            seed=0,
         ),  # fmt: skip
         "regression",
     ),

@@ -75,6 +75,9 @@ class Fit:
         self.permutations = training_data.PermutationFeed(
             network.shuffle_generator, self.m, context, epochs_per_transfer=epochs if self.on_accelerator else 1
         )
+        self.compiled = None
+        if not self.weighted and not cuda_graph:
+            self.compiled = executors.resolve(training_data.compiled_gradients, xp)(network, xp=xp)
         self.split = None
         if not self.weighted and not cuda_graph and network.splits_exactly():
             dense = [layer for layer in network.layers if isinstance(layer, Dense)]
@@ -233,6 +236,9 @@ class Fit:
     def step_gradients(self, Xt: Array, Yt: Array, weights: Array | None):
         """``(cost, A, grads)`` of one step; a large batch may be split across a backend's threads."""
         network, bound = self.network, self.bound
+        if self.compiled is not None and weights is None:
+            cost, A, grads = self.compiled(network.parameters, Xt, Yt)
+            return network.with_l2(cost, grads, Xt.shape[1]), A, grads
         if self.split is not None and weights is None:
 
             def unpenalised(X_slice, Y_slice):

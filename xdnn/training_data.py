@@ -40,6 +40,12 @@ def split_runner(batch_samples: int, multiply_adds_per_sample: float, *, xp: Any
     return None
 
 
+def compiled_gradients(network: Any, *, xp: Any) -> Any:
+    """A compiled ``gradients(parameters, Xt, Yt) -> (cost, A, grads)`` of one step of ``network``
+    (without its L2 term), or ``None``: portably every step runs operation by operation."""
+    return None
+
+
 def graph_step_factory(network: Any, batch: int, m: int, weighted: bool, *, xp: Any) -> tuple[str | None, Any]:
     """``(reason, None)``: a step recorded once and replayed (``fit(cuda_graph=True)``) needs a backend
     that registers it (CuPy's CUDA graphs); otherwise ``(None, factory)`` with

@@ -4,7 +4,9 @@
   products; with :mod:`xdnn.backends.numpy_threads` (a batch split across cores) and
   :mod:`xdnn.backends.glibc_heap` (freed blocks kept for the next step);
 * :mod:`xdnn.backends.cupy` -- fused CuPy kernels; with :mod:`xdnn.backends.cuda_graph` (a whole
-  training step recorded once and replayed).
+  training step recorded once and replayed);
+* :mod:`xdnn.backends.jax` -- a step's gradients and its optimizer update compiled by ``jax.jit``
+  (JAX otherwise compiles every operation on its own, for every new shape).
 
 Each module registers its executors against the portable definitions they run
 (:func:`xdnn.executors.register`) when it is imported; :func:`backend_of` imports the one a
@@ -24,6 +26,7 @@ import array_api_compat
 _BACKENDS = {
     "numpy": (array_api_compat.is_numpy_namespace, "xdnn.backends.numpy"),
     "cupy": (array_api_compat.is_cupy_namespace, "xdnn.backends.cupy"),
+    "jax": (array_api_compat.is_jax_namespace, "xdnn.backends.jax"),
 }
 
 
