@@ -17,6 +17,10 @@ nox.options.reuse_existing_virtualenvs = True
 
 BACKENDS = ["numpy", "array_api_strict", "torch", "jax", "cupy"]
 
+# Sessions run on two pytest workers (the others' thread-count and allocator tests want the
+# process to themselves); each worker is a process of its own, so no test sees another's state.
+PARALLEL_BACKENDS = ("array_api_strict", "torch", "jax")
+
 # What each backend session installs beside `xdnn[test-core]`.
 BACKEND_REQUIREMENTS = {
     "numpy": [],
@@ -63,12 +67,13 @@ def tests(session: nox.Session, backend: str) -> None:
     session.install(*requirements, "-e", f".[{extras}]")
     env = {"XDNN_BACKEND": backend}
     arguments = ["--backend", backend]
+    if backend in PARALLEL_BACKENDS:
+        arguments += ["-n", "2"]
     if backend == "jax":
         # JAX compiles each operation for each new shape on its first use, most of this session's
-        # time: two workers, sharing what they compile through JAX's on-disk cache.
-        arguments += ["-n", "2"]
+        # time: the two workers share what they compile through JAX's on-disk cache.
         env.update(
-            JAX_COMPILATION_CACHE_DIR=session.create_tmp(),
+            JAX_COMPILATION_CACHE_DIR=os.path.abspath(session.create_tmp()),
             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
             JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
         )
