@@ -18,7 +18,7 @@ nvidia-smi -L | tee "$RESULTS/device.txt"
 "$PYTHON" -m pip install --no-index --no-deps wheels/*.whl 2>&1 | tail -1
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" XDNN_BACKEND=cupy
 # The CUDA-specific tests first (they fail fast if capture or a kernel is wrong), then everything on cupy.
-timeout 150 "$PYTHON" -m pytest -q -x --backend cupy tests/test_cupy_kernels.py tests/test_cuda_graph.py \
+timeout 150 "$PYTHON" -m pytest -q -x --backend cupy tests/test_backends_cupy.py tests/test_executors.py tests/test_cuda_graph.py \
     2>&1 | tee "$RESULTS/cupy-kernels.txt" | tail -5
 timeout 240 "$PYTHON" -m pytest -q --backend cupy -p no:cacheprovider 2>&1 | tee "$RESULTS/cupy-tests.txt" | tail -5
 unset XDNN_BACKEND

@@ -510,7 +510,7 @@ def competitors(spec, X, labels, dtype, xdnn_backends, include_gpu):
             else ("torch-cuda" if backend == "torch" and "cuda" in str(resolved.device) else "cpu")
         )
         entries.append((f"xdnn [{backend}]", backend, kind, lambda b=backend: xdnn_runner(spec, X, labels, dtype, b)))
-        if backend == "cupy" and spec["batch"] is None:  # the whole step as one CUDA graph (xdnn._cuda_graph)
+        if backend == "cupy" and spec["batch"] is None:  # the whole step as one CUDA graph (xdnn.backends.cuda_graph)
             entries.append(
                 ("xdnn [cupy, CUDA graph]", backend, kind, lambda: xdnn_runner(spec, X, labels, dtype, "cupy", True))
             )
@@ -586,7 +586,7 @@ def main(argv=None):
         lines.append(f"- host: {details}")
     lines.append(
         f"- xdnn NumPy steps: split across up to {xdnn.get_num_threads()} threads "
-        "(xdnn/_numpy_threads.py; 1: not split)"
+        "(xdnn/backends/numpy_threads.py; 1: not split)"
     )
     pinned = all(os.environ.get(name) == value for name, value in STABLE_MALLOC.items())
     lines.append(

@@ -517,7 +517,7 @@ class Network:
         ``cuda_graph=True`` (CuPy, full batch, networks of Dense and Activation layers) records the
         training step once as a CUDA graph and launches it each epoch -- one launch instead of a
         few dozen kernels, the same sums (its products added in another order, about one rounding
-        apart; see :mod:`xdnn._cuda_graph`); elsewhere it raises a
+        apart; see :mod:`xdnn.backends.cuda_graph`); elsewhere it raises a
         ``ValueError`` that says why.
 
         Returns the :class:`~xdnn.callbacks.History` (also ``self.history``).

@@ -92,18 +92,18 @@ class Fit:
         network.history = self.history
         network.stop_training = False
         network.diverged_epoch = None
-        for callback in self.callbacks:
-            call_hook(callback, "on_train_begin", network)
-        self.overwrite_grads = network.may_overwrite_grads()
-        self.checkpoint = Checkpoint(network)
-        self.epochs_before = network.epochs_trained
         try:
+            for callback in self.callbacks:
+                call_hook(callback, "on_train_begin", network)
+            self.overwrite_grads = network.may_overwrite_grads()
+            self.checkpoint = Checkpoint(network)
+            self.epochs_before = network.epochs_trained
             self.epoch_loop()
         except BaseException:  # an exception or Ctrl-C: the finished epochs still go into the history
             if self.pending and not self.on_accelerator:  # (their costs are already read on the CPU)
                 self.report(callbacks=[], validation=None, checkpoint=None)
             raise
-        finally:
+        finally:  # (a split step's threads end with the fit, however it ends)
             if self.split is not None:
                 self.split.close()
         # No cost is read after the last update: one that made a parameter NaN or inf is undone too

@@ -99,7 +99,7 @@ def _kernels() -> dict[str, Any]:
 
 # CuPy refuses to call cuBLAS while a stream is capturing a graph (``cublas.setStream`` raises
 # "calling cuBLAS API during stream capture is currently unsupported"), so the step that
-# :mod:`xdnn._cuda_graph` captures -- and its eager warm-up, which compiles the same kernels --
+# :mod:`xdnn.backends.cuda_graph` captures -- and its eager warm-up, which compiles the same kernels --
 # multiplies with ``product_slices`` instead.  Everywhere else a product is cuBLAS's ``a @ b``.
 _GRAPH_STEP = {"active": False}
 # A long sum is split into runs of about this many terms, each run's partial sums computed by its
@@ -327,4 +327,4 @@ for _rule in FUSED_RULES:
 
 
 # the CUDA-graph step registers itself on import (it imports this module)
-from xdnn.backends import cuda_graph as _cuda_graph  # noqa: E402, F401
+import xdnn.backends.cuda_graph  # noqa: E402, F401

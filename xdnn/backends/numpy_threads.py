@@ -74,7 +74,7 @@ def _threads_from_environment() -> int | None:
 
 
 def set_num_threads(threads: int | None) -> None:
-    """Cap the threads a NumPy training step's samples are split across (:mod:`xdnn._numpy_threads`);
+    """Cap the threads a NumPy training step's samples are split across (:mod:`xdnn.backends.numpy_threads`);
     ``1`` runs every step on one thread (BLAS still uses its own threads), ``None`` restores the
     default: the cores this process may use, at most OpenBLAS's thread count."""
     if threads is not None:
@@ -87,7 +87,7 @@ def set_num_threads(threads: int | None) -> None:
 
 def get_num_threads() -> int:
     """The most threads a NumPy training step is split across now (1: none is split).  A step is split
-    only where it splits exactly and is large enough (see :mod:`xdnn._numpy_threads`)."""
+    only where it splits exactly and is large enough (see :mod:`xdnn.backends.numpy_threads`)."""
     return available_threads()
 
 
