@@ -190,7 +190,6 @@ class Network:
         self.history = History()
         self.stop_training = False
         self.epochs_trained = 0
-        self._overwrite_grads = False  # during a fit: the update may write over the step's gradients
         self.diverged_epoch: int | None = None
         self.n_features: int | None = None
         self.context: ArrayContext | None = None
@@ -198,8 +197,6 @@ class Network:
         self.state: dict[str, Array] = {}
         self.shuffle_generator = host_generator(self.seed, 1)  # each epoch's permutation, on the host
         self.dropout_random: Any = None  # dropout's masks (see xdnn._random), made with the parameters
-        self._full_batch: tuple[Array, Array] | None = None
-        self._weighted = False  # a fit with sample weights (carried as the targets' last column)
         if n_features is not None:
             self.build(n_features)
 

@@ -51,8 +51,8 @@ def graph_step_factory(network: Any, batch: int, m: int, weighted: bool, *, xp: 
     that registers it (CuPy's CUDA graphs); otherwise ``(None, factory)`` with
     ``factory(network, Xt, Yt, bound).run(learning_rate) -> (cost, A)``."""
     reason = (
-        "cuda_graph=True needs the cupy backend (CUDA graphs; fast paths on: xdnn.set_fast_paths(True)); "
-        f"this network runs on {network.backend or getattr(xp, '__name__', xp)!r}"
+        "cuda_graph=True needs a backend whose executors record a training step as a CUDA graph, with fast "
+        f"paths on (xdnn.set_fast_paths(True)); this network runs on {network.backend or getattr(xp, '__name__', xp)!r}"
     )
     return reason, None
 

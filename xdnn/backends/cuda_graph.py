@@ -79,7 +79,8 @@ def refusal(network: Any, batch: int, m: int, weighted: bool = False) -> str | N
     if LOSSES.get(network.loss.name) is not network.loss:
         return f"cuda_graph=True captures built-in losses only, not a custom {network.loss.name!r}"
     optimizer = network.optimizer
-    if type(optimizer).rule not in cupy_kernels.FUSED_RULES or not optimizers.overwrites_grads(optimizer):
+    # (a built-in class: a subclass's own settings() could change what the graph keeps as constants)
+    if type(optimizer) not in optimizers.OPTIMIZERS.values() or type(optimizer).rule not in cupy_kernels.FUSED_RULES:
         return f"cuda_graph=True needs a built-in optimizer with a fused update, not {type(optimizer).__name__}"
     return None
 
@@ -107,8 +108,9 @@ class CapturedStep:
     def run(self, learning_rate: float) -> tuple[Any, Any]:
         optimizer = self.network.optimizer
         t = optimizer.iterations + 1
-        if refusal(self.network, 1, 1) is not None:
-            raise ValueError(f"cuda_graph=True: the optimizer was replaced by {optimizer!r}, which has no fused update")
+        reason = refusal(self.network, 1, 1)  # (a callback may have replaced the optimizer or a layer)
+        if reason is not None:
+            raise ValueError(reason)
         optimizer.iterations = t  # the settings of step t (Adam's bias corrections count it)
         settings = optimizer.settings(learning_rate)
         optimizer.iterations = t - 1

@@ -152,63 +152,97 @@ def _floating(array: Any) -> bool:
     return array.dtype.kind == "f"
 
 
+def _namespace_of(array: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.array_namespace(array)
+
+
+def _xp(xp: Any, array: Any) -> Any:
+    """The namespace for a definition run in a kernel's place (executors are called without one)."""
+    return xp if xp is not None else _namespace_of(array)
+
+
+def _one_float_dtype(*arrays: Any) -> bool:
+    """Whether the arrays share one floating dtype (a kernel has one type ``T``; the definitions promote)."""
+    return len({array.dtype for array in arrays}) == 1 and _floating(arrays[0])
+
+
 # --- activations ---------------------------------------------------------------------------------
 
 
 @register(activations.sigmoid, backend="cupy")
 def sigmoid(Z: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.sigmoid` in one kernel."""
-    return _kernels()["sigmoid"](Z) if _floating(Z) else activations.sigmoid(Z, xp=xp)
+    return _kernels()["sigmoid"](Z) if _floating(Z) else activations.sigmoid(Z, xp=_xp(xp, Z))
 
 
 @register(activations.sigmoid_backward, backend="cupy")
 def sigmoid_backward(dA: Any, A: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.sigmoid_backward` in one kernel."""
-    return _kernels()["sigmoid_backward"](dA, A)
+    return (
+        _kernels()["sigmoid_backward"](dA, A)
+        if _one_float_dtype(dA, A)
+        else activations.sigmoid_backward(dA, A, xp=_xp(xp, dA))
+    )
 
 
 @register(activations.tanh_backward, backend="cupy")
 def tanh_backward(dA: Any, A: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.tanh_backward` in one kernel."""
-    return _kernels()["tanh_backward"](dA, A)
+    return (
+        _kernels()["tanh_backward"](dA, A)
+        if _one_float_dtype(dA, A)
+        else activations.tanh_backward(dA, A, xp=_xp(xp, dA))
+    )
 
 
 @register(activations.relu, backend="cupy")
 def relu(Z: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.relu` in one kernel."""
-    return _kernels()["relu"](Z) if _floating(Z) else activations.relu(Z, xp=xp)
+    return _kernels()["relu"](Z) if _floating(Z) else activations.relu(Z, xp=_xp(xp, Z))
 
 
 @register(activations.relu_backward, backend="cupy")
 def relu_backward(dA: Any, saved: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.relu_backward` in one kernel."""
-    return _kernels()["relu_backward"](dA, saved)
+    return (
+        _kernels()["relu_backward"](dA, saved)
+        if _one_float_dtype(dA, saved)
+        else activations.relu_backward(dA, saved, xp=_xp(xp, dA))
+    )
 
 
 @register(activations.leaky_relu, backend="cupy")
 def leaky_relu(Z: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.leaky_relu` in one kernel."""
     if not _floating(Z):
-        return activations.leaky_relu(Z, xp=xp)
+        return activations.leaky_relu(Z, xp=_xp(xp, Z))
     return _kernels()["leaky_relu"](Z, _scalar(activations.LEAKY_RELU_SLOPE, Z))
 
 
 @register(activations.leaky_relu_backward, backend="cupy")
 def leaky_relu_backward(dA: Any, saved: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.leaky_relu_backward` in one kernel."""
+    if not _one_float_dtype(dA, saved):
+        return activations.leaky_relu_backward(dA, saved, xp=_xp(xp, dA))
     return _kernels()["leaky_relu_backward"](dA, saved, _scalar(activations.LEAKY_RELU_SLOPE, dA))
 
 
 @register(activations.elu, backend="cupy")
 def elu(Z: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.elu` in one kernel."""
-    return _kernels()["elu"](Z) if _floating(Z) else activations.elu(Z, xp=xp)
+    return _kernels()["elu"](Z) if _floating(Z) else activations.elu(Z, xp=_xp(xp, Z))
 
 
 @register(activations.elu_backward, backend="cupy")
 def elu_backward(dA: Any, A: Any, *, xp: Any = None) -> Any:
     """:func:`xdnn.activations.elu_backward` in one kernel."""
-    return _kernels()["elu_backward"](dA, A)
+    return (
+        _kernels()["elu_backward"](dA, A)
+        if _one_float_dtype(dA, A)
+        else activations.elu_backward(dA, A, xp=_xp(xp, dA))
+    )
 
 
 # --- the linear part: products a CUDA graph can record -------------------------------------------
@@ -236,6 +270,8 @@ def linear_backward(dZ: Any, A_prev: Any, W: Any, *, xp: Any = None, input_gradi
 @register(losses.LOSSES["binary_crossentropy"], backend="cupy", variant=losses.COST_AND_GRADIENT)
 def binary_crossentropy_cost_and_gradient(Z: Any, A: Any, Y: Any) -> tuple[Any, Any]:
     """``J = (1/m) sum(max(Z, 0) - Z Y + log1p(exp(-|Z|)))``, ``dZ = A - Y`` in one kernel; shapes ``(k, m)``."""
+    if not _one_float_dtype(Z, A, Y):
+        return losses.LOSSES["binary_crossentropy"].cost_and_gradient(Z, A, Y, xp=_namespace_of(Z))
     terms, dZ = _kernels()["bce_cost_and_gradient"](Z, A, Y)
     return terms.sum() / A.shape[1], dZ
 
@@ -243,6 +279,8 @@ def binary_crossentropy_cost_and_gradient(Z: Any, A: Any, Y: Any) -> tuple[Any, 
 @register(losses.LOSSES["mse"], backend="cupy", variant=losses.COST_AND_GRADIENT)
 def squared_error_cost_and_gradient(Z: Any, A: Any, Y: Any) -> tuple[Any, Any]:
     """``J = 1/(2 m k) sum((A - Y)^2)``, ``dZ = (A - Y) / k`` in one kernel; shapes ``(k, m)``."""
+    if not _one_float_dtype(A, Y):
+        return losses.LOSSES["mse"].cost_and_gradient(Z, A, Y, xp=_namespace_of(A))
     k, m = A.shape
     terms, dZ = _kernels()["mse_cost_and_gradient"](A, Y, _scalar(k, A))
     return terms.sum() / (2.0 * m * k), dZ
@@ -313,8 +351,9 @@ def fused_update(rule: Any, name: str, parameters: dict, grads: Any, state: dict
 
 def _in_place_executor(rule: Any) -> Any:
     def update_in_place(parameters: dict, grads: Any, state: dict, *, xp: Any = None, **settings: Any) -> None:
+        host_scalars = step_scalars(rule, settings)
         for name, value in parameters.items():
-            scalars = {key: _scalar(number, value) for key, number in step_scalars(rule, settings).items()}
+            scalars = {key: _scalar(number, value) for key, number in host_scalars.items()}
             fused_update(rule, name, parameters, grads, state, settings, scalars)
 
     update_in_place.__qualname__ = f"{rule.__name__}_in_place"

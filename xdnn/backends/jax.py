@@ -40,20 +40,31 @@ def _architecture(network: Any) -> tuple | None:
         if ACTIVATIONS.get(layer.activation.name) is not layer.activation:
             return None
         names = (layer.W, layer.b) if isinstance(layer, Dense) else ()
-        described.append((type(layer).__name__, layer.activation.name, names, getattr(layer, "index", 0)))
+        described.append((type(layer).__name__, layer.activation.name, names))
     return (tuple(described), network.loss.name)
 
 
-@functools.lru_cache(maxsize=CACHED_ARCHITECTURES)
-def _compiled_step(architecture: tuple, layers: tuple, loss: Any, xp: Any) -> Any:
-    import jax
+# architecture -> the compiled step, in the order first compiled (the oldest is dropped past the limit)
+_COMPILED_STEPS: dict[tuple, Any] = {}
 
-    bound = backprop.bind_layers(list(layers), loss, xp, outputs_private=False)
 
-    def gradients(parameters, Xt, Yt):
-        return backprop.cost_and_gradients(bound, parameters, None, Xt, Yt, None)
+def _compiled_step(architecture: tuple, layers: list, loss: Any, xp: Any) -> Any:
+    """The ``jax.jit`` program of ``architecture``, built from the first network of it met: binding
+    reads only what the architecture describes (layer types, activations, parameter names)."""
+    key = (architecture, xp)
+    compiled = _COMPILED_STEPS.get(key)
+    if compiled is None:
+        import jax
 
-    return jax.jit(gradients)
+        bound = backprop.bind_layers(layers, loss, xp, outputs_private=False)
+
+        def gradients(parameters, Xt, Yt):
+            return backprop.cost_and_gradients(bound, parameters, None, Xt, Yt, None)
+
+        compiled = _COMPILED_STEPS[key] = jax.jit(gradients)
+        while len(_COMPILED_STEPS) > CACHED_ARCHITECTURES:
+            del _COMPILED_STEPS[next(iter(_COMPILED_STEPS))]
+    return compiled
 
 
 @register(training_data.compiled_gradients, backend="jax")
@@ -63,7 +74,7 @@ def compiled_gradients(network: Any, *, xp: Any = None) -> Any:
     architecture = _architecture(network)
     if architecture is None:
         return None
-    return _compiled_step(architecture, tuple(network.layers), network.loss, xp)
+    return _compiled_step(architecture, list(network.layers), network.loss, xp)
 
 
 # --- optimizer updates ---------------------------------------------------------------------------
