@@ -451,6 +451,8 @@ def check_compiled_gradients(entry, device, dtype, label, args, keywords, exact)
     assert entry.definition(network, xp=xp) is None
     compiled = entry.function(network, xp=xp)
     assert compiled is not None, f"{entry!r}: a network of built-in layers was not compiled"
+    twin, _, _ = small_network(device, dtype, 48)  # the same architecture: the same program, not a new one
+    assert entry.function(twin, xp=xp) is compiled, f"{entry!r}: compiled again for a second network"
     cost, A, grads = compiled(network.parameters, Xt, Yt)
     eager_cost, eager_A, eager_grads = xdnn.backprop.cost_and_gradients(
         network.bind_layers(), network.parameters, None, Xt, Yt, None
