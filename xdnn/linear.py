@@ -37,9 +37,12 @@ def check_linear_shapes(A_prev: Array, W: Array, b: Array) -> None:
 def linear_forward(A_prev: Array, W: Array, b: Array | None, *, xp: Any) -> Array:
     """``Z = W @ A_prev + b`` (``b`` broadcasts over the ``m`` columns; ``None``: ``Z = W @ A_prev``).
 
-    >>> import numpy as np
-    >>> linear_forward(np.ones((2, 3)), np.array([[1.0, 2.0]]), np.array([[0.5]]), xp=np)
-    array([[3.5, 3.5, 3.5]])
+    >>> import array_api_compat, xdnn
+    >>> A_prev = xdnn.asarray([[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    >>> W, b = xdnn.asarray([[1.0, 2.0]]), xdnn.asarray([[0.5]])
+    >>> Z = linear_forward(A_prev, W, b, xp=array_api_compat.array_namespace(A_prev))
+    >>> [float(z) for z in Z[0, :]]
+    [3.5, 3.5, 3.5]
     """
     Z = W @ A_prev
     return Z if b is None else Z + b

@@ -113,9 +113,10 @@ class Network:
     ``metadata`` is a free JSON-serialisable dict saved with the model (the command
     line keeps class names, feature names and scaling there).
 
-    >>> import xdnn, numpy as np
+    >>> import random, xdnn
     >>> net = xdnn.Network([2, 8, 1], activation="tanh", seed=0)
-    >>> X = np.random.default_rng(0).normal(size=(64, 2)); y = (X[:, 0] > 0).astype(int)
+    >>> rng = random.Random(0); X = [[rng.gauss(0, 1), rng.gauss(0, 1)] for _ in range(64)]
+    >>> y = [int(row[0] > 0) for row in X]
     >>> history = net.fit(X, y, epochs=50, batch_size=16, verbose=0)
     >>> net.evaluate(X, y)["accuracy"] > 0.9
     True
@@ -149,7 +150,7 @@ class Network:
             self.layers = layers
             n_features = None
         elif all(isinstance(item, numbers.Integral) and not isinstance(item, bool) for item in layers):
-            layers = [int(item) for item in layers]  # NumPy integers too (np.int64 from an array of sizes)
+            layers = [int(item) for item in layers]  # integer scalars of array libraries too
             if len(layers) < 2 or min(layers) <= 0:
                 raise ValueError(f"layer sizes must be >= 2 positive integers (inputs, ..., outputs), got {layers}")
             hidden = _activations.get_activation(activation).name
@@ -271,7 +272,7 @@ class Network:
         self.dropout_random = (DeviceRandom if self.dropout_masks == "device" else HostRandom)(context, self.seed)
 
     def to(self, backend: str) -> "Network":
-        """Move parameters, state and optimizer state to ``backend`` (e.g. ``"numpy"``); returns ``self``."""
+        """Move parameters, state and optimizer state to ``backend`` (a name of :data:`xdnn.BACKEND_NAMES`); returns ``self``."""
         resolved = resolve_backend(backend)
         if not self.built:
             raise ValueError("the network has no parameters yet: fit it (or give its input size) first")

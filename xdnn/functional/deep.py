@@ -90,10 +90,8 @@ def initialize_parameters(
     tutorial seeds with 1; ``seed=None`` uses ``np.random``'s global state), ``b = 0``.
     Arrays are float64 (or ``dtype``) on the active backend.
 
-    >>> import xdnn
-    >>> with xdnn.use_backend("numpy"):
-    ...     parameters = initialize_parameters(2, 2, 1)
-    >>> [round(float(w), 8) for w in xdnn.to_numpy(parameters["W1"])[0]]
+    >>> parameters = initialize_parameters(2, 2, 1)
+    >>> [round(float(w), 8) for w in parameters["W1"][0, :]]
     [0.01624345, -0.00611756]
     """
     return _initialize([n_x, n_h, n_y], seed, initialization, dtype)
