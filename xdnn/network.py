@@ -272,7 +272,7 @@ class Network:
         self.dropout_random = (DeviceRandom if self.dropout_masks == "device" else HostRandom)(context, self.seed)
 
     def to(self, backend: str) -> "Network":
-        """Move parameters, state and optimizer state to ``backend`` (a name of :data:`xdnn.BACKEND_NAMES`); returns ``self``."""
+        """Move parameters, state and optimizer state to ``backend`` (see :data:`xdnn.BACKEND_NAMES`); returns self."""
         resolved = resolve_backend(backend)
         if not self.built:
             raise ValueError("the network has no parameters yet: fit it (or give its input size) first")
