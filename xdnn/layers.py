@@ -166,7 +166,7 @@ class Dense(Layer):
         return in_place_forward, in_place_backward, True
 
     def _output_forward(self, xp, input_gradient, *, owned):
-        activation_forward, _, _ = self._activation_pair(xp, owned=False, output_private=False)
+        activation_forward, _ = self.activation.bind(xp)  # (Z is kept for the loss: never in place)
         linear_forward, linear_backward = self._bound_linear(xp)
         W_name, b_name, dW_name, db_name, use_bias = self.W, self.b, self.dW, self.db, self.use_bias
 

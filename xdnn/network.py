@@ -543,8 +543,9 @@ class Network:
             _training.call_hook(callback, "check_logs", self.log_names(validation is not None))
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
+        graph_step = None  # the factory of a step recorded as a CUDA graph (cuda_graph=True)
         if cuda_graph:
-            reason, _ = _executors.resolve(_training_data.graph_step_factory, context.xp)(
+            reason, graph_step = _executors.resolve(_training_data.graph_step_factory, context.xp)(
                 self, batch, m, weights is not None, xp=context.xp
             )
             if reason is not None:
@@ -557,7 +558,7 @@ class Network:
         run = _training.start_fit(
             self, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
             callbacks=callback_list, verbose=verbose, print_cost=print_cost, print_every=print_every,
-            cuda_graph=cuda_graph,
+            graph_step=graph_step,
         )  # fmt: skip
         return run.run()
 

@@ -48,7 +48,7 @@ class Fit:
     :meth:`xdnn.Network.fit`, which checks everything before making one)."""
 
     def __init__(self, network: Any, X: Array, Y: Array, weights: Array | None, *, epochs: int, batch: int,
-                 shuffle: bool, validation: Any, callbacks: list, cuda_graph: bool) -> None:  # fmt: skip
+                 shuffle: bool, validation: Any, callbacks: list, graph_step: Any = None) -> None:  # fmt: skip
         self.network, self.epochs, self.batch, self.shuffle = network, epochs, batch, shuffle
         self.validation, self.callbacks = validation, callbacks
         context = network.context
@@ -66,20 +66,16 @@ class Fit:
         self.full = executors.resolve(training_data.full_batch, xp)(X, Y, xp=xp) if batch >= self.m else None
         self.bound = network.bind_layers()
         self.overwrite_grads = False  # asked once the callbacks have begun (one may replace the optimizer)
-        self.captured_step = None
-        if cuda_graph:
-            _, factory = executors.resolve(training_data.graph_step_factory, xp)(
-                network, batch, self.m, self.weighted, xp=xp
-            )
-            self.captured_step = factory(network, *self.full, self.bound)
+        # (graph_step: the factory Network.fit had from training_data.graph_step_factory, or None)
+        self.captured_step = graph_step(network, *self.full, self.bound) if graph_step is not None else None
         self.permutations = training_data.PermutationFeed(
             network.shuffle_generator, self.m, context, epochs_per_transfer=epochs if self.on_accelerator else 1
         )
-        self.compiled = None
-        if not self.weighted and not cuda_graph:
+        self.compiled = self.split = None  # a backend's compiled or split step: unweighted, not a graph
+        eager = not self.weighted and graph_step is None
+        if eager:
             self.compiled = executors.resolve(training_data.compiled_gradients, xp)(network, xp=xp)
-        self.split = None
-        if not self.weighted and not cuda_graph and network.splits_exactly():
+        if eager and network.splits_exactly():
             dense = [layer for layer in network.layers if isinstance(layer, Dense)]
             multiply_adds = sum(layer.n_inputs * layer.units for layer in dense) / max(len(dense), 1)
             self.split = executors.resolve(training_data.split_runner, xp)(min(batch, self.m), multiply_adds, xp=xp)
@@ -254,7 +250,7 @@ class Fit:
 
 def start_fit(network: Any, X: Array, Y: Array, weights: Array | None, *, epochs: int, batch: int, shuffle: bool,
               validation: Any, callbacks: list, verbose: Any, print_cost: bool, print_every: int,
-              cuda_graph: bool) -> Fit:  # fmt: skip
+              graph_step: Any = None) -> Fit:  # fmt: skip
     """A :class:`Fit` with the progress bar and cost printer in front of the user's callbacks."""
     callbacks = list(callbacks)
     if print_cost:
@@ -263,5 +259,5 @@ def start_fit(network: Any, X: Array, Y: Array, weights: Array | None, *, epochs
         callbacks.insert(0, ProgressBar(epochs))
     return Fit(
         network, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
-        callbacks=callbacks, cuda_graph=cuda_graph,
+        callbacks=callbacks, graph_step=graph_step,
     )  # fmt: skip

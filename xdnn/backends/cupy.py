@@ -148,10 +148,6 @@ def _scalar(value: float, like: Any) -> Any:
     return like.dtype.type(value)
 
 
-def _floating(array: Any) -> bool:
-    return array.dtype.kind == "f"
-
-
 def _namespace_of(array: Any) -> Any:
     import array_api_compat
 
@@ -165,84 +161,38 @@ def _xp(xp: Any, array: Any) -> Any:
 
 def _one_float_dtype(*arrays: Any) -> bool:
     """Whether the arrays share one floating dtype (a kernel has one type ``T``; the definitions promote)."""
-    return len({array.dtype for array in arrays}) == 1 and _floating(arrays[0])
+    return len({array.dtype for array in arrays}) == 1 and arrays[0].dtype.kind == "f"
 
 
 # --- activations ---------------------------------------------------------------------------------
 
 
-@register(activations.sigmoid, backend="cupy")
-def sigmoid(Z: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.activations.sigmoid` in one kernel."""
-    return _kernels()["sigmoid"](Z) if _floating(Z) else activations.sigmoid(Z, xp=_xp(xp, Z))
+def _kernel_executor(definition: Any, *, slope: bool = False) -> Any:
+    """Register the executor of the elementwise ``definition`` (an activation of ``Z``, or a derivative
+    of ``(dA, saved)``) that runs the kernel of its name on arrays of one floating dtype -- leaky
+    relu's with its slope as a scalar -- and the definition itself on any others."""
+    name = definition.__name__
+
+    def executor(*arrays: Any, xp: Any = None) -> Any:
+        if not _one_float_dtype(*arrays):
+            return definition(*arrays, xp=_xp(xp, arrays[0]))
+        extra = (_scalar(activations.LEAKY_RELU_SLOPE, arrays[0]),) if slope else ()
+        return _kernels()[name](*arrays, *extra)
+
+    executor.__name__ = executor.__qualname__ = name
+    executor.__doc__ = f":func:`xdnn.activations.{name}` in one kernel."
+    return register(definition, backend="cupy")(executor)
 
 
-@register(activations.sigmoid_backward, backend="cupy")
-def sigmoid_backward(dA: Any, A: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.activations.sigmoid_backward` in one kernel."""
-    return (
-        _kernels()["sigmoid_backward"](dA, A)
-        if _one_float_dtype(dA, A)
-        else activations.sigmoid_backward(dA, A, xp=_xp(xp, dA))
-    )
-
-
-@register(activations.tanh_backward, backend="cupy")
-def tanh_backward(dA: Any, A: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.activations.tanh_backward` in one kernel."""
-    return (
-        _kernels()["tanh_backward"](dA, A)
-        if _one_float_dtype(dA, A)
-        else activations.tanh_backward(dA, A, xp=_xp(xp, dA))
-    )
-
-
-@register(activations.relu, backend="cupy")
-def relu(Z: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.activations.relu` in one kernel."""
-    return _kernels()["relu"](Z) if _floating(Z) else activations.relu(Z, xp=_xp(xp, Z))
-
-
-@register(activations.relu_backward, backend="cupy")
-def relu_backward(dA: Any, saved: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.activations.relu_backward` in one kernel."""
-    return (
-        _kernels()["relu_backward"](dA, saved)
-        if _one_float_dtype(dA, saved)
-        else activations.relu_backward(dA, saved, xp=_xp(xp, dA))
-    )
-
-
-@register(activations.leaky_relu, backend="cupy")
-def leaky_relu(Z: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.activations.leaky_relu` in one kernel."""
-    if not _floating(Z):
-        return activations.leaky_relu(Z, xp=_xp(xp, Z))
-    return _kernels()["leaky_relu"](Z, _scalar(activations.LEAKY_RELU_SLOPE, Z))
-
-
-@register(activations.leaky_relu_backward, backend="cupy")
-def leaky_relu_backward(dA: Any, saved: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.activations.leaky_relu_backward` in one kernel."""
-    if not _one_float_dtype(dA, saved):
-        return activations.leaky_relu_backward(dA, saved, xp=_xp(xp, dA))
-    return _kernels()["leaky_relu_backward"](dA, saved, _scalar(activations.LEAKY_RELU_SLOPE, dA))
-
-
-@register(activations.elu, backend="cupy")
-def elu(Z: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.activations.elu` in one kernel."""
-    return _kernels()["elu"](Z) if _floating(Z) else activations.elu(Z, xp=_xp(xp, Z))
-
-
-@register(activations.elu_backward, backend="cupy")
-def elu_backward(dA: Any, A: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.activations.elu_backward` in one kernel."""
-    return (
-        _kernels()["elu_backward"](dA, A)
-        if _one_float_dtype(dA, A)
-        else activations.elu_backward(dA, A, xp=_xp(xp, dA))
-    )
+sigmoid = _kernel_executor(activations.sigmoid)
+sigmoid_backward = _kernel_executor(activations.sigmoid_backward)
+tanh_backward = _kernel_executor(activations.tanh_backward)
+relu = _kernel_executor(activations.relu)
+relu_backward = _kernel_executor(activations.relu_backward)
+leaky_relu = _kernel_executor(activations.leaky_relu, slope=True)
+leaky_relu_backward = _kernel_executor(activations.leaky_relu_backward, slope=True)
+elu = _kernel_executor(activations.elu)
+elu_backward = _kernel_executor(activations.elu_backward)
 
 
 # --- the linear part: products a CUDA graph can record -------------------------------------------

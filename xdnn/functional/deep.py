@@ -251,12 +251,11 @@ def _layer_backward(layer: int, cache: tuple, activation: _activations.Activatio
     return backward
 
 
-def _sigmoid_output_backward(L: int, AL: Array, Y: Array, cache: tuple, xp: Any):
+def _sigmoid_output_backward(L: int, AL: Array, Y: Array, saturated: Array, cache: tuple, xp: Any):
     """The last layer's backward from the tutorial's ``dAL`` (:func:`xdnn.losses.binary_cross_entropy_gradient`)
-    through the sigmoid.  Where ``AL`` saturated at 0 or 1 (or is subnormal) that product is 0/0 or
+    through the sigmoid.  Where ``AL`` is ``saturated`` (0, 1 or subnormal) that product is 0/0 or
     overflows; its limit there, ``dZ = AL - Y`` (:func:`xdnn.losses.probability_gradient`), is taken."""
     (A_prev, W, _b), Z = cache
-    saturated = (AL < float(xp.finfo(AL.dtype).smallest_normal)) | (AL == 1.0)
     sigmoid = _activations.get_activation("sigmoid")
 
     def backward(dAL):
@@ -276,8 +275,9 @@ def _L_model_backward(
     L = len(caches)
     backwards = [_layer_backward(layer, caches[layer - 1], hidden, xp) for layer in range(1, L)]
     if output.name == "sigmoid":
-        safe_AL = xp.where((AL < float(xp.finfo(AL.dtype).smallest_normal)) | (AL == 1.0), xp.ones_like(AL) / 2.0, AL)
-        backwards.append(_sigmoid_output_backward(L, AL, Y, caches[-1], xp))
+        saturated = (AL < float(xp.finfo(AL.dtype).smallest_normal)) | (AL == 1.0)
+        safe_AL = xp.where(saturated, xp.ones_like(AL) / 2.0, AL)
+        backwards.append(_sigmoid_output_backward(L, AL, Y, saturated, caches[-1], xp))
         return _backprop.backward_pass(backwards, _losses.binary_cross_entropy_gradient(safe_AL, Y, xp=xp))
     backwards.append(_layer_backward(L, caches[-1], output, xp))
     return _backprop.backward_pass(backwards, _losses.binary_cross_entropy_gradient(AL, Y, xp=xp))
