@@ -36,6 +36,7 @@ from xdnn.optimizers import (
 from xdnn.serialization import ModelFileError
 from xdnn.serialization import load_network as load
 from xdnn.training import DivergenceWarning
+from xdnn.usage import NetworkBusyError
 
 # Every backend's executors registered now, against the definitions as they are at import (a later
 # replacement of a module function by the user is then never swapped for an executor); none of the
@@ -77,6 +78,7 @@ __all__ = [
     "MLPClassifier",
     "MLPRegressor",
     "ModelFileError",
+    "NetworkBusyError",
     "Momentum",
     "SGDMomentum",
     "Network",

@@ -7,7 +7,9 @@ or raises an error that names the argument and the problem.  None of them change
 * ``X`` is ``(n_samples, n_features)`` of real numbers, finite in the network's dtype;
 * targets become ``(n_samples, k)``: integer labels of a softmax output are one-hot encoded, 0/1
   labels (or probabilities) for sigmoid outputs, non-negative values for a Poisson loss;
-* sample weights are ``(n_samples,)``, finite, non-negative and not all zero.
+* sample weights are ``(n_samples,)``, finite, non-negative and not all zero;
+* and on the way out, an inference's outputs are finite (:func:`check_finite_output`): finite inputs
+  can still overflow the dtype inside the network, and a NaN probability is never handed back.
 """
 
 from __future__ import annotations
@@ -101,6 +103,25 @@ def prepare_data(
     """Checked ``X (n, f)`` and ``Y (n, k)`` on ``context``; changes nothing."""
     X = prepare_X(network, X, context, names[0])
     return X, prepare_targets(network, y, X.shape[0], context, names)
+
+
+def check_finite_output(network: Any, call: str, X: Array, A: Array) -> None:
+    """Raise ``ValueError`` when the outputs ``A (k, n_samples)`` of ``call`` hold NaN or inf.
+
+    ``X (n_samples, n_features)`` is finite (checked on the way in), so the cause is an overflow
+    inside the network: inputs far larger than the training data, or parameters too large; the
+    message gives both magnitudes.  One device read when everything is finite."""
+    xp = network.context.xp
+    if bool(xp.all(xp.isfinite(A))):
+        return
+    bad_samples = int(xp.sum(xp.astype(xp.any(~xp.isfinite(A), axis=0), xp.int64)))
+    largest_input = float(xp.max(xp.abs(X)))
+    largest_parameter = max(float(xp.max(xp.abs(value))) for value in network.parameters.values())
+    raise ValueError(
+        f"{call}: the network's output is NaN or inf for {bad_samples} of {A.shape[1]} samples: its activations "
+        f"overflow {network.dtype_name} (largest input magnitude {largest_input:.4g}, largest parameter magnitude "
+        f"{largest_parameter:.4g}); scale the inputs as the training data were, or use a float64 network"
+    )
 
 
 def mismatch_error(network: Any, context: ArrayContext) -> Exception:

@@ -44,7 +44,9 @@ from xdnn._random import DeviceRandom, HostRandom, host_generator
 from xdnn.callbacks import History
 from xdnn.checkpoint import all_finite
 from xdnn.initializers import HostDraws
+from xdnn.interrupts import DeferredInterrupt
 from xdnn.layers import Activation, BatchNorm, Dense, Dropout, Layer
+from xdnn.usage import UsageGuard, exclusive_use, shared_use
 
 Array = Any
 
@@ -112,6 +114,14 @@ class Network:
 
     ``metadata`` is a free JSON-serialisable dict saved with the model (the command
     line keeps class names, feature names and scaling there).
+
+    Threads and interrupts (:mod:`xdnn.usage`, :mod:`xdnn.interrupts`): ``predict``,
+    ``predict_proba``, ``evaluate``, ``save`` and ``get_weights`` may run from any number of
+    threads at once; ``fit``, ``set_weights`` and ``gradient_check`` change the network, and while a
+    ``fit`` runs any other call from another thread, or a second ``fit`` from its callbacks, raises
+    :class:`xdnn.usage.NetworkBusyError` (its callbacks may read and ``set_weights``).  Each training
+    step is applied whole or not at all: Ctrl-C stops a fit between two steps, and a step that raises
+    (a loss or optimizer rule of one's own) changes nothing; the history keeps the epochs completed.
 
     >>> import random, xdnn
     >>> net = xdnn.Network([2, 8, 1], activation="tanh", seed=0)
@@ -198,6 +208,7 @@ class Network:
         self.state: dict[str, Array] = {}
         self.shuffle_generator = host_generator(self.seed, 1)  # each epoch's permutation, on the host
         self.dropout_random: Any = None  # dropout's masks (see xdnn._random), made with the parameters
+        self.usage_guard = UsageGuard()  # one fit at a time; reads from other threads refused during it
         if n_features is not None:
             self.build(n_features)
 
@@ -297,6 +308,7 @@ class Network:
 
     # --- weights --------------------------------------------------------------------------------
 
+    @shared_use("get_weights")
     def get_weights(self) -> dict[str, dict[str, Array]]:
         """Copies of parameters, state and optimizer state (restorable with :meth:`set_weights`)."""
         xp = self.context.xp
@@ -311,6 +323,7 @@ class Network:
             "optimizer_iterations": self.optimizer.iterations,
         }
 
+    @exclusive_use("set_weights")
     def set_weights(self, weights: Mapping[str, Any]) -> None:
         """Restore what :meth:`get_weights` returned (arrays are copied in, in the network's dtype).
 
@@ -480,6 +493,7 @@ class Network:
 
     # --- training ------------------------------------------------------------------------------
 
+    @exclusive_use("fit")
     def fit(
         self,
         X: Any,
@@ -550,17 +564,18 @@ class Network:
             )
             if reason is not None:
                 raise ValueError(reason)
-        if not self.built:
-            self.build(X.shape[1], context)
-        self._adopt(context)
-        if not self.optimizer.has_state_for(self.parameters):  # one set since the last fit (Keras' compile)
-            self.optimizer.initialize(self.parameters, xp=self.context.xp)
-        run = _training.start_fit(
-            self, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
-            callbacks=callback_list, verbose=verbose, print_cost=print_cost, print_every=print_every,
-            graph_step=graph_step,
-        )  # fmt: skip
-        return run.run()
+        with DeferredInterrupt() as interrupts:  # from here on, Ctrl-C stops training between two steps
+            if not self.built:
+                self.build(X.shape[1], context)
+            self._adopt(context)
+            if not self.optimizer.has_state_for(self.parameters):  # one set since the last fit (Keras' compile)
+                self.optimizer.initialize(self.parameters, xp=self.context.xp)
+            run = _training.start_fit(
+                self, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
+                callbacks=callback_list, verbose=verbose, print_cost=print_cost, print_every=print_every,
+                graph_step=graph_step, interrupts=interrupts,
+            )  # fmt: skip
+            return run.run()
 
     def parameters_finite(self) -> bool:
         """True when no parameter or running statistic holds NaN or inf (one device read)."""
@@ -572,23 +587,30 @@ class Network:
         if not self.built:
             raise ValueError("this network has not been fitted yet: call fit(X, y) first")
 
-    def _output(self, X: Any) -> Array:
-        """``A_L`` in tutorial layout ``(k, n_samples)`` for raw input ``X``."""
+    def _output(self, X: Any, call: str) -> Array:
+        """``A_L`` in tutorial layout ``(k, n_samples)`` for raw input ``X``, checked finite (``call``
+        names the method in the error)."""
         self._check_fitted()
         context = self._resolve_context(X)
         X = _inputs.prepare_X(self, X, context)
         self._adopt(context)
         _, A, _ = self._forward(X.T, training=False, random=None)
+        _inputs.check_finite_output(self, call, X, A)
         return A
 
+    @shared_use("predict_proba")
     def predict_proba(self, X: Any) -> Array:
-        """Output activations ``(n_samples, k)``: probabilities for sigmoid/softmax outputs."""
-        return self._output(X).T
+        """Output activations ``(n_samples, k)``: probabilities for sigmoid/softmax outputs.
 
+        Raises ``ValueError`` when an output is NaN or inf (activations that overflow the dtype), naming
+        the largest input and parameter magnitudes, rather than returning it."""
+        return self._output(X, "predict_proba").T
+
+    @shared_use("predict")
     def predict(self, X: Any) -> Array:
         """Class labels ``(n_samples,)`` (0/1 or 0..k-1; multi-label: ``(n_samples, k)`` of 0/1),
         or regression values ``(n_samples,)`` / ``(n_samples, k)``; on the network's backend."""
-        A = self._output(X)
+        A = self._output(X, "predict")
         xp = self.context.xp
         if self.loss.name == "categorical_crossentropy":
             return xp.argmax(A, axis=0)
@@ -597,26 +619,36 @@ class Network:
             return labels[0, ...] if A.shape[0] == 1 else labels.T
         return A[0, ...] if A.shape[0] == 1 else A.T
 
-    def evaluate_prepared(self, X: Array, Y: Array, *, bound: Any = None) -> dict[str, float]:
-        """:meth:`evaluate` of checked data on the network's namespace (``bound`` from :meth:`bind_layers`)."""
+    def evaluate_prepared(self, X: Array, Y: Array, *, bound: Any = None, check: bool = False) -> dict[str, float]:
+        """:meth:`evaluate` of checked data on the network's namespace (``bound`` from :meth:`bind_layers`);
+        ``check`` refuses a non-finite output or loss (a fit's validation records it instead)."""
         xp = self.context.xp
         Z, A, _ = self._forward(X.T, training=False, random=None, bound=bound)
+        if check:
+            _inputs.check_finite_output(self, "evaluate", X, A)
         Yt = Y.T
         cost = self.loss.cost(Z, A, Yt, xp=xp)
         if self.l2:
             cost = self.with_l2(cost, {}, X.shape[0])
         results = {"loss": float(cost)}
+        if check and not math.isfinite(results["loss"]):
+            raise ValueError(
+                f"evaluate: the loss is {results['loss']} although every output is finite: the errors are too large "
+                f"for {self.dtype_name} (targets far from the outputs); scale the targets, or use float64"
+            )
         if "accuracy" in self.metrics:
             results["accuracy"] = float(self.correct_count(A, Yt)) / X.shape[0]
         return results
 
+    @shared_use("evaluate")
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
-        """Inference-mode ``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` (loss includes the L2 term)."""
+        """Inference-mode ``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` (loss includes the L2 term);
+        ``ValueError`` rather than a NaN or inf result (outputs or loss that overflow the dtype)."""
         self._check_fitted()
         context = self._resolve_context(X, y)
         X, Y = _inputs.prepare_data(self, X, y, context)
         self._adopt(context)
-        return self.evaluate_prepared(X, Y)
+        return self.evaluate_prepared(X, Y, check=True)
 
     # --- persistence and checks -----------------------------------------------------------------
 
@@ -630,12 +662,14 @@ class Network:
 
         return network_from_state, (network_state(self),)
 
+    @shared_use("save")
     def save(self, path: Any) -> None:
         """Write a single ``.npz`` (parameters, optimizer state, architecture as JSON) atomically."""
         from xdnn.serialization import save_network
 
         save_network(self, path)
 
+    @exclusive_use("gradient_check")
     def gradient_check(self, X: Any, y: Any, *, epsilon: float = 1e-7) -> float:
         """Relative difference between backprop and two-sided finite differences (see :func:`xdnn.gradient_check`)."""
         from xdnn.gradient_check import network_gradient_check

@@ -97,10 +97,16 @@ def apply_rule(
     rule: Any, slots: tuple[str, ...], parameters: dict, grads: Mapping, state: dict, *, xp: Any, **settings
 ):
     """One step of ``rule`` on every parameter: ``parameters[name]`` and its state arrays
-    ``state[f"{slot}_{name}"]`` are replaced by the rule's new arrays (gradients ``grads["d" + name]``)."""
+    ``state[f"{slot}_{name}"]`` are replaced by the rule's new arrays (gradients ``grads["d" + name]``).
+
+    All or nothing: every parameter's new arrays are computed before any is put in place, so a rule
+    that raises for one parameter leaves every parameter and state array as it was."""
+    replacements = []
     for name, W in parameters.items():
         keys = [f"{slot}_{name}" for slot in slots]
         result = rule(W, grads["d" + name], *(state[key] for key in keys), xp=xp, **settings)
+        replacements.append((name, keys, result))
+    for name, keys, result in replacements:
         if not keys:
             parameters[name] = result
             continue
@@ -167,14 +173,18 @@ class Optimizer:
         rule = type(self).rule
         if rule is None:
             raise NotImplementedError(f"{type(self).__name__} sets no update rule and does not override update")
-        self.iterations += 1
-        # (a Python float: a NumPy float64 rate would promote float32 parameters on the way)
-        settings = self.settings(float(learning_rate))
-        in_place = self._in_place_executor(rule, xp, overwrite_grads)
-        if in_place:
-            in_place(parameters, grads, self.state, xp=xp, **settings)
-        else:
-            apply_rule(rule, self.slots, parameters, grads, self.state, xp=xp, **settings)
+        self.iterations += 1  # (the step being taken counts: Adam's bias correction reads it)
+        try:
+            # (a Python float: a NumPy float64 rate would promote float32 parameters on the way)
+            settings = self.settings(float(learning_rate))
+            in_place = self._in_place_executor(rule, xp, overwrite_grads)
+            if in_place:
+                in_place(parameters, grads, self.state, xp=xp, **settings)
+            else:
+                apply_rule(rule, self.slots, parameters, grads, self.state, xp=xp, **settings)
+        except BaseException:  # nothing was applied (apply_rule is all or nothing): the step does not count
+            self.iterations -= 1
+            raise
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled and copied without the executor looked up for the last steps (it holds a namespace)."""

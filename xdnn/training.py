@@ -21,6 +21,7 @@ from typing import Any
 from xdnn import executors, training_data
 from xdnn.callbacks import History, PrintCost, ProgressBar
 from xdnn.checkpoint import Checkpoint, all_finite
+from xdnn.interrupts import DeferredInterrupt
 from xdnn.layers import Dense
 
 Array = Any
@@ -48,8 +49,10 @@ class Fit:
     :meth:`xdnn.Network.fit`, which checks everything before making one)."""
 
     def __init__(self, network: Any, X: Array, Y: Array, weights: Array | None, *, epochs: int, batch: int,
-                 shuffle: bool, validation: Any, callbacks: list, graph_step: Any = None) -> None:  # fmt: skip
+                 shuffle: bool, validation: Any, callbacks: list, graph_step: Any = None,
+                 interrupts: DeferredInterrupt | None = None) -> None:  # fmt: skip
         self.network, self.epochs, self.batch, self.shuffle = network, epochs, batch, shuffle
+        self.interrupts = interrupts if interrupts is not None else DeferredInterrupt()
         self.validation, self.callbacks = validation, callbacks
         context = network.context
         self.xp = xp = context.xp
@@ -85,6 +88,8 @@ class Fit:
     def run(self) -> History:
         """Train; returns the history (also ``network.history``)."""
         network = self.network
+        before = network.history, network.stop_training, network.diverged_epoch
+        steps_before = network.optimizer.iterations
         network.history = self.history
         network.stop_training = False
         network.diverged_epoch = None
@@ -98,6 +103,10 @@ class Fit:
         except BaseException:  # an exception or Ctrl-C: the finished epochs still go into the history
             if self.pending and not self.on_accelerator:  # (their costs are already read on the CPU)
                 self.report(callbacks=[], validation=None, checkpoint=None)
+            if not self.history.epoch and network.optimizer.iterations == steps_before:
+                # nothing trained (a callback's on_train_begin or the first step failed): the network
+                # keeps the history of its last fit
+                network.history, network.stop_training, network.diverged_epoch = before
             raise
         finally:  # (a split step's threads end with the fit, however it ends)
             if self.split is not None:
@@ -196,37 +205,65 @@ class Fit:
             self.X, self.Y, self.batch, xp=xp, full=self.full, permutation=permutation
         )
         for position, (Xt, Yt) in enumerate(batches):
+            self.interrupts.deliver()  # a Ctrl-C that came during the last step stops training here, between steps
             weights = None
             if self.weighted:  # the sample weights travel as the targets' last row
                 Yt, weights = Yt[:-1, ...], Yt[-1:, ...]
-            if self.captured_step is not None:  # forward, backward and update in one graph launch
-                cost, A = self.captured_step.run(learning_rate)
-                grads = None
-            else:
-                cost, A, grads = self.step_gradients(Xt, Yt, weights)
-            size = Xt.shape[1]
-            if check:
-                value = float(cost)
-                if not math.isfinite(value):
-                    return value, correct, True
-                # (this batch's forward has updated the running statistics: a checkpoint keeps only finite ones)
-                if position == 0 and checkpoint is not None and all_finite(network.state.values(), xp):
-                    checkpoint.capture()
-                loss_sum += value * size
-            else:
-                loss_sum = loss_sum + cost * size
+            statistics = dict(network.state) if network.state else None  # (a forward replaces these arrays)
+            try:
+                loss_sum, correct_here, diverged = self.step(
+                    Xt, Yt, weights, learning_rate, loss_sum, checkpoint if position == 0 else None
+                )
+            except BaseException:  # a step that fails part-way is not applied: no parameter moved yet
+                if statistics is not None:
+                    network.state.update(statistics)
+                raise
+            if diverged:  # (loss_sum is the cost that was not finite, or the cause)
+                return loss_sum, correct, True
             if track_accuracy:
-                correct = correct + network.correct_count(A, Yt)
-            if grads is None:
-                continue
-            if self.overwrite_grads:  # (an optimizer's own update may predate the keyword)
-                network.optimizer.update(network.parameters, grads, learning_rate, xp=xp, overwrite_grads=True)
-            else:
-                network.optimizer.update(network.parameters, grads, learning_rate, xp=xp)
+                correct = correct + correct_here
         # Running statistics that overflowed (batch norm of finite inputs whose squares do not fit the
         # dtype) while every cost read finite: once an epoch, the checkpoint it goes back to is its start.
         if check and network.state and not all_finite(network.state.values(), xp):
             return "a batch-normalisation running statistic became NaN or inf", correct, True
+        return loss_sum, correct, False
+
+    def step(self, Xt: Array, Yt: Array, weights: Array | None, learning_rate: float, loss_sum: Any,
+             checkpoint: Checkpoint | None):  # fmt: skip
+        """One training step: ``(loss_sum + cost x batch size, correct count, False)``, or ``(non-finite
+        cost or cause, None, True)`` when the step must not be applied (training diverged).
+
+        Everything that can fail (the forward and backward, the cost's read) comes before the update,
+        and the update is all-or-nothing (:meth:`xdnn.optimizers.Optimizer.update`).  On the CPU a
+        cost, or the epoch's running sum of costs, that is not finite stops the step before its
+        update; ``checkpoint`` (the epoch's first step) captures the parameters once the cost reads finite.
+        """
+        network, xp = self.network, self.xp
+        if self.captured_step is not None:  # forward, backward and update in one graph launch
+            cost, A = self.captured_step.run(learning_rate)
+            grads = None
+        else:
+            cost, A, grads = self.step_gradients(Xt, Yt, weights)
+        size = Xt.shape[1]
+        if self.on_accelerator:
+            loss_sum = loss_sum + cost * size
+        else:
+            value = float(cost)
+            if not math.isfinite(value):
+                return value, None, True
+            total = loss_sum + value * size
+            if not math.isfinite(total):  # every cost finite, their sum too large for a float
+                return f"the epoch's summed cost overflowed (a batch cost of {value:.4g})", None, True
+            # (this batch's forward has updated the running statistics: a checkpoint keeps only finite ones)
+            if checkpoint and all_finite(network.state.values(), xp):
+                checkpoint.capture()
+            loss_sum = total
+        correct = network.correct_count(A, Yt) if "accuracy" in network.metrics else None
+        if grads is not None:
+            if self.overwrite_grads:  # (an optimizer's own update may predate the keyword)
+                network.optimizer.update(network.parameters, grads, learning_rate, xp=xp, overwrite_grads=True)
+            else:
+                network.optimizer.update(network.parameters, grads, learning_rate, xp=xp)
         return loss_sum, correct, False
 
     def step_gradients(self, Xt: Array, Yt: Array, weights: Array | None):
@@ -250,7 +287,7 @@ class Fit:
 
 def start_fit(network: Any, X: Array, Y: Array, weights: Array | None, *, epochs: int, batch: int, shuffle: bool,
               validation: Any, callbacks: list, verbose: Any, print_cost: bool, print_every: int,
-              graph_step: Any = None) -> Fit:  # fmt: skip
+              graph_step: Any = None, interrupts: DeferredInterrupt | None = None) -> Fit:  # fmt: skip
     """A :class:`Fit` with the progress bar and cost printer in front of the user's callbacks."""
     callbacks = list(callbacks)
     if print_cost:
@@ -259,5 +296,5 @@ def start_fit(network: Any, X: Array, Y: Array, weights: Array | None, *, epochs
         callbacks.insert(0, ProgressBar(epochs))
     return Fit(
         network, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
-        callbacks=callbacks, graph_step=graph_step,
+        callbacks=callbacks, graph_step=graph_step, interrupts=interrupts,
     )  # fmt: skip
