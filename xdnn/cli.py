@@ -7,11 +7,17 @@ Exit codes: 0 success; 2 usage or input error (one line on stderr, no traceback)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import math
 import os
+import reprlib
 import sys
 import tempfile
 import time
+import warnings
+import zipfile
+import zlib
 from typing import Any, NoReturn
 
 import numpy as np
@@ -74,20 +80,11 @@ def load_data(
         X, y = getattr(datasets, LOADERS[spec])()
         return X, y, [f"x{i + 1}" for i in range(X.shape[1])]
     if spec.endswith(".npz"):
-        if not os.path.isfile(spec):
-            raise InputError(f"data file not found: {spec}")
-        try:
-            with np.load(spec, allow_pickle=False) as archive:
-                if "X" not in archive.files:
-                    raise InputError(f"{spec} must hold an array named 'X' (and 'y' for training)")
-                X = np.asarray(archive["X"], dtype=np.float64)
-                y = archive["y"] if "y" in archive.files else None
-        except (ValueError, OSError) as error:
-            raise InputError(f"cannot read {spec}: {error}") from None
+        X, y = _read_npz(spec)
         if y is None and require_target:
             raise InputError(f"{spec} has no array named 'y' (the targets)")
-        if X.ndim != 2:
-            raise InputError(f"{spec}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
+        if X.ndim != 2 or 0 in X.shape:
+            raise InputError(f"{spec}: X must be 2-D (n_samples, n_features) and not empty, got shape {X.shape}")
         if y is not None and (y.ndim not in (1, 2) or y.shape[0] != X.shape[0]):
             raise InputError(
                 f"{spec}: y must be 1-D or 2-D with one row per sample of X; X has shape {X.shape}, y {y.shape}"
@@ -104,6 +101,29 @@ def load_data(
     raise InputError(f"unknown data {spec!r}: use one of {', '.join(BUILTIN_DATA)}, a .csv or an .npz file")
 
 
+def _read_npz(spec: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(X, y)`` of an ``.npz`` archive, ``X`` as float64 and ``y`` None when it has none; only a zip
+    archive is opened (not a bare ``.npy`` or a pickle renamed), and never unpickled."""
+    from xdnn.serialization import ZIP_SIGNATURES
+
+    if not os.path.exists(spec):
+        raise InputError(f"data file not found: {spec}")
+    if not os.path.isfile(spec):
+        raise InputError(f"{spec} is not a file (a folder?); give an .npz archive")
+    try:
+        with open(spec, "rb") as stream:
+            if stream.read(4) not in ZIP_SIGNATURES:
+                raise InputError(f"{spec} is not an .npz archive (a zip of NumPy arrays named X and y)")
+        with np.load(spec, allow_pickle=False) as archive:
+            if "X" not in archive.files:
+                raise InputError(f"{spec} must hold an array named 'X' (and 'y' for training)")
+            X = np.asarray(archive["X"], dtype=np.float64)
+            y = archive["y"] if "y" in archive.files else None
+    except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise InputError(f"cannot read {spec}: {error}") from None
+    return X, y
+
+
 def _check_finite_data(X: np.ndarray, y: Any, spec: str, verb: str = "training") -> None:
     """Refuse NaN or infinite features or targets, naming the file and which it was."""
     for values, what in ((X, "feature"), (y, "target")):
@@ -117,9 +137,9 @@ def _check_finite_data(X: np.ndarray, y: Any, spec: str, verb: str = "training")
 
 def _csv_model_inputs(
     network: Any, path: str, target: str | None, *, require_target: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(X, y)`` of a CSV for a saved model: feature columns chosen by name when the model was
-    trained on a CSV (so their order may differ and extra columns are ignored), else by position
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """``(X, y, feature_names)`` of a CSV for a saved model: feature columns chosen by name when the model
+    was trained on a CSV (so their order may differ and extra columns are ignored), else by position
     (every column but the target, which must then leave exactly the model's feature count)."""
     from xdnn import datasets
 
@@ -166,12 +186,19 @@ def _csv_model_inputs(
             f"{path} has no {missing} to evaluate against; its columns are: {', '.join(header)} "
             f"(the model takes {n_features} features); add the target column or name it with --target"
         )
-    X = values[:, columns]
+    X = _columns(values, columns)
     y = None if target is None else values[:, header.index(target)]
     _check_finite_data(X, y, path, "evaluating" if require_target else "predicting")
-    if y is not None and np.all(y == np.round(y)):
+    if y is not None and datasets.holds_integers(y):
         y = y.astype(np.int64)
-    return X, y
+    return X, y, [header[column] for column in columns]
+
+
+def _columns(values: np.ndarray, columns: list[int]) -> np.ndarray:
+    """``values[:, columns]``: a view, not a copy of a large file's numbers, when the columns are adjacent
+    and in order."""
+    start, stop = columns[0], columns[0] + len(columns)
+    return values[:, start:stop] if columns == list(range(start, stop)) else values[:, columns]
 
 
 def _task(y: np.ndarray, requested: str) -> str:
@@ -244,10 +271,8 @@ def _backend_name(arguments: argparse.Namespace) -> str:
         raise InputError(f"{error} (or pass --backend)") from None
 
 
-def command_train(arguments: argparse.Namespace) -> int:
-    import xdnn
-
-    # Everything that can be checked is checked before the data is read and training starts.
+def _check_train_outputs(arguments: argparse.Namespace) -> None:
+    """Refuse, before the data is read, a ``--target``, ``--out`` or ``--plots`` that cannot work."""
     _check_target_option(arguments)
     _check_output_file(arguments.out, "--out", "model.npz")
     if os.path.exists(arguments.out) and not os.path.isfile(arguments.out):
@@ -255,30 +280,27 @@ def command_train(arguments: argparse.Namespace) -> int:
     if arguments.plots:
         _check_output_folder(arguments.plots, "--plots")
         _check_matplotlib()
+
+
+def command_train(arguments: argparse.Namespace) -> int:
+    import xdnn
+
+    _check_train_outputs(arguments)  # everything that can be checked is checked before training starts
     backend_name = _backend_name(arguments)
     X, y, feature_names = load_data(arguments.data, arguments.target)
     task = _task(np.asarray(y), arguments.task)
     metadata: dict[str, Any] = {"feature_names": feature_names, "task": task, "data": arguments.data}
     if _is_csv(arguments.data):  # the target column's name, so that evaluate can ask for it by name
         metadata["target"] = arguments.target or _csv_header(arguments.data)[-1]
-    if task == "classification":
-        classes, y = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise InputError("the target has a single class; a classifier needs at least two")
-        metadata["classes"] = classes.tolist()
-        outputs = 1 if len(classes) == 2 else len(classes)
-        output_activation = "sigmoid" if outputs == 1 else "softmax"
-    else:
-        y = np.asarray(y, dtype=np.float64)
-        outputs = 1 if y.ndim == 1 else y.shape[1]
-        output_activation = "identity"
+    y, outputs, output_activation = _encode_target(y, task, metadata)
     train, validation = _split(X.shape[0], arguments.val_split, arguments.seed)
-    scaled = X
-    if arguments.standardize:  # the training rows' statistics: the validation rows stay unseen
-        mean, std = X[train].mean(axis=0), X[train].std(axis=0)
-        std[std == 0] = 1.0
-        scaled = (X - mean) / std
-        metadata["feature_mean"], metadata["feature_std"] = mean.tolist(), std.tolist()
+    # One reordered copy, validation rows first: the validation and training sets are then views of it.
+    order, n_validation = np.concatenate([validation, train]), len(validation)
+    X, y = np.asarray(X[order], dtype=np.float64), y[order]
+    shown = X.copy() if arguments.plots and arguments.standardize else X  # the plots show the data's own units
+    _prepare_features(X, n_validation, feature_names, metadata, arguments)
+    if task == "regression":
+        _check_target_range(y, metadata.get("target", "y"), arguments.dtype)
     with use_backend(backend_name) as backend:
         network = xdnn.Network(
             [X.shape[1], *arguments.layers, outputs],
@@ -292,30 +314,170 @@ def command_train(arguments: argparse.Namespace) -> int:
             seed=arguments.seed,
         )
         network.metadata = metadata
-        validation_data = (scaled[validation], y[validation]) if len(validation) else None
         start = time.perf_counter()
+        history = _fit(network, X, y, n_validation, arguments)
+        seconds = time.perf_counter() - start
+        if not history.epoch:  # it diverged before any epoch could be kept: nothing worth saving
+            raise InputError(
+                f"training diverged at epoch {network.diverged_epoch} (the cost became inf or NaN) before any "
+                f"epoch could be kept, so nothing was saved; try {_divergence_advice(arguments)}"
+            )
+        _print(f"trained {network} for {len(history.epoch)} epochs in {seconds:.2f} s")
+        _print(f"backend: {backend.name}, device: {backend.device}")
+        for name, values in history.items():
+            if values:
+                _print(f"final {name}: {values[-1]:.4f}")
+        _save_model(network, arguments.out)
+        _print(f"model saved to {arguments.out}")
+        if network.diverged_epoch is not None:
+            print(
+                f"xdnn train: warning: training diverged at epoch {network.diverged_epoch} (the cost became inf or "
+                f"NaN); the model saved is the one after {len(history.epoch)} epochs, the last checkpoint whose "
+                f"cost was finite; try {_divergence_advice(arguments)}",
+                file=sys.stderr,
+            )
+        if arguments.plots:
+            model = _OnRawFeatures(network, metadata)
+            _write_plots(arguments.plots, model, history, shown, y, n_validation, task, arguments.out)
+    return 0
+
+
+def _encode_target(y: Any, task: str, metadata: dict[str, Any]) -> tuple[np.ndarray, int, str]:
+    """``(y, output units, output activation)`` for ``task``: a classifier's labels become indices
+    ``0..k-1`` of ``metadata["classes"]`` (one sigmoid unit for two classes, else softmax)."""
+    if task == "regression":
+        y = np.asarray(y, dtype=np.float64)
+        return y, 1 if y.ndim == 1 else y.shape[1], "identity"
+    classes, y = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise InputError(
+            f"the target has a single class ({classes.tolist()[0]!r}); a classifier needs at least two "
+            "(or use --task regression)"
+        )
+    metadata["classes"] = classes.tolist()
+    outputs = 1 if len(classes) == 2 else len(classes)
+    return y.reshape(-1), outputs, "sigmoid" if outputs == 1 else "softmax"
+
+
+def _prepare_features(
+    X: np.ndarray, n_validation: int, names: list[str], metadata: dict[str, Any], arguments: argparse.Namespace
+) -> None:
+    """Standardise ``X`` in place (unless ``--no-standardize``) with the statistics of its training rows
+    ``X[n_validation:]``, recorded in ``metadata`` for ``predict``; refuse a column too large for ``--dtype``."""
+    raw = _largest_magnitudes(X)
+    scaled = None
+    if arguments.standardize:
+        mean, std = _standardize_in_place(X, n_validation, names, raw)
+        metadata["feature_mean"], metadata["feature_std"] = mean.tolist(), std.tolist()
+        scaled = _largest_magnitudes(X)
+    hint = "rescale it" if arguments.dtype == "float64" else "use --dtype float64 or rescale it"
+    _check_magnitudes(raw, scaled, names, arguments.dtype, hint)
+
+
+def _standardize_in_place(
+    X: np.ndarray, n_validation: int, names: list[str], raw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``X <- (X - mean) / std`` in place, with the mean and (population) standard deviation of the training
+    rows ``X[n_validation:]`` so that the validation rows stay unseen; a constant column keeps std 1.
+
+    ``X (n_samples, n_features)`` float64; returns ``(mean, std)``, each ``(n_features,)``.  The sum of
+    squares is einsum's, which makes no temporary copy of ``X``.  A column whose mean or standard
+    deviation overflows float64 (``raw``: each column's largest magnitude) is refused by name.
+    """
+    training = X[n_validation:]
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = training.mean(axis=0)
+        X -= mean
+        std = np.sqrt(np.einsum("ij,ij->j", training, training) / training.shape[0])
+        std[std == 0] = 1.0
+        X /= std
+    for column in np.flatnonzero(~np.isfinite(mean) | ~np.isfinite(std)):
+        raise _too_large_to_standardise(names[column], raw[column])
+    return mean, std
+
+
+def _largest_magnitudes(X: np.ndarray) -> np.ndarray:
+    """Each column's largest ``|x|``, shape ``(n_features,)`` (NaN where a column holds NaN), without
+    a temporary ``|X|`` as large as ``X``."""
+    with np.errstate(invalid="ignore"):
+        return np.maximum(X.max(axis=0), -X.min(axis=0))
+
+
+def _check_magnitudes(raw: np.ndarray, scaled: np.ndarray | None, names: list[str], dtype: str, hint: str) -> None:
+    """Refuse, by name, a column that overflows when standardised (``scaled`` not finite) or that holds
+    values beyond the network's ``dtype`` (``scaled``, or ``raw`` when not standardised); ``raw`` and
+    ``scaled`` are each column's largest magnitude before and after standardising."""
+    limit = float(np.finfo(dtype).max)
+    reached = raw if scaled is None else scaled
+    for column in np.flatnonzero(~(reached <= limit)):  # beyond the range, inf or NaN
+        if not np.isfinite(reached[column]):
+            raise _too_large_to_standardise(names[column], raw[column])
+        once = "" if scaled is None else f" ({reached[column]:.3g} once standardised)"
+        raise InputError(
+            f"column {names[column]!r} holds values up to {raw[column]:.3g} in magnitude{once}, "
+            f"beyond {dtype}'s range ({limit:.2g}); {hint}"
+        )
+
+
+def _too_large_to_standardise(name: str, largest: float) -> InputError:
+    return InputError(
+        f"column {name!r} holds values up to {largest:.3g} in magnitude, too large to standardise in float64; "
+        "rescale it (e.g. divide it by a power of ten)"
+    )
+
+
+def _check_target_range(y: np.ndarray, name: str, dtype: str) -> None:
+    """Refuse regression targets beyond the network's ``dtype`` (they would become inf in training)."""
+    largest, limit = float(np.max(np.abs(y))), float(np.finfo(dtype).max)
+    if largest > limit:
+        hint = "rescale it" if dtype == "float64" else "use --dtype float64 or rescale it"
+        raise InputError(
+            f"the target {name!r} holds values up to {largest:.3g} in magnitude, beyond {dtype}'s range "
+            f"({limit:.2g}); {hint}"
+        )
+
+
+def _fit(network: Any, X: np.ndarray, y: np.ndarray, n_validation: int, arguments: argparse.Namespace) -> Any:
+    """``network.fit`` on the rows ``X[n_validation:]``, validated on ``X[:n_validation]``; returns the history.
+
+    Python warnings are caught rather than printed over several lines: a ``DivergenceWarning`` is
+    reported by the caller from ``network.diverged_epoch``, NumPy's overflow warnings of a diverging
+    fit are noise, and any other warning is printed as one line.
+    """
+    validation_data = (X[:n_validation], y[:n_validation]) if n_validation else None
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
         history = network.fit(
-            scaled[train],
-            y[train],
+            X[n_validation:],
+            y[n_validation:],
             epochs=arguments.epochs,
             batch_size=arguments.batch_size,
             validation_data=validation_data,
             verbose=not arguments.quiet,
         )
-        seconds = time.perf_counter() - start
-        print(f"trained {network} for {len(history.epoch)} epochs in {seconds:.2f} s")
-        print(f"backend: {backend.name}, device: {backend.device}")
-        for name, values in history.items():
-            print(f"final {name}: {values[-1]:.4f}")
-        try:
-            network.save(arguments.out)
-        except (OSError, ValueError) as error:
-            reason = _reason(error) if isinstance(error, OSError) else str(error)
-            raise InputError(f"cannot save the model to {arguments.out}: {reason}") from None
-        print(f"model saved to {arguments.out}")
-        if arguments.plots:
-            _write_plots(arguments.plots, _OnRawFeatures(network, metadata), history, X, y, validation, task)
-    return 0
+    for warning in caught:
+        if not issubclass(warning.category, RuntimeWarning):  # (a DivergenceWarning is a RuntimeWarning)
+            print(f"xdnn train: warning: {_one_line(str(warning.message))}", file=sys.stderr)
+    return history
+
+
+def _divergence_advice(arguments: argparse.Namespace) -> str:
+    """What to change after training diverged, from the options that were given."""
+    advice = [f"a smaller --lr (it is {arguments.lr:g})"]
+    if not arguments.standardize:
+        advice.append("standardised features (drop --no-standardize)")
+    if arguments.hidden not in ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu"):  # e.g. exp
+        advice.append(f"another --hidden activation such as tanh (it is {arguments.hidden})")
+    return ", ".join(advice[:-1]) + " or " + advice[-1] if len(advice) > 1 else advice[0]
+
+
+def _save_model(network: Any, path: str) -> None:
+    """``network.save(path)``; a failure (disk full, folder gone, nothing storable) is one line."""
+    try:
+        network.save(path)
+    except (OSError, ValueError, TypeError) as error:
+        reason = _reason(error) if isinstance(error, OSError) else str(error)
+        raise InputError(f"cannot save the model to {path}: {reason}") from None
 
 
 class _OnRawFeatures:
@@ -330,26 +492,40 @@ class _OnRawFeatures:
         return self.network.predict((np.asarray(X, dtype=np.float64) - self.mean) / self.std)
 
 
-def _write_plots(folder: str, network: Any, history: Any, X: np.ndarray, y: np.ndarray, validation, task: str) -> None:
-    from xdnn import plot
-
+def _write_plots(
+    folder: str, network: Any, history: Any, X: np.ndarray, y: np.ndarray, n_validation: int, task: str, saved: str
+) -> None:
+    """The ``--plots`` PNGs of a model already saved to ``saved``; a failure to write them is one line."""
     try:
         os.makedirs(folder, exist_ok=True)
+        written = _draw_plots(folder, network, history, X, y, n_validation, task)
     except OSError as error:
-        raise InputError(f"cannot create the --plots folder {folder}: {_reason(error)}") from None
+        raise InputError(
+            f"the model was saved to {saved}, but the plots could not be written to {folder}: {_reason(error)}"
+        ) from None
+    _print("plots written: " + ", ".join(written))
+
+
+def _draw_plots(
+    folder: str, network: Any, history: Any, X: np.ndarray, y: np.ndarray, n_validation: int, task: str
+) -> list[str]:
+    """Draw the history, the decision boundary (two features) and the confusion matrix of the validation
+    rows ``X[:n_validation]`` (of every row without validation data); returns the files written."""
+    from xdnn import plot
+
     written = [os.path.join(folder, "history.png")]
     plot.plot_history(history, path=written[0], title="training history")
     if task == "classification":
         if X.shape[1] == 2:
             written.append(os.path.join(folder, "decision_boundary.png"))
             plot.plot_decision_boundary(network, X, y, path=written[-1], title="decision boundary")
-        rows = validation if len(validation) else np.arange(X.shape[0])
-        subset = "validation set" if len(validation) else "training set"
+        rows = slice(0, n_validation) if n_validation else slice(None)
+        subset = "validation set" if n_validation else "training set"
         written.append(os.path.join(folder, "confusion_matrix.png"))
         plot.plot_confusion_matrix(
             y[rows], network.predict(X[rows]), path=written[-1], title=f"confusion matrix ({subset})"
         )
-    print("plots written: " + ", ".join(written))
+    return written
 
 
 def _check_matplotlib() -> None:
@@ -359,68 +535,184 @@ def _check_matplotlib() -> None:
         raise InputError('--plots needs matplotlib; install it with: pip install "xdnn[examples]" (or drop --plots)')
 
 
+# --- saved models: loading, inputs, predictions --------------------------------------------------
+
+PREDICTION_ROWS = 65_536  # rows per network.predict call and per CSV write: a large file's activations stay small
+
+
 def _load_model(path: str, backend: str) -> Any:
+    """The network saved at ``path``, on ``backend``, its metadata checked; any failure to load is one line."""
     from xdnn.serialization import ModelFileError, load_network
 
     try:
-        return load_network(path, backend=backend)
-    except FileNotFoundError as error:
+        network = load_network(path, backend=backend)
+    except (FileNotFoundError, ModelFileError) as error:
         raise InputError(str(error)) from None
-    except ModelFileError as error:
-        raise InputError(str(error)) from None
+    except BackendError:
+        raise
+    except Exception as error:  # defensively: whatever a corrupt file trips over is one line, not a traceback
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise InputError(f"cannot load model {path}: {detail}") from None
+    problem = _metadata_problem(network)
+    if problem:
+        raise InputError(f"cannot use model {path}: its metadata does not fit its network: {problem}")
+    return network
+
+
+def _metadata_problem(network: Any) -> str | None:
+    """What in a loaded model's metadata (written by ``xdnn train``, or edited) contradicts its network,
+    or None: feature names, standardisation statistics and classes must fit its inputs and outputs."""
+    metadata, n_features = network.metadata, network.n_features
+    names = metadata.get("feature_names")
+    if names is not None and not (
+        isinstance(names, list) and len(names) == n_features and all(isinstance(name, str) for name in names)
+    ):
+        return f"'feature_names' is {reprlib.repr(names)}, not a list of {n_features} column names"
+    target = metadata.get("target")
+    if target is not None and not isinstance(target, str):
+        return f"'target' is {reprlib.repr(target)}, not a column name"
+    return _statistics_problem(metadata, n_features) or _classes_problem(metadata, network)
+
+
+def _statistics_problem(metadata: dict[str, Any], n_features: int) -> str | None:
+    """What is wrong with ``feature_mean`` and ``feature_std`` (both or neither; one finite number per
+    feature; standard deviations positive), or None."""
+    keys = [key for key in ("feature_mean", "feature_std") if key in metadata]
+    if len(keys) == 1:
+        return f"it has {keys[0]!r} but not the other of 'feature_mean' and 'feature_std'"
+    for key in keys:
+        values = metadata[key]
+        if not (isinstance(values, list) and len(values) == n_features and all(map(_is_finite_number, values))):
+            return f"{key!r} is {reprlib.repr(values)}, not a list of {n_features} finite numbers (one per feature)"
+    if keys and not all(value > 0 for value in metadata["feature_std"]):
+        return "'feature_std' holds a standard deviation that is not positive"
+    return None
+
+
+def _is_finite_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
+def _classes_problem(metadata: dict[str, Any], network: Any) -> str | None:
+    """What is wrong with ``classes`` (one distinct label per class the network's output tells apart:
+    two for a sigmoid unit, one per softmax unit; none for a regression), or None."""
+    if "classes" not in metadata:
+        return None
+    classes, loss = metadata["classes"], network.loss.name
+    expected = {"binary_crossentropy": 2, "categorical_crossentropy": network.output_units}.get(loss)
+    if expected is None:
+        return f"it lists classes, but the network is not a classifier (its loss is {loss})"
+    if not (isinstance(classes, list) and len(classes) == expected):
+        return f"'classes' is {reprlib.repr(classes)}, but the network's output tells {expected} classes apart"
+    labels = all(isinstance(label, (str, int, float)) and not isinstance(label, bool) for label in classes)
+    if not labels or len(set(classes)) != len(classes):
+        return f"'classes' {reprlib.repr(classes)} must be distinct labels (text or numbers)"
+    return None
 
 
 def _model_inputs(network: Any, arguments: argparse.Namespace, *, require_target: bool) -> tuple[np.ndarray, Any]:
+    """``(X, y)`` of ``--data`` for a saved model: ``X`` standardised as its training data were and
+    checked against its dtype, ``y`` (to evaluate) as the class indices the network predicts."""
     metadata = network.metadata
     data = arguments.data
     if _is_csv(data) and (data.endswith(".csv") or os.path.isfile(data)):
-        X, y = _csv_model_inputs(network, data, arguments.target, require_target=require_target)
+        X, y, names = _csv_model_inputs(network, data, arguments.target, require_target=require_target)
     else:
         verb = "evaluating" if require_target else "predicting"
-        X, y, _ = load_data(data, arguments.target, require_target=require_target, verb=verb)
+        X, y, names = load_data(data, arguments.target, require_target=require_target, verb=verb)
+        expected = metadata.get("feature_names")
         if X.shape[1] != network.n_features:
-            expected = metadata.get("feature_names")
-            expected = f" ({', '.join(map(str, expected))})" if isinstance(expected, list) else ""
-            raise InputError(f"the model expects {network.n_features} features{expected} but {data} has {X.shape[1]}")
-    if "feature_mean" in metadata:
-        X = (X - np.asarray(metadata["feature_mean"])) / np.asarray(metadata["feature_std"])
+            shown = f" ({', '.join(expected)})" if expected else ""
+            raise InputError(f"the model expects {network.n_features} features{shown} but {data} has {X.shape[1]}")
+        names = expected or names
+    X = _scaled_for_model(network, X, names)
     if require_target and y is not None and "classes" in metadata:  # predictions need no labels
-        classes = metadata["classes"]
-        lookup = {value: index for index, value in enumerate(classes)}
-        try:
-            y = np.asarray([lookup[value] for value in np.asarray(y).tolist()])
-        except KeyError as error:
-            raise InputError(f"label {error.args[0]!r} was not seen in training (classes: {classes})") from None
+        y = _class_indices(y, metadata["classes"])
     return X, y
 
 
-def command_predict(arguments: argparse.Namespace) -> int:
+def _scaled_for_model(network: Any, X: np.ndarray, names: list[str]) -> np.ndarray:
+    """``X`` standardised (in place, where it may be written) as the model's training data were, each
+    column checked against the model's dtype: a value too large is named, not turned into inf or NaN."""
+    metadata = network.metadata
+    X = np.asarray(X, dtype=np.float64)
+    if not X.flags.writeable:
+        X = X.copy()
+    raw, scaled = _largest_magnitudes(X), None
+    if "feature_mean" in metadata:
+        with np.errstate(over="ignore", invalid="ignore"):
+            X -= np.asarray(metadata["feature_mean"], dtype=np.float64)
+            X /= np.asarray(metadata["feature_std"], dtype=np.float64)
+        scaled = _largest_magnitudes(X)
+    dtype = network.dtype_name
+    _check_magnitudes(raw, scaled, names, dtype, f"the model computes in {dtype}: rescale it as its training data were")
+    return X
+
+
+def _class_indices(y: Any, classes: list[Any]) -> np.ndarray:
+    """The index in ``classes`` of each label of ``y``; a label never seen in training is one line."""
+    lookup = {value: index for index, value in enumerate(classes)}
+    try:
+        return np.asarray([lookup[value] for value in np.asarray(y).tolist()])
+    except KeyError as error:
+        raise InputError(f"label {error.args[0]!r} was not seen in training (classes: {classes})") from None
+    except TypeError:  # rows of several values (unhashable lists)
+        raise InputError(f"a classifier's target is one label per sample, got shape {np.shape(y)}") from None
+
+
+def _predict_in_chunks(network: Any, X: np.ndarray) -> np.ndarray:
+    """``network.predict(X)`` on the host, ``PREDICTION_ROWS`` rows at a time, so that the activations of
+    a large file never all live at once."""
     from xdnn._namespace import to_numpy
 
+    rows = range(0, X.shape[0], PREDICTION_ROWS)
+    return np.concatenate([to_numpy(network.predict(X[start : start + PREDICTION_ROWS])) for start in rows])
+
+
+def command_predict(arguments: argparse.Namespace) -> int:
     _check_target_option(arguments)
     if arguments.out:
         _check_output_file(arguments.out, "--out", "predictions.csv")
     network = _load_model(arguments.model, _backend_name(arguments))
     X, _ = _model_inputs(network, arguments, require_target=False)
-    predictions = to_numpy(network.predict(X))
+    predictions = _predict_in_chunks(network, X)
     classes = network.metadata.get("classes")
-    if classes is not None:
-        predictions = np.asarray(classes, dtype=object)[np.asarray(predictions).astype(int)]
-    rows = np.asarray(predictions).reshape(len(predictions), -1)
+    if classes is not None:  # (checked: one label per class the output tells apart)
+        predictions = np.asarray(classes, dtype=object)[predictions.astype(np.int64)]
+    _write_predictions(predictions.reshape(len(predictions), -1), arguments.out)
+    return 0
+
+
+def _write_predictions(rows: np.ndarray, out: str | None) -> None:
+    """Write ``rows (n_samples, k)`` as CSV to ``out`` (standard output when None); a write that fails
+    (a full disk, a folder gone) is one line, and the partial file is removed."""
     header = ["prediction"] if rows.shape[1] == 1 else [f"prediction_{j}" for j in range(rows.shape[1])]
     try:
-        stream = open(arguments.out, "w", newline="", encoding="utf-8") if arguments.out else sys.stdout
+        stream = open(out, "w", newline="", encoding="utf-8") if out else sys.stdout
     except OSError as error:
-        raise InputError(f"cannot write predictions to {arguments.out}: {_reason(error)}") from None
+        raise InputError(f"cannot write predictions to {out}: {_reason(error)}") from None
     try:
-        writer = csv.writer(stream)
-        writer.writerow(header)
-        writer.writerows(rows.tolist())
-    finally:
-        if arguments.out:
-            stream.close()
-            print(f"{len(rows)} predictions written to {arguments.out}", file=sys.stderr)
-    return 0
+        with stream if out else contextlib.nullcontext(stream):
+            writer = csv.writer(stream)
+            writer.writerow(header)
+            for start in range(0, len(rows), PREDICTION_ROWS):
+                writer.writerows(rows[start : start + PREDICTION_ROWS].tolist())
+            stream.flush()  # a full disk shows here (or on closing), inside the try
+    except BrokenPipeError:  # the reader went away: main stops quietly
+        raise
+    except OSError as error:
+        if out and os.path.isfile(out):
+            os.remove(out)
+        elif not out:
+            _discard_stdout()
+        raise InputError(f"cannot write predictions to {out or 'standard output'}: {_reason(error)}") from None
+    if out:
+        print(f"{len(rows)} predictions written to {out}", file=sys.stderr)
 
 
 def command_evaluate(arguments: argparse.Namespace) -> int:
@@ -434,7 +726,7 @@ def command_evaluate(arguments: argparse.Namespace) -> int:
     except (ValueError, TypeError) as error:
         raise InputError(str(error)) from None
     for name, value in results.items():
-        print(f"{name}: {value:.4f}")
+        _print(f"{name}: {value:.4f}")
     return 0
 
 
@@ -443,13 +735,13 @@ def command_info(arguments: argparse.Namespace) -> int:
 
     import xdnn
 
-    print(
+    _print(
         f"xdnn {xdnn.__version__} (Python {sys.version.split()[0]}, NumPy {np.__version__}, "
         f"array-api-compat {array_api_compat.__version__})"
     )
-    print(f"active backend: {_describe_active()}")
+    _print(f"active backend: {_describe_active()}")
     for name in BACKEND_NAMES[1:]:
-        print(f"  {name:<17} {_describe_backend(name)}")
+        _print(f"  {name:<17} {_describe_backend(name)}")
     return 0
 
 
@@ -631,20 +923,75 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments, unknown = parser.parse_known_args(argv)
+    command = f"xdnn {arguments.command}"
     if unknown:  # reported by the sub-command, so that the line says which command's --help to read
-        _usage_error(f"xdnn {arguments.command}", f"unrecognized arguments: {' '.join(unknown)}")
+        _usage_error(command, f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return arguments.handler(arguments)
-    except (InputError, BackendError, FileNotFoundError, ImportError) as error:
-        print(f"xdnn {arguments.command}: error: {error}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as error:
-        print(f"xdnn {arguments.command}: error: {error}", file=sys.stderr)
-        return 2
+        code = arguments.handler(arguments)
+    except (InputError, BackendError, FileNotFoundError, ImportError, ValueError, TypeError) as error:
+        code = _error(command, str(error))
     except KeyboardInterrupt:
         print("xdnn: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (e.g. `xdnn predict ... | head`): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not fail again
+        _discard_stdout()
         return 0
+    except OSError as error:  # the machine's, not the input's: a full disk, a folder removed meanwhile ...
+        code = _error(command, _os_error_message(error))
+    return _flush_stdout(command, code)
+
+
+def _os_error_message(error: OSError) -> str:
+    """What an unforeseen ``OSError`` says, naming standard output when that is what cannot be written."""
+    try:
+        sys.stdout.flush()
+    except OSError:  # (what failed to be written is still buffered)
+        _discard_stdout()
+        return f"cannot write to standard output: {_reason(error)}"
+    return f"{_reason(error)} ({error.filename})" if error.filename else _reason(error)
+
+
+def _print(text: str) -> None:
+    """``print(text)`` to standard output; a failure to write there (a full disk) is an error that says so."""
+    try:
+        print(text)
+    except BrokenPipeError:  # the reader went away: main stops quietly
+        raise
+    except OSError as error:
+        _discard_stdout()
+        raise InputError(f"cannot write to standard output: {_reason(error)}") from None
+
+
+def _error(command: str, message: str) -> int:
+    """Print ``xdnn COMMAND: error: message`` as one line on stderr; returns exit code 2."""
+    print(f"{command}: error: {_one_line(message)}", file=sys.stderr)
+    return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _flush_stdout(command: str, code: int) -> int:
+    """``code``, once what is buffered for standard output is written: writing to a full disk fails here
+    (exit code 2, one line) rather than in the interpreter's final flush; a closed pipe stops quietly."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+    except OSError as error:
+        _discard_stdout()
+        if code == 0:
+            return _error(command, f"cannot write to standard output: {_reason(error)}")
+    return code
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's final flush of what could not
+    be written (to a closed pipe or a full disk) does not fail again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (e.g. captured by a test): nothing is left to flush at exit
+        pass

@@ -21,6 +21,8 @@ from __future__ import annotations
 import csv
 import math
 import os
+from array import array
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -135,14 +137,6 @@ def breast_cancer() -> tuple[Any, Any]:
     return _on_backend(*breast_cancer_host())
 
 
-def _parse_float(text: str, row: int, column: str, path: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{path}: row {row}, column {column!r}: {text!r} is not a number") from None
-    return value
-
-
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -169,20 +163,77 @@ def _check_header(row: list[str], path: str) -> list[str]:
     return header
 
 
+def _check_is_file(path: str) -> None:
+    """``FileNotFoundError`` for a missing path, ``ValueError`` for a folder (or a device) given as a CSV file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"data file not found: {path}")
+    if not os.path.isfile(path):
+        kind = "a folder" if os.path.isdir(path) else "not a regular file"
+        raise ValueError(f"{path} is {kind}, not a CSV file")
+
+
+def _csv_rows(stream: Any, path: str) -> Iterator[list[str]]:
+    """The non-blank rows of an open CSV file; a file that is not UTF-8 text, or that the ``csv`` module
+    cannot parse (e.g. a field longer than its limit), is a ``ValueError`` naming the file and line."""
+    reader = csv.reader(stream)
+    try:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                yield row
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start]
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {byte:#04x}: {error.reason}); save it as a UTF-8 CSV"
+        ) from None
+    except csv.Error as error:
+        raise ValueError(f"{path}: line {reader.line_num}: {error}") from None
+
+
 def read_csv_header(path: str | os.PathLike) -> list[str]:
     """The column names of a CSV file (its first non-blank row), read without loading the data.
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for an empty file
-    or one whose first row is data rather than column names.
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` for an empty file, a folder,
+    a file that is not UTF-8 text, or one whose first row is data rather than column names.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"data file not found: {path}")
+    _check_is_file(path)
     with open(path, newline="", encoding="utf-8-sig") as stream:
-        for row in csv.reader(stream):
-            if row and any(cell.strip() for cell in row):
-                return _check_header(row, path)
+        for row in _csv_rows(stream, path):
+            return _check_header(row, path)
     raise ValueError(f"{path} is empty")
+
+
+def _row_values(row: list[str], number: int, header: list[str], path: str) -> list[float]:
+    """The numbers of data row ``number`` (the header is row 1); a wrong length or a cell that is not a
+    number is a ``ValueError`` naming the row and the column."""
+    if len(row) != len(header):
+        raise ValueError(f"{path}: row {number} has {len(row)} values but the header has {len(header)} columns")
+    try:
+        return list(map(float, row))
+    except ValueError:
+        for cell, name in zip(row, header, strict=True):
+            if not _is_number(cell):
+                raise ValueError(f"{path}: row {number}, column {name!r}: {cell!r} is not a number") from None
+        raise
+
+
+def _target_column(header: list[str], target: str | None, require_target: bool, path: str) -> int | None:
+    """The position of the target column (default: the last one when a target is required), or None."""
+    if target is None and require_target:
+        target = header[-1]
+    if target is None:
+        return None
+    if target not in header:
+        raise ValueError(f"{path}: no column named {target!r}; columns are: {', '.join(header)}")
+    if len(header) == 1:
+        raise ValueError(f"{path} has only the target column {target!r} and no feature columns")
+    return header.index(target)
+
+
+def holds_integers(values: np.ndarray) -> bool:
+    """Whether float ``values`` are all whole numbers that int64 holds exactly (``|v| <= 2**53``): labels,
+    not measurements such as 3e39 that merely have no fraction."""
+    return bool(np.all(np.abs(values) <= 2.0**53) and np.all(values == np.round(values)))
 
 
 def load_csv_host(
@@ -195,43 +246,36 @@ def load_csv_host(
     is ``None`` (for prediction).  Integer-valued targets become int64 labels.  A
     first row whose every field is a number is refused (``ValueError``): it is data,
     and taking it as the header would silently lose a sample.
+
+    Memory: each row is parsed as it is read and its numbers appended to flat ``array('d')``
+    buffers (features, target) that become ``X`` and ``y`` without a copy, so reading peaks
+    near the size of the float64 result rather than of the file's text as Python strings.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"data file not found: {path}")
+    _check_is_file(path)
     with open(path, newline="", encoding="utf-8-sig") as stream:  # -sig: a byte-order mark is not a name
-        rows = list(csv.reader(stream))
-    rows = [row for row in rows if row and any(cell.strip() for cell in row)]
-    if not rows:
-        raise ValueError(f"{path} is empty")
-    header = _check_header(rows[0], path)
-    body = rows[1:]
-    if not body:
+        rows = _csv_rows(stream, path)
+        first = next(rows, None)
+        if first is None:
+            raise ValueError(f"{path} is empty")
+        header = _check_header(first, path)
+        column = _target_column(header, target, require_target, path)
+        features, targets = array("d"), array("d")
+        for number, row in enumerate(rows, start=2):
+            values = _row_values(row, number, header, path)
+            if column is not None:
+                targets.append(values.pop(column))
+            features.extend(values)
+    n_rows = len(features) // (len(header) - (column is not None))
+    if n_rows == 0:
         raise ValueError(f"{path} has a header but no data rows")
-    for number, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise ValueError(f"{path}: row {number} has {len(row)} values but the header has {len(header)} columns")
-    if target is None and require_target:
-        target = header[-1]
-    if target is not None and target not in header:
-        raise ValueError(f"{path}: no column named {target!r}; columns are: {', '.join(header)}")
-    if target is not None and len(header) == 1:
-        raise ValueError(f"{path} has only the target column {target!r} and no feature columns")
-    values = np.array(
-        [
-            [_parse_float(cell, number, header[j], path) for j, cell in enumerate(row)]
-            for number, row in enumerate(body, start=2)
-        ]
-    )
-    if target is None:
-        return values, None, header
-    column = header.index(target)
-    features = [name for j, name in enumerate(header) if j != column]
-    X = np.delete(values, column, axis=1)
-    y = values[:, column]
-    if np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+    X = np.frombuffer(features, dtype=np.float64).reshape(n_rows, -1)
+    if column is None:
+        return X, None, header
+    y = np.frombuffer(targets, dtype=np.float64)
+    if holds_integers(y):
         y = y.astype(np.int64)
-    return X, y, features
+    return X, y, [name for position, name in enumerate(header) if position != column]
 
 
 def load_csv(path: str | os.PathLike, target: str | None = None) -> tuple[Any, Any]:
