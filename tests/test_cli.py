@@ -518,6 +518,6 @@ def test_predictions_made_in_chunks_are_those_of_one_pass(tmp_path, moons_csv, m
     capsys.readouterr()
     assert cli.main(["predict", "--model", "model.npz", "--data", str(csv_path)]) == 0
     one_pass = capsys.readouterr().out
-    monkeypatch.setattr(cli, "PREDICTION_ROWS", 7)  # 120 rows: 18 chunks, the last one short
+    monkeypatch.setattr(cli.predict, "PREDICTION_ROWS", 7)  # 120 rows: 18 chunks, the last one short
     assert cli.main(["predict", "--model", "model.npz", "--data", str(csv_path)]) == 0
     assert capsys.readouterr().out == one_pass and len(one_pass.splitlines()) == 121
