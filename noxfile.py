@@ -97,3 +97,11 @@ def lint(session: nox.Session) -> None:
     folders = [folder for folder in ("xdnn", "tests", "bench", "examples") if os.path.isdir(folder)]
     session.run("ruff", "check", *folders, "noxfile.py")
     session.run("ruff", "format", "--check", *folders, "noxfile.py")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Load corrupted model files (`nox -s fuzz -- 10000`, the default count): each must load or raise
+    ModelFileError; prints outcome counts per mutation, the slowest case and the memory growth."""
+    session.install("-e", ".")
+    session.run("python", "tests/model_file_fuzz.py", *(session.posargs or ["10000"]))

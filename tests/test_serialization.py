@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import random
+import signal
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -330,14 +334,13 @@ def test_raw_pickle_is_refused_without_running_code(backend, tmp_path, where):
     if where == "whole-file":
         path.write_bytes(payload)
         expected = "not an .npz"
-    else:  # a zip member that is not an .npy array: NumPy hands such members back as raw bytes
+    else:  # a zip member that is not an .npy array: NumPy would hand it back as raw bytes
         network, _, _ = _trained("sizes-sgd-constant-tanh-float64")
         network.save(tmp_path / "good.npz")
         with zipfile.ZipFile(tmp_path / "good.npz") as good, zipfile.ZipFile(path, "w") as forged:
             for member in good.namelist():
-                forged.writestr(member, good.read(member))
-            forged.writestr("parameters/extra.npy", payload)
-        expected = "'parameters/extra' is not an array"
+                forged.writestr(member, payload if member == "parameters/W1.npy" else good.read(member))
+        expected = "entry 'parameters/W1' is not an .npy array"
     with pytest.raises(ModelFileError, match=expected):
         xdnn.load(path)
     assert not marker.exists(), f"[{backend.name}] loading ran code from the file"
@@ -525,7 +528,7 @@ BAD_FILES = {
     "empty": (_make_empty, "is empty"),
     "foreign-npz": (_make_foreign_npz, "no 'architecture' entry"),
     "npy-not-npz": (_make_npy, "not an .npz"),
-    "foreign-zip": (_make_foreign_zip, "'readme.txt' is not an array"),
+    "foreign-zip": (_make_foreign_zip, "no 'architecture' entry"),
     "corrupt-member": (_make_corrupt_member, "truncated or corrupt"),
 }
 
@@ -579,6 +582,33 @@ def _bad_layer(architecture, arrays):
     architecture["layers"][0] = {"kind": "convolution", "filters": 3}
 
 
+def _set_units(units):
+    def edit(architecture, arrays):
+        architecture["layers"][0]["units"] = units
+
+    return edit
+
+
+def _architecture_text(replace):
+    """An edit of the architecture's JSON text: ``replace(text)`` (what json.dumps cannot write)."""
+
+    def edit(architecture, arrays):
+        arrays["architecture"] = np.array(replace(json.dumps(architecture)))
+
+    return edit
+
+
+def _set_value(key, position, value, dtype=None):
+    """``arrays[key][position] = value``, the array first cast to ``dtype`` when given."""
+
+    def edit(arrays):
+        array = arrays[key].astype(dtype or arrays[key].dtype)
+        array[position] = value
+        arrays[key] = array
+
+    return _edit_arrays(edit)
+
+
 EDITS = {
     "wrong-version": (_set("version", 99), "format version 99; this xdnn reads 1"),
     "missing-version": (_delete("version"), "format version None"),
@@ -587,7 +617,7 @@ EDITS = {
     "unknown-layer": (_bad_layer, "unknown layer kind 'convolution'"),
     "unknown-optimizer": (_set("optimizer", {"name": "lbfgs"}), "unknown optimizer 'lbfgs'"),
     "bad-n_features": (_set("n_features", -3), "n_features must be a positive integer"),
-    "metadata-not-object": (_set("metadata", [1, 2]), "invalid metadata"),
+    "metadata-not-object": (_set("metadata", [1, 2]), "metadata must be a JSON object"),
     "bad-random-state": (_set("random_state", {"shuffle": {"bit_generator": "MT19937"}}), "invalid random_state"),
     "architecture-not-json": (_corrupt_architecture_text, "corrupt architecture entry"),
     "missing-parameter": (
@@ -600,7 +630,7 @@ EDITS = {
     ),
     "unknown-group": (
         _edit_arrays(lambda arrays: arrays.update({"weights/W1": np.zeros((2, 2), np.float32)})),
-        "unexpected entry 'weights/W1'",
+        "unexpected entry 'weights/W1.npy'",
     ),
     "shape-mismatch": (
         _edit_arrays(lambda arrays: arrays.update({"parameters/W1": arrays["parameters/W1"].T})),
@@ -612,11 +642,50 @@ EDITS = {
     ),
     "nan-optimizer-state": (
         _edit_arrays(lambda arrays: arrays["optimizer/v_W1"].__setitem__((0, 0), np.nan)),
-        "optimizer/v_W1 contains NaN or inf",
+        "optimizer/v_W1 contains NaN",
     ),
     "nan-running-statistic": (
         _edit_arrays(lambda arrays: arrays["state/running_var1"].__setitem__((0, 0), np.nan)),
         "state/running_var1 contains NaN or inf",
+    ),
+    "negative-running-variance": (
+        _set_value("state/running_var1", (1, 0), -0.5),
+        "state/running_var1 holds negative values, but it is an average of squares",
+    ),
+    "negative-adam-second-moment": (
+        _set_value("optimizer/s_W1", (0, 1), -1e-3),
+        "optimizer/s_W1 holds negative values, but it is an average of squares",
+    ),
+    "float64-beyond-float32-in-a-float32-model": (
+        _set_value("parameters/W1", (0, 0), 1e39, np.float64),
+        "parameters/W1 holds values too large for float32",
+    ),
+    "json-infinity": (_set("l2", float("inf")), "corrupt architecture entry: Infinity is not a number"),
+    "json-nan": (_set("metadata", {"scale": float("nan")}), "corrupt architecture entry: NaN is not a number"),
+    "json-number-beyond-float-range": (
+        _architecture_text(lambda text: text.replace('"l2": 0.001', '"l2": 1e400')),
+        "the number 1e400 is beyond float range",
+    ),
+    "json-nested-too-deep": (
+        _architecture_text(
+            lambda text: text.replace('"metadata": {', '"metadata": {"x": ' + "[" * 10**5 + "]" * 10**5 + ", ")
+        ),
+        "corrupt architecture entry: maximum recursion depth exceeded",
+    ),
+    "negative-optimizer-iterations": (
+        _set("optimizer_iterations", -1),
+        r"optimizer_iterations must be an integer in \[0, 2\*\*53\], got -1",
+    ),
+    "huge-epochs-trained": (_set("epochs_trained", 2**64), r"epochs_trained must be an integer in \[0, 2\*\*53\]"),
+    "boolean-epochs-trained": (_set("epochs_trained", True), "epochs_trained must be an integer .* got True"),
+    "units-changed": (
+        _set_units(9000),
+        r"parameters/W1 has shape \(6, 3\).*expected a float array of shape \(9000, 3\)",
+    ),
+    "units-beyond-max-parameters": (
+        _set_units(10**9),
+        r"declares a network of 10,000,000,016 parameters, more than max_parameters=100,000,000; "
+        r"if you trust the file, load it with xdnn.load\(path, max_parameters=10000000016\)",
     ),
 }
 
@@ -693,3 +762,362 @@ def test_save_refuses_what_load_would_refuse(tmp_path, group, name):
     arrays[name] = xdnn.asarray(finite)
     xdnn.load(path)  # the earlier file is intact
     pickle.loads(pickle.dumps(network))
+
+
+# --- forged zip archives: refused from the listing, before anything is decompressed ---------------
+
+
+def _entry(good: Path, name: str) -> bytes:
+    with zipfile.ZipFile(good) as archive:
+        return archive.read(name)
+
+
+def _rewrite(good: Path, path: Path, name=None, data=b"", *, method=zipfile.ZIP_STORED, extra=()) -> None:
+    """``path``: ``good``'s entries, entry ``name`` holding ``data`` written with ``method``, then ``extra``."""
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(path, "w") as forged:
+        for info in source.infolist():
+            if info.filename == name:
+                forged.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+            else:
+                forged.writestr(info.filename, source.read(info))
+        for extra_name, extra_data in extra:
+            forged.writestr(extra_name, extra_data)
+
+
+def _make_duplicate_entry(good: Path, path: Path) -> None:
+    """Two ``parameters/W2.npy`` entries (before, the last one won)."""
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        _rewrite(good, path, extra=[("parameters/W2.npy", _entry(good, "parameters/W2.npy"))])
+
+
+def _make_lzma_entry(good: Path, path: Path) -> None:
+    _rewrite(good, path, "parameters/W1.npy", _entry(good, "parameters/W1.npy"), method=zipfile.ZIP_LZMA)
+
+
+def _make_encrypted_flag(good: Path, path: Path) -> None:
+    """The central directory's "encrypted" bit set on the first entry (zipfile would ask for a password)."""
+    contents = bytearray(good.read_bytes())
+    central = contents.index(b"PK\x01\x02")
+    contents[central + 8] |= 0x1
+    path.write_bytes(bytes(contents))
+
+
+def _make_deflate_bomb(good: Path, path: Path) -> None:
+    """``parameters/W1.npy`` replaced by 64 MiB of zeros, deflated to about 64 KB."""
+    _rewrite(good, path, "parameters/W1.npy", bytes(64 * 2**20), method=zipfile.ZIP_DEFLATED)
+
+
+def _make_unknown_entry(good: Path, path: Path) -> None:
+    _rewrite(good, path, extra=[("notes.txt", b"hi")])
+
+
+def _make_broken_npy_header(good: Path, path: Path) -> None:
+    """An .npy header cut inside its dictionary (NumPy's parser raised tokenize.TokenError)."""
+    data = _entry(good, "parameters/b3.npy")
+    broken = data[:10] + b"{'descr': '<f4', 'fortran_order': (" + b" " * (len(data) - 47) + b"\n"
+    _rewrite(good, path, "parameters/b3.npy", broken)
+
+
+FORGED_FILES = {
+    "duplicate-entry": (_make_duplicate_entry, "holds the entry 'parameters/W2' twice"),
+    "lzma-compressed-entry": (_make_lzma_entry, "entry 'parameters/W1' is encrypted or compressed with method 14"),
+    "encrypted-flag": (_make_encrypted_flag, "is encrypted or compressed with method 0"),
+    "deflate-bomb": (
+        _make_deflate_bomb,
+        "entry 'parameters/W1' declares 67,108,864 bytes, more than its array can take",
+    ),
+    "unknown-entry": (_make_unknown_entry, "unexpected entry 'notes.txt'"),
+    "broken-npy-header": (_make_broken_npy_header, "entry 'parameters/b3' is not an .npy array"),
+}
+
+
+@pytest.mark.parametrize("case", list(FORGED_FILES))
+def test_forged_archive_is_refused_with_a_clear_error(backend, tmp_path, case):
+    make, expected = FORGED_FILES[case]
+    path = tmp_path / "forged.npz"
+    make(_model_file(tmp_path), path)
+    with pytest.raises(ModelFileError, match=expected) as raised:
+        xdnn.load(path)
+    assert str(path) in str(raised.value), f"[{backend.name}] {case}: {raised.value}"
+
+
+def test_a_deflated_model_file_loads(backend, tmp_path):
+    """``numpy.savez_compressed`` of a model's arrays is a model file too (deflate is allowed)."""
+    network, X, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32", epochs=1)
+    network.save(tmp_path / "model.npz")
+    np.savez_compressed(tmp_path / "compressed.npz", **_valid_arrays(tmp_path / "model.npz"))
+    loaded = xdnn.load(tmp_path / "compressed.npz")
+    _assert_same_network(network, loaded, backend.name)
+    _assert_same_predictions(network, loaded, X, backend.name)
+
+
+def test_array_data_changed_after_its_header_is_caught_by_the_crc(backend, tmp_path):
+    """Entries are read to their end, so zipfile checks each CRC-32: a flipped bit in a weight is refused."""
+    good = _model_file(tmp_path)
+    contents = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as archive:
+        info = archive.getinfo("parameters/W2.npy")
+    local_extra = int.from_bytes(contents[info.header_offset + 28 : info.header_offset + 30], "little")
+    data_start = info.header_offset + 30 + len(info.filename) + local_extra  # after the local header
+    contents[data_start + info.file_size - 1] ^= 0x01  # the last weight's lowest bit
+    path = tmp_path / "flipped.npz"
+    path.write_bytes(bytes(contents))
+    with pytest.raises(ModelFileError, match="entry 'parameters/W2' is truncated or corrupt .*CRC"):
+        xdnn.load(path)
+
+
+def test_units_changed_to_a_huge_layer_are_refused_before_allocating_it(backend, tmp_path):
+    """A 20 KB file declaring 9,000,000 units made load allocate 1.5 GB: shapes now come from the
+    architecture without building the network, and the entries must match them first."""
+    import tracemalloc
+
+    arrays = _valid_arrays(_model_file(tmp_path))
+    architecture = json.loads(str(arrays["architecture"]))
+    architecture["layers"][0]["units"] = 9_000_000
+    arrays["architecture"] = np.array(json.dumps(architecture))
+    path = tmp_path / "huge.npz"
+    np.savez(path, **arrays)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match=r"expected a float array of shape \(9000000, 3\)"):
+            xdnn.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, f"[{backend.name}] load allocated {peak / 2**20:.0f} MiB"
+
+
+def test_max_parameters_bounds_what_a_file_may_declare_and_can_be_raised(backend, tmp_path):
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)  # [3, 5, 1]: 26 parameters
+    path = tmp_path / "model.npz"
+    network.save(path)
+    with pytest.raises(ModelFileError, match=r"26 parameters, more than max_parameters=25.*max_parameters=26\)"):
+        xdnn.load(path, max_parameters=25)
+    for limit in (26, None):
+        _assert_same_network(network, xdnn.load(path, max_parameters=limit), backend.name)
+    assert serialization.MAX_PARAMETERS == 100_000_000
+    for wrong in (-1, True, 2.5, "many"):
+        with pytest.raises(ValueError, match="max_parameters must be a non-negative integer or None"):
+            xdnn.load(path, max_parameters=wrong)
+
+
+def test_an_architecture_longer_than_the_limit_is_refused_on_save_and_on_load(backend, tmp_path, monkeypatch):
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)
+    network.metadata = {"features": [f"feature_{i}" for i in range(300)]}  # about 4,000 characters
+    network.save(tmp_path / "model.npz")
+    monkeypatch.setattr(serialization, "MAX_ARCHITECTURE_CHARACTERS", 3000)
+    with pytest.raises(ModelFileError, match="the architecture entry declares .* more than an architecture of 3,000"):
+        xdnn.load(tmp_path / "model.npz")
+    with pytest.raises(ValueError, match="more than a model file may hold .3,000.; keep less in network.metadata"):
+        network.save(tmp_path / "longer.npz")
+    assert not (tmp_path / "longer.npz").exists()
+
+
+def test_metadata_with_nan_is_refused_on_save(backend, tmp_path):
+    """Standard JSON has no NaN, and load refuses it: save says so first."""
+    network, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)
+    network.metadata = {"scale": float("nan")}
+    with pytest.raises(TypeError, match="JSON-serialisable, numbers finite"):
+        network.save(tmp_path / "model.npz")
+    assert _listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("key", ["state/running_var1", "optimizer/s_W1"])
+def test_save_refuses_a_negative_average_of_squares(backend, tmp_path, key):
+    """A negative running variance (or Adam's ``s``) gives NaN at the next predict (fit): never written."""
+    network, _, _ = _trained("sizes-adam-exponential-batchnorm-dropout-float32", epochs=1)
+    group, name = key.split("/")
+    arrays = network.state if group == "state" else network.optimizer.state
+    value = xdnn.to_numpy(arrays[name]).copy()
+    value[0, 0] = -1.0
+    arrays[name] = xdnn.asarray(value)
+    with pytest.raises(ValueError, match=f"{key} holds negative values, but it is an average of squares"):
+        network.save(tmp_path / "model.npz")
+    assert _listing(tmp_path) == [], backend.name
+
+
+# --- temporary files of killed saves: removed by the next save, never a save in progress's -------
+
+
+fcntl = pytest.importorskip("fcntl") if os.name == "posix" else None
+needs_flock = pytest.mark.skipif(fcntl is None, reason="no fcntl.flock here (Windows): temporaries are not locked")
+
+
+def _temporaries(folder: Path) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if name.startswith(".xdnn-") and name.endswith(".npz.tmp"))
+
+
+def _small_network():
+    return xdnn.Network([3, 4, 1], optimizer="adam", seed=0)  # built at construction: it saves
+
+
+def test_a_successful_save_removes_temporaries_of_killed_saves(backend, tmp_path):
+    """Unlocked temporaries (their writer died) go; names that only look alike, folders and links stay."""
+    abandoned = [tmp_path / f".xdnn-{index:016x}.npz.tmp" for index in (1, 2)]
+    for temporary in abandoned:
+        temporary.write_bytes(b"PK\x03\x04 half a model")
+        os.utime(temporary, (time.time() - 3600, time.time() - 3600))  # Windows takes an hour-old file as abandoned
+    kept = [tmp_path / ".xdnn-1.npz.tmp", tmp_path / "notes.txt", tmp_path / ".xdnn-00000000000000ff.npz.tmp.bak"]
+    for other in kept:
+        other.write_bytes(b"not ours")
+    (tmp_path / f".xdnn-{3:016x}.npz.tmp").mkdir()
+    kept.append(tmp_path / f".xdnn-{3:016x}.npz.tmp")
+    if os.name == "posix":
+        outside = tmp_path / "outside.npz"
+        outside.write_bytes(b"a file a link points at")
+        (tmp_path / f".xdnn-{4:016x}.npz.tmp").symlink_to(outside)
+        kept += [outside, tmp_path / f".xdnn-{4:016x}.npz.tmp"]
+    _small_network().save(tmp_path / "model.npz")
+    assert not any(temporary.exists() for temporary in abandoned), backend.name
+    assert all(os.path.lexists(other) for other in kept), backend.name
+    if os.name == "posix":
+        assert (tmp_path / "outside.npz").read_bytes() == b"a file a link points at"
+
+
+@needs_flock
+def test_a_temporary_that_a_save_in_progress_holds_is_kept(backend, tmp_path):
+    """A temporary locked by its writer (here this process, through its own descriptor) survives
+    another save's cleanup; once the writer is gone, the next save removes it."""
+    temporary = tmp_path / ".xdnn-00000000000000aa.npz.tmp"
+    with open(temporary, "wb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
+        _small_network().save(tmp_path / "model.npz")
+        assert temporary.exists(), f"[{backend.name}] a save in progress lost its temporary file"
+    _small_network().save(tmp_path / "model.npz")
+    assert not temporary.exists(), backend.name
+
+
+_HOLD_A_TEMPORARY = """
+import fcntl, os, sys
+handle = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()  # until the test kills it
+"""
+
+
+@needs_flock
+def test_a_temporary_held_by_another_process_is_kept_until_it_dies(backend, tmp_path):
+    temporary = tmp_path / ".xdnn-00000000000000bb.npz.tmp"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_A_TEMPORARY, str(temporary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert writer.stdout.readline() == b"locked\n"
+        _small_network().save(tmp_path / "model.npz")
+        assert temporary.exists(), f"[{backend.name}] another process's save lost its temporary file"
+    finally:
+        writer.kill()
+        writer.wait()
+    _small_network().save(tmp_path / "model.npz")
+    assert not temporary.exists(), backend.name
+    assert _temporaries(tmp_path) == []
+
+
+@needs_flock
+def test_a_writer_whose_new_file_a_cleaner_removed_before_the_lock_takes_another(backend, tmp_path, monkeypatch):
+    """Between creating its file and locking it, a writer's file looks abandoned: a cleaner may remove
+    it.  The writer sees the name no longer leads to its file and starts again under a new name."""
+    names = iter(["00000000000000c1", "00000000000000c2"])
+    monkeypatch.setattr(serialization.secrets, "token_hex", lambda size: next(names))
+    real_flock = fcntl.flock
+    first = tmp_path / ".xdnn-00000000000000c1.npz.tmp"
+
+    def flock(handle, operation):
+        if operation == fcntl.LOCK_EX and first.exists():
+            first.unlink()  # the cleaner wins the race
+        return real_flock(handle, operation)
+
+    monkeypatch.setattr(serialization.fcntl, "flock", flock)
+    network = _small_network()
+    network.save(tmp_path / "model.npz")
+    monkeypatch.undo()
+    _assert_same_network(network, xdnn.load(tmp_path / "model.npz"), backend.name)
+    assert _listing(tmp_path) == ["model.npz"], backend.name
+    assert next(names, None) is None, "the writer did not take a second name"
+
+
+def test_saves_from_threads_into_one_folder_never_lose_a_temporary(backend, tmp_path):
+    """Each save's cleanup runs while the other threads write: none may remove another's file."""
+    networks = [_small_network() for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def save_repeatedly(network, target):
+        try:
+            for _ in range(15):
+                network.save(target)
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=save_repeatedly, args=(network, tmp_path / ("shared.npz" if index else "own.npz")))
+        for index, network in enumerate(networks)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, f"[{backend.name}] {errors!r}"
+    assert _listing(tmp_path) == ["own.npz", "shared.npz"], backend.name
+    xdnn.load(tmp_path / "shared.npz")
+
+
+# Saves a 2.8 MB model (seed from the command line) over and over: the test kills it mid-save.
+_SAVE_FOREVER = """
+import sys
+import xdnn
+network = xdnn.Network([200, 1000, 500, 1], optimizer="sgd", seed=int(sys.argv[2]))
+network.save(sys.argv[1])
+print("saved", flush=True)
+while True:
+    network.save(sys.argv[1])
+"""
+KILLED_SAVES = int(os.environ.get("XDNN_KILLED_SAVES", "20"))  # 60 and more offline
+
+
+def _kill_while_saving(children: list[subprocess.Popen], chance: random.Random) -> None:
+    """Wait for each child's first save, then SIGKILL each at a random moment; each must die of it."""
+    for child in children:
+        assert child.stdout.readline() == b"saved\n", child.stderr.read().decode()
+    for child in children:
+        time.sleep(chance.uniform(0.0, 0.02))  # a save takes about 5 ms: most kills land inside one
+        child.send_signal(signal.SIGKILL)
+    for child in children:
+        _, error = child.communicate()
+        assert child.returncode == -signal.SIGKILL, f"a saving process failed by itself:\n{error.decode()}"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
+def test_saves_killed_at_random_moments_leave_a_complete_model_and_no_lasting_debris(backend, tmp_path):
+    """Two processes save two models to one path; both are SIGKILLed at random moments, again and
+    again.  The path always holds one complete model or the other (neither process ever fails
+    because the other removed its file), and one good save later no temporary file remains."""
+    if backend.name != "numpy":
+        pytest.skip("the children save on NumPy: the kill test runs once, in the numpy session")
+    target = tmp_path / "model.npz"
+    expected = {seed: xdnn.Network([200, 1000, 500, 1], optimizer="sgd", seed=seed).parameters["W1"] for seed in (1, 2)}
+    environment = {**os.environ, "XDNN_BACKEND": "numpy"}
+    chance = random.Random(0)
+    debris = []
+    for _ in range(max(KILLED_SAVES // 2, 1)):
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", _SAVE_FOREVER, str(target), str(seed)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=environment,
+            )
+            for seed in expected
+        ]
+        try:
+            _kill_while_saving(children, chance)
+        finally:
+            for child in children:  # never leave a process saving forever behind a failed assertion
+                child.kill()
+                child.communicate()
+        W1 = xdnn.to_numpy(xdnn.load(target, backend="numpy").parameters["W1"])
+        assert any(np.array_equal(W1, value) for value in expected.values()), "the model file is neither model"
+        debris.append(len(_temporaries(tmp_path)))
+    print(f"{2 * len(debris)} kills; temporary files present after each pair: {debris}")
+    _small_network().save(tmp_path / "other.npz")
+    assert _temporaries(tmp_path) == [], "a good save left the temporaries of killed saves"

@@ -338,6 +338,17 @@ class BatchNorm(Layer):
 LAYER_KINDS = {cls.kind: cls for cls in (Dense, Activation, Dropout, BatchNorm)}
 
 
+def build_layers(layers: list[Layer], n_features: int) -> int:
+    """Give each of ``layers`` its input size and names: the l-th :class:`Dense` (1-based) and the
+    layers after it up to the next one are numbered ``l`` (``W{l}``, ``b{l}``, ``gamma{l}``...).
+    Returns the output size."""
+    size, index = int(n_features), 0
+    for layer in layers:
+        index += isinstance(layer, Dense)
+        size = layer.build(size, index)
+    return size
+
+
 def layer_from_config(config: dict[str, Any]) -> Layer:
     """Rebuild a layer from :meth:`Layer.config` (used when loading a saved network)."""
     settings = dict(config)

@@ -45,7 +45,7 @@ from xdnn.callbacks import History
 from xdnn.checkpoint import all_finite
 from xdnn.initializers import HostDraws
 from xdnn.interrupts import DeferredInterrupt
-from xdnn.layers import Activation, BatchNorm, Dense, Dropout, Layer
+from xdnn.layers import Activation, BatchNorm, Dense, Dropout, Layer, build_layers
 from xdnn.usage import UsageGuard, exclusive_use, shared_use
 
 Array = Any
@@ -249,12 +249,7 @@ class Network:
         """Create the parameters for ``n_features`` inputs on ``context`` (default: active backend)."""
         if context is None:
             context = array_context()
-        size = int(n_features)
-        index = 0
-        for layer in self.layers:
-            if isinstance(layer, Dense):
-                index += 1
-            size = layer.build(size, index)
+        build_layers(self.layers, n_features)
         draws = HostDraws(self.seed)
         host_parameters: dict[str, Any] = {}
         host_state: dict[str, Any] = {}
@@ -334,12 +329,21 @@ class Network:
         (Non-finite values are taken: a bias of -inf silences a unit; :meth:`save` refuses them.)
         """
         self._check_fitted()
+        if not isinstance(weights, Mapping):
+            kind = type(weights).__name__
+            raise TypeError(f"set_weights: weights must be a mapping, as get_weights returns, not {kind}")
         groups = [("parameters", self.parameters), ("state", self.state)]
         optimizer_state = weights.get("optimizer")
         # Another optimizer's state (the optimizer was replaced since get_weights) is left out.
         same_optimizer = isinstance(optimizer_state, Mapping) and set(optimizer_state) == set(self.optimizer.state)
+        iterations = self.optimizer.iterations
         if same_optimizer:
             groups.append(("optimizer", self.optimizer.state))
+        if same_optimizer or optimizer_state is None:
+            iterations = weights.get("optimizer_iterations", iterations)
+            if getattr(iterations, "shape", None) == ():  # a 0-d array (as to_numpy of get_weights gives)
+                iterations = float(iterations) if not isinstance(iterations, numbers.Real) else iterations
+            iterations = _validation.check_count(iterations, "set_weights: optimizer_iterations", minimum=0)
         dtype = getattr(self.context.xp, self.dtype_name)
         replaced = []
         for key, target in groups:
@@ -349,7 +353,10 @@ class Network:
                 raise ValueError(f"set_weights: weights[{key!r}] must name {sorted(target)}, got {names!r}")
             for name, value in given.items():
                 foreign = not is_host_data(value) and array_context(value).xp is not self.context.xp
-                array = self.context.asarray(to_host(value) if foreign else value, dtype=dtype)
+                try:
+                    array = self.context.asarray(to_host(value) if foreign else value, dtype=dtype)
+                except (TypeError, ValueError) as error:
+                    raise type(error)(f"set_weights: {key}/{name}: {error}") from None
                 if tuple(array.shape) != tuple(target[name].shape):
                     raise ValueError(
                         f"set_weights: {key}/{name} has shape {tuple(array.shape)}, this network's has "
@@ -358,8 +365,7 @@ class Network:
                 replaced.append((target, name, array))
         for target, name, array in replaced:  # everything checked: now replace
             target[name] = self.context.xp.asarray(array, copy=True)
-        if same_optimizer or optimizer_state is None:
-            self.optimizer.iterations = int(weights.get("optimizer_iterations", self.optimizer.iterations))
+        self.optimizer.iterations = iterations
 
     # --- input handling -------------------------------------------------------------------------
 
