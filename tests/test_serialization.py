@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import xdnn
-from xdnn import serialization
+from xdnn import atomic_file, model_file, serialization
 from xdnn.layers import Activation, BatchNorm, Dense, Dropout
 from xdnn.serialization import ModelFileError
 
@@ -905,7 +905,7 @@ def test_an_architecture_longer_than_the_limit_is_refused_on_save_and_on_load(ba
     network, _, _ = _trained("sizes-sgd-constant-tanh-float64", epochs=1)
     network.metadata = {"features": [f"feature_{i}" for i in range(300)]}  # about 4,000 characters
     network.save(tmp_path / "model.npz")
-    monkeypatch.setattr(serialization, "MAX_ARCHITECTURE_CHARACTERS", 3000)
+    monkeypatch.setattr(model_file, "MAX_ARCHITECTURE_CHARACTERS", 3000)
     with pytest.raises(ModelFileError, match="the architecture entry declares .* more than an architecture of 3,000"):
         xdnn.load(tmp_path / "model.npz")
     with pytest.raises(ValueError, match="more than a model file may hold .3,000.; keep less in network.metadata"):
@@ -1019,7 +1019,7 @@ def test_a_writer_whose_new_file_a_cleaner_removed_before_the_lock_takes_another
     """Between creating its file and locking it, a writer's file looks abandoned: a cleaner may remove
     it.  The writer sees the name no longer leads to its file and starts again under a new name."""
     names = iter(["00000000000000c1", "00000000000000c2"])
-    monkeypatch.setattr(serialization.secrets, "token_hex", lambda size: next(names))
+    monkeypatch.setattr(atomic_file.secrets, "token_hex", lambda size: next(names))
     real_flock = fcntl.flock
     first = tmp_path / ".xdnn-00000000000000c1.npz.tmp"
 
@@ -1028,7 +1028,7 @@ def test_a_writer_whose_new_file_a_cleaner_removed_before_the_lock_takes_another
             first.unlink()  # the cleaner wins the race
         return real_flock(handle, operation)
 
-    monkeypatch.setattr(serialization.fcntl, "flock", flock)
+    monkeypatch.setattr(atomic_file.fcntl, "flock", flock)
     network = _small_network()
     network.save(tmp_path / "model.npz")
     monkeypatch.undo()
