@@ -570,17 +570,26 @@ class Network:
             )
             if reason is not None:
                 raise ValueError(reason)
+        return self.train(
+            context, X.shape[1], X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
+            callbacks=callback_list, verbose=verbose, print_cost=print_cost, print_every=print_every,
+            graph_step=graph_step,
+        )  # fmt: skip
+
+    def train(self, context: ArrayContext, n_features: int, X: Array | None, Y: Array | None,
+              weights: Array | None, *, source: Any = None, **options: Any) -> History:  # fmt: skip
+        """The training of checked data (``X``, ``Y``, ``weights`` from :mod:`xdnn.inputs`, or a
+        ``source`` of batches, see :class:`xdnn.training.Fit`) on ``context``: builds the network for
+        ``n_features`` inputs if needed and runs a :class:`~xdnn.training.Fit` with ``options``
+        (``epochs``, ``batch``, ``shuffle``, ``validation``, ``callbacks``, ``verbose``, ...).  Called
+        by :meth:`fit` (which holds the network's usage guard) and by fits of data elsewhere."""
         with DeferredInterrupt() as interrupts:  # from here on, Ctrl-C stops training between two steps
             if not self.built:
-                self.build(X.shape[1], context)
+                self.build(n_features, context)
             self._adopt(context)
             if not self.optimizer.has_state_for(self.parameters):  # one set since the last fit (Keras' compile)
                 self.optimizer.initialize(self.parameters, xp=self.context.xp)
-            run = _training.start_fit(
-                self, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
-                callbacks=callback_list, verbose=verbose, print_cost=print_cost, print_every=print_every,
-                graph_step=graph_step, interrupts=interrupts,
-            )  # fmt: skip
+            run = _training.start_fit(self, X, Y, weights, interrupts=interrupts, source=source, **options)
             return run.run()
 
     def parameters_finite(self) -> bool:

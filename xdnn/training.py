@@ -46,17 +46,27 @@ def call_hook(callback: Any, hook: str, *arguments: Any) -> None:
 
 class Fit:
     """One ``fit`` of ``network`` on prepared data ``X (m, n_features)``, ``Y (m, k)`` (see
-    :meth:`xdnn.Network.fit`, which checks everything before making one)."""
+    :meth:`xdnn.Network.fit`, which checks everything before making one), or on a ``source`` of
+    batches that lives elsewhere (``X``, ``Y`` and ``weights`` then ``None``).
+
+    A source has ``m`` (samples per epoch) and ``epoch(shuffle)``, an iterator over one epoch's
+    batches; it either yields ``(Xt, Yt)`` on the network's backend in tutorial layout (data streamed
+    from outside memory), or yields ``(batch, None)`` and has ``gradients(batch) -> (cost, correct,
+    grads, size)``, computed
+    where the batch lives (the cost without its L2 term, which is added here; ``correct`` the batch's
+    correct-prediction count).  Everything else -- divergence, checkpoints, history, callbacks,
+    interrupts -- is the same for both."""
 
     def __init__(self, network: Any, X: Array, Y: Array, weights: Array | None, *, epochs: int, batch: int,
                  shuffle: bool, validation: Any, callbacks: list, graph_step: Any = None,
-                 interrupts: DeferredInterrupt | None = None) -> None:  # fmt: skip
+                 interrupts: DeferredInterrupt | None = None, source: Any = None) -> None:  # fmt: skip
         self.network, self.epochs, self.batch, self.shuffle = network, epochs, batch, shuffle
         self.interrupts = interrupts if interrupts is not None else DeferredInterrupt()
         self.validation, self.callbacks = validation, callbacks
+        self.source = source
         context = network.context
         self.xp = xp = context.xp
-        self.m = X.shape[0]
+        self.m = X.shape[0] if source is None else source.m
         self.on_accelerator = training_data.on_accelerator(context.device)
         per_epoch = bool(callbacks) or validation is not None
         self.sync_every = 1 if per_epoch else (ACCELERATOR_SYNC_EVERY if self.on_accelerator else CPU_REPORT_EVERY)
@@ -66,7 +76,8 @@ class Fit:
             Y = xp.concat([Y, xp.reshape(weights, (-1, 1))], axis=1)
         self.X, self.Y = X, Y
         executors.resolve(training_data.prepare_fit, xp)(xp=xp)
-        self.full = executors.resolve(training_data.full_batch, xp)(X, Y, xp=xp) if batch >= self.m else None
+        in_memory_full = source is None and batch >= self.m
+        self.full = executors.resolve(training_data.full_batch, xp)(X, Y, xp=xp) if in_memory_full else None
         self.bound = network.bind_layers()
         self.overwrite_grads = False  # asked once the callbacks have begun (one may replace the optimizer)
         # (graph_step: the factory Network.fit had from training_data.graph_step_factory, or None)
@@ -200,10 +211,13 @@ class Fit:
         network, xp, check = self.network, self.xp, not self.on_accelerator
         loss_sum, correct = 0.0, 0.0
         track_accuracy = "accuracy" in network.metrics
-        permutation = self.permutations.next() if self.shuffle and self.batch < self.m else None
-        batches = training_data.epoch_batches(
-            self.X, self.Y, self.batch, xp=xp, full=self.full, permutation=permutation
-        )
+        if self.source is not None:
+            batches = self.source.epoch(self.shuffle)
+        else:
+            permutation = self.permutations.next() if self.shuffle and self.batch < self.m else None
+            batches = training_data.epoch_batches(
+                self.X, self.Y, self.batch, xp=xp, full=self.full, permutation=permutation
+            )
         for position, (Xt, Yt) in enumerate(batches):
             self.interrupts.deliver()  # a Ctrl-C that came during the last step stops training here, between steps
             weights = None
@@ -239,12 +253,16 @@ class Fit:
         update; ``checkpoint`` (the epoch's first step) captures the parameters once the cost reads finite.
         """
         network, xp = self.network, self.xp
+        remote = self.source is not None and hasattr(self.source, "gradients")
         if self.captured_step is not None:  # forward, backward and update in one graph launch
             cost, A = self.captured_step.run(learning_rate)
             grads = None
+        elif remote:  # (Xt is the source's batch: the gradients are computed where it lives)
+            cost, correct, grads, size = self.source.gradients(Xt)
+            cost = network.with_l2(cost, grads, size)
         else:
             cost, A, grads = self.step_gradients(Xt, Yt, weights)
-        size = Xt.shape[1]
+        size = size if remote else Xt.shape[1]
         if self.on_accelerator:
             loss_sum = loss_sum + cost * size
         else:
@@ -258,7 +276,8 @@ class Fit:
             if checkpoint and all_finite(network.state.values(), xp):
                 checkpoint.capture()
             loss_sum = total
-        correct = network.correct_count(A, Yt) if "accuracy" in network.metrics else None
+        if not remote:
+            correct = network.correct_count(A, Yt) if "accuracy" in network.metrics else None
         if grads is not None:
             if self.overwrite_grads:  # (an optimizer's own update may predate the keyword)
                 network.optimizer.update(network.parameters, grads, learning_rate, xp=xp, overwrite_grads=True)
@@ -287,7 +306,8 @@ class Fit:
 
 def start_fit(network: Any, X: Array, Y: Array, weights: Array | None, *, epochs: int, batch: int, shuffle: bool,
               validation: Any, callbacks: list, verbose: Any, print_cost: bool, print_every: int,
-              graph_step: Any = None, interrupts: DeferredInterrupt | None = None) -> Fit:  # fmt: skip
+              graph_step: Any = None, interrupts: DeferredInterrupt | None = None,
+              source: Any = None) -> Fit:  # fmt: skip
     """A :class:`Fit` with the progress bar and cost printer in front of the user's callbacks."""
     callbacks = list(callbacks)
     if print_cost:
@@ -296,5 +316,5 @@ def start_fit(network: Any, X: Array, Y: Array, weights: Array | None, *, epochs
         callbacks.insert(0, ProgressBar(epochs))
     return Fit(
         network, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
-        callbacks=callbacks, graph_step=graph_step, interrupts=interrupts,
+        callbacks=callbacks, graph_step=graph_step, interrupts=interrupts, source=source,
     )  # fmt: skip
