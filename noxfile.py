@@ -63,8 +63,8 @@ def tests(session: nox.Session, backend: str) -> None:
         if not cuda_gpu_present():
             session.skip("no CUDA GPU on this machine (nvidia-smi lists none): the cupy tests run only on a GPU host")
         requirements, extras = [], f"test-core,{cupy_extra()}"
-    else:
-        requirements, extras = BACKEND_REQUIREMENTS[backend], "test-core"
+    else:  # (the Dask tests run in the numpy session only: dask's chunks are NumPy arrays)
+        requirements, extras = BACKEND_REQUIREMENTS[backend], "test-core,dask" if backend == "numpy" else "test-core"
     session.install(*requirements, "-e", f".[{extras}]")
     env = {"XDNN_BACKEND": backend}
     arguments = ["--backend", backend]

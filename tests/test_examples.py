@@ -16,8 +16,10 @@ EXAMPLES = sorted(name for name in os.listdir(os.path.join(ROOT, "examples")) if
 def test_example_runs_quickly(script, tmp_path):
     if script == "digits_deep.py":
         pytest.importorskip("sklearn")
+    if script == "dask_training.py":
+        pytest.importorskip("dask.distributed")
     arguments = [sys.executable, os.path.join(ROOT, "examples", script), "--quick", "--backend", "numpy"]
-    if script != "cpu_vs_gpu.py" and script != "deep_200_features.py":
+    if script not in ("cpu_vs_gpu.py", "deep_200_features.py", "dask_training.py"):
         pytest.importorskip("matplotlib")
         arguments += ["--plots", str(tmp_path)]
     environment = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))

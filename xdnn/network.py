@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from xdnn import _validation
 from xdnn import activations as _activations
 from xdnn import backprop as _backprop
+from xdnn import dask as _dask
 from xdnn import executors as _executors
 from xdnn import inputs as _inputs
 from xdnn import losses as _losses
@@ -369,7 +370,7 @@ class Network:
 
     # --- input handling -------------------------------------------------------------------------
 
-    def _resolve_context(self, *values: Any) -> ArrayContext:
+    def resolve_context(self, *values: Any) -> ArrayContext:
         """The call's namespace, changing nothing: the data's backend when the network is unbuilt,
         or untrained and given backend arrays (then :meth:`_adopt` moves it once the data is
         checked); otherwise the network's own.  Raises :class:`BackendMismatchError` for a
@@ -386,7 +387,7 @@ class Network:
         return context
 
     def _adopt(self, context: ArrayContext) -> None:
-        """Move a built, untrained network to ``context`` (from :meth:`_resolve_context`)."""
+        """Move a built, untrained network to ``context`` (from :meth:`resolve_context`)."""
         if self.built and context is not self.context:
             self.place(context, self.parameters, self.state, None)
 
@@ -395,8 +396,8 @@ class Network:
         return _inputs.prepare_data(self, X, y, context)
 
     def context_for(self, *values: Any) -> ArrayContext:
-        """:meth:`_resolve_context`, adopting its backend at once (for callers that check nothing)."""
-        context = self._resolve_context(*values)
+        """:meth:`resolve_context`, adopting its backend at once (for callers that check nothing)."""
+        context = self.resolve_context(*values)
         self._adopt(context)
         return context
 
@@ -538,6 +539,17 @@ class Network:
         apart; see :mod:`xdnn.backends.cuda_graph`); elsewhere it raises a
         ``ValueError`` that says why.
 
+        Dask input (``X`` and ``y`` as ``dask.array.Array``, or dask data frames; ``sample_weight``
+        too): without a ``distributed`` client the fit streams the data (:mod:`xdnn.dask.streaming`):
+        row chunks are computed and moved to the backend one at a time, the next one computed while
+        the current one trains, so peak memory is about two chunks, not the data set.  Every chunk is
+        checked first, in a pass that reads the data once more.  With ``shuffle``, an epoch visits the
+        chunks in a seeded order and each chunk's rows in a seeded permutation (both drawn from the
+        network's seed), batches running across chunk ends; ``shuffle=False`` gives exactly the batches,
+        and so the results, of the in-memory fit.  A dask ``validation_data`` (with any ``X``) is
+        computed into memory once.  With a client (``distributed.default_client()``) training is data
+        parallel on the cluster (:mod:`xdnn.dask`).
+
         Returns the :class:`~xdnn.callbacks.History` (also ``self.history``).
         """
         epochs = _validation.check_count(epochs, "epochs", minimum=0)
@@ -547,20 +559,24 @@ class Network:
             not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
         ):
             raise ValueError("validation_data must be a pair (X_val, y_val)")
+        if validation_data is not None:  # a dask validation set is computed into memory, once
+            validation_data = tuple(
+                value.compute() if _dask.is_dask_collection(value) else value for value in validation_data
+            )
+        if any(_dask.is_dask_collection(value) for value in (X, y, sample_weight)):
+            return _dask.fit_on_dask(
+                self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                callbacks=callbacks, verbose=verbose, print_cost=print_cost, print_every=print_every,
+                shuffle=shuffle, cuda_graph=cuda_graph, sample_weight=sample_weight,
+            )  # fmt: skip
         extra = tuple(validation_data) if validation_data is not None else ()
-        context = self._resolve_context(X, y, *extra, sample_weight)
+        context = self.resolve_context(X, y, *extra, sample_weight)
         X, Y = _inputs.prepare_data(self, X, y, context)
         weights = None
         if sample_weight is not None:
             weights = _inputs.prepare_sample_weight(self, sample_weight, X.shape[0], context)
-        validation = None
-        if validation_data is not None:
-            validation = _inputs.prepare_data(self, *validation_data, context, ("X_val", "y_val"))
-            if validation[0].shape[1] != X.shape[1]:
-                raise ValueError(f"X_val has {validation[0].shape[1]} features but X has {X.shape[1]}")
-        callback_list = list(callbacks or [])
-        for callback in callback_list:
-            _training.call_hook(callback, "check_logs", self.log_names(validation is not None))
+        validation = self.prepare_validation(validation_data, context, X.shape[1])
+        callback_list = self.checked_callbacks(callbacks, validation is not None)
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
         graph_step = None  # the factory of a step recorded as a CUDA graph (cuda_graph=True)
@@ -575,6 +591,24 @@ class Network:
             callbacks=callback_list, verbose=verbose, print_cost=print_cost, print_every=print_every,
             graph_step=graph_step,
         )  # fmt: skip
+
+    def prepare_validation(self, validation_data: Any, context: ArrayContext, n_features: int) -> Any:
+        """``validation_data`` (a pair, or ``None``) checked and on ``context`` as ``(X_val, Y_val)``, with
+        ``n_features`` columns; changes nothing."""
+        if validation_data is None:
+            return None
+        validation = _inputs.prepare_data(self, *validation_data, context, ("X_val", "y_val"))
+        if validation[0].shape[1] != n_features:
+            raise ValueError(f"X_val has {validation[0].shape[1]} features but X has {n_features}")
+        return validation
+
+    def checked_callbacks(self, callbacks: Iterable[Any] | None, validation: bool) -> list:
+        """``callbacks`` as a list, each asked (``check_logs``) whether the history's columns -- with
+        ``val_`` ones when there is ``validation`` data -- hold what it reads."""
+        callback_list = list(callbacks or [])
+        for callback in callback_list:
+            _training.call_hook(callback, "check_logs", self.log_names(validation))
+        return callback_list
 
     def train(self, context: ArrayContext, n_features: int, X: Array | None, Y: Array | None,
               weights: Array | None, *, source: Any = None, **options: Any) -> History:  # fmt: skip
@@ -606,7 +640,7 @@ class Network:
         """``A_L`` in tutorial layout ``(k, n_samples)`` for raw input ``X``, checked finite (``call``
         names the method in the error)."""
         self._check_fitted()
-        context = self._resolve_context(X)
+        context = self.resolve_context(X)
         X = _inputs.prepare_X(self, X, context)
         self._adopt(context)
         _, A, _ = self._forward(X.T, training=False, random=None)
@@ -618,13 +652,22 @@ class Network:
         """Output activations ``(n_samples, k)``: probabilities for sigmoid/softmax outputs.
 
         Raises ``ValueError`` when an output is NaN or inf (activations that overflow the dtype), naming
-        the largest input and parameter magnitudes, rather than returning it."""
+        the largest input and parameter magnitudes, rather than returning it.  A dask ``X`` gives a lazy
+        dask array (:func:`xdnn.dask.inference.predict_on_dask`)."""
+        if _dask.is_dask_collection(X):
+            self._check_fitted()
+            return _dask.predict_on_dask(self, X, "predict_proba")
         return self._output(X, "predict_proba").T
 
     @shared_use("predict")
     def predict(self, X: Any) -> Array:
         """Class labels ``(n_samples,)`` (0/1 or 0..k-1; multi-label: ``(n_samples, k)`` of 0/1),
-        or regression values ``(n_samples,)`` / ``(n_samples, k)``; on the network's backend."""
+        or regression values ``(n_samples,)`` / ``(n_samples, k)``; on the network's backend.  A dask ``X``
+        gives a lazy dask array of NumPy blocks, one per row chunk, computed in this process's threads
+        with the parameters the network has then (:func:`xdnn.dask.inference.predict_on_dask`)."""
+        if _dask.is_dask_collection(X):
+            self._check_fitted()
+            return _dask.predict_on_dask(self, X, "predict")
         A = self._output(X, "predict")
         xp = self.context.xp
         if self.loss.name == "categorical_crossentropy":
@@ -634,16 +677,19 @@ class Network:
             return labels[0, ...] if A.shape[0] == 1 else labels.T
         return A[0, ...] if A.shape[0] == 1 else A.T
 
-    def evaluate_prepared(self, X: Array, Y: Array, *, bound: Any = None, check: bool = False) -> dict[str, float]:
+    def evaluate_prepared(
+        self, X: Array, Y: Array, *, bound: Any = None, check: bool = False, l2: bool = True
+    ) -> dict[str, float]:
         """:meth:`evaluate` of checked data on the network's namespace (``bound`` from :meth:`bind_layers`);
-        ``check`` refuses a non-finite output or loss (a fit's validation records it instead)."""
+        ``check`` refuses a non-finite output or loss (a fit's validation records it instead).  Without
+        ``l2`` the loss leaves out the L2 term (a part of a larger set, whose term is over all its samples)."""
         xp = self.context.xp
         Z, A, _ = self._forward(X.T, training=False, random=None, bound=bound)
         if check:
             _inputs.check_finite_output(self, "evaluate", X, A)
         Yt = Y.T
         cost = self.loss.cost(Z, A, Yt, xp=xp)
-        if self.l2:
+        if self.l2 and l2:
             cost = self.with_l2(cost, {}, X.shape[0])
         results = {"loss": float(cost)}
         if check and not math.isfinite(results["loss"]):
@@ -658,9 +704,12 @@ class Network:
     @shared_use("evaluate")
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
         """Inference-mode ``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` (loss includes the L2 term);
-        ``ValueError`` rather than a NaN or inf result (outputs or loss that overflow the dtype)."""
+        ``ValueError`` rather than a NaN or inf result (outputs or loss that overflow the dtype).  Dask
+        ``X`` and ``y`` are evaluated chunk by chunk (:func:`xdnn.dask.inference.evaluate_on_dask`)."""
         self._check_fitted()
-        context = self._resolve_context(X, y)
+        if _dask.is_dask_collection(X) or _dask.is_dask_collection(y):
+            return _dask.evaluate_on_dask(self, X, y)
+        context = self.resolve_context(X, y)
         X, Y = _inputs.prepare_data(self, X, y, context)
         self._adopt(context)
         return self.evaluate_prepared(X, Y, check=True)

@@ -54,7 +54,8 @@ class Fit:
     from outside memory), or yields ``(batch, None)`` and has ``gradients(batch) -> (cost, correct,
     grads, size)``, computed
     where the batch lives (the cost without its L2 term, which is added here; ``correct`` the batch's
-    correct-prediction count).  Everything else -- divergence, checkpoints, history, callbacks,
+    correct-prediction count).  A source of ``(Xt, Yt)`` whose ``weighted`` is true carries sample weights
+    as each ``Yt``'s last row.  Everything else -- divergence, checkpoints, history, callbacks,
     interrupts -- is the same for both."""
 
     def __init__(self, network: Any, X: Array, Y: Array, weights: Array | None, *, epochs: int, batch: int,
@@ -71,8 +72,9 @@ class Fit:
         per_epoch = bool(callbacks) or validation is not None
         self.sync_every = 1 if per_epoch else (ACCELERATOR_SYNC_EVERY if self.on_accelerator else CPU_REPORT_EVERY)
         self.checkpoint_every = max(1, CPU_CHECKPOINT_STEPS // -(-self.m // batch))  # in epochs
-        self.weighted = weights is not None
-        if self.weighted:  # the weights ride along as the targets' last column: batched and shuffled with them
+        # (a source with ``weighted`` true yields them as each Yt's last row already)
+        self.weighted = weights is not None or bool(getattr(source, "weighted", False))
+        if weights is not None:  # the weights ride along as the targets' last column: batched and shuffled with them
             Y = xp.concat([Y, xp.reshape(weights, (-1, 1))], axis=1)
         self.X, self.Y = X, Y
         executors.resolve(training_data.prepare_fit, xp)(xp=xp)

@@ -44,7 +44,10 @@ The package's modules, in the order ``fit`` uses them: ``hyperparameters`` (para
 solver, schedule), ``data`` (input validation, sample weights, the early-stopping split),
 ``model`` (the network, scikit-learn's initialisation and ``coefs_`` / ``intercepts_``),
 ``training`` (stopping rules, one call's training run), ``base`` (``BaseMLP``, the shared
-estimator), ``classifier`` and ``regressor``; ``docs`` holds the docstring text they share.
+estimator), ``classifier`` and ``regressor``; ``docs`` holds the docstring text they share, and
+``dask_input`` the checks of dask arrays and data frames (``fit``, ``partial_fit`` and ``predict``
+take them without a distributed client by streaming the chunks, see :mod:`xdnn.dask`; predictions
+come back as lazy dask arrays; ``early_stopping=True`` refuses them).
 """
 
 from xdnn.estimators.classifier import MLPClassifier

@@ -13,6 +13,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from xdnn._namespace import is_host_data, to_numpy
+from xdnn.dask import is_dask_collection
+from xdnn.estimators import dask_input
 from xdnn.estimators.data import (
     HOST_FLOAT_DTYPES,
     array_api_dispatch_enabled,
@@ -142,7 +144,11 @@ class BaseMLP(BaseEstimator):
         fresh optimizer and learning rate from the current parameters, as scikit-learn does.
         """
         self._check_hyperparameters()
-        check_one_backend(X, y, classes, sample_weight)
+        if any(is_dask_collection(value) for value in (X, y, sample_weight)):  # streamed (xdnn.dask)
+            if self.early_stopping and not incremental:
+                dask_input.refuse_early_stopping(self)
+        else:
+            check_one_backend(X, y, classes, sample_weight)
         first_call = not ((incremental or self.warm_start) and hasattr(self, "network_"))
         X, targets, n_outputs, on_host, fitted = self._validate_training_data(
             X, y, reset=first_call, incremental=incremental, classes=classes
@@ -298,8 +304,11 @@ class BaseMLP(BaseEstimator):
 
     def _check_X_for_inference(self, X: Any, method: str) -> tuple[Array, bool]:
         """``(X, on_host)`` checked for ``predict`` and friends: fitted, the same namespace as ``fit``
-        under ``array_api_dispatch``, and ``n_features_in_`` columns."""
+        under ``array_api_dispatch``, and ``n_features_in_`` columns.  A Dask ``X`` (array or data frame)
+        comes back as a Dask array (:func:`~xdnn.estimators.dask_input.inference_X`)."""
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return dask_input.inference_X(self, X), True
         if array_api_dispatch_enabled():
             fitted_context = None if self._fitted_on_host else self.network_.context
             check_same_namespace(X, method, estimator_name=type(self).__name__, fitted_context=fitted_context)

@@ -10,6 +10,8 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_array, column_or_1d
 
 from xdnn._namespace import array_context, to_numpy
+from xdnn.dask import is_dask_collection
+from xdnn.estimators import dask_input
 from xdnn.estimators.base import BaseMLP
 from xdnn.estimators.data import check_one_backend, shape_of, validate_input
 from xdnn.estimators.docs import shared_docs
@@ -73,15 +75,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _validate_multilabel(self, X, y, on_host, fitted, *, reset, incremental, classes):
         """:meth:`_validate_training_data` for a 2-D ``y``: a multilabel indicator matrix of 0/1,
-        one sigmoid output per label; ``classes_`` is ``0..n_labels-1``, as scikit-learn's."""
+        one sigmoid output per label; ``classes_`` is ``0..n_labels-1``, as scikit-learn's.  A Dask ``y``
+        stays one (its distinct values are computed and checked)."""
         name = type(self).__name__
-        y = to_numpy(y)
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {y.shape[0]}]"
-            )
-        target_type = type_of_target(y, input_name="y")
-        if target_type != "multilabel-indicator" or not np.isin(y, (0, 1)).all():
+        if is_dask_collection(y):  # (aligned with X by validate_input)
+            values = dask_input.unique_values(y)
+            target_type = "multilabel-indicator" if np.isin(values, (0, 1)).all() else "multiclass-multioutput"
+        else:
+            y = values = to_numpy(y)
+            if y.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {y.shape[0]}]"
+                )
+            target_type = type_of_target(y, input_name="y")
+        if target_type != "multilabel-indicator" or not np.isin(values, (0, 1)).all():
             raise ValueError(
                 f"{name} takes a 2-D y only as a multilabel indicator matrix of 0/1 of shape (n_samples, n_labels); "
                 f"got {target_type!r} targets of shape {y.shape}"
@@ -118,14 +125,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         X, y, on_host, fitted = validate_input(self, X, y, reset=reset)
         if reset:
             fitted["_multilabel"] = False
-        if not on_host:
+        dask_labels = is_dask_collection(y)
+        if dask_labels:
+            y = dask_input.label_column(y)
+        elif not on_host:
             y = check_array(to_numpy(y), ensure_2d=False, dtype=None, input_name="y")
             y = column_or_1d(y, warn=True)
             if y.shape[0] != X.shape[0]:
                 raise ValueError(
                     f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {y.shape[0]}]"
                 )
-        check_classification_targets(y)
+        # what the checks read: y, or a Dask y's distinct values (computed; the same answers)
+        labels = dask_input.unique_values(y) if dask_labels else y
+        check_classification_targets(labels)
         if classes is not None:
             classes = np.unique(to_numpy(classes))
             if not reset and not np.array_equal(classes, self.classes_):
@@ -134,13 +146,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 )
         elif reset and incremental:
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        if not reset and not incremental and not np.array_equal(np.unique(y), self.classes_):
+        if not reset and not incremental and not np.array_equal(np.unique(labels), self.classes_):
             raise ValueError(
                 "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
-                f"Previously got {self.classes_}, `y` has {np.unique(y)}"
+                f"Previously got {self.classes_}, `y` has {np.unique(labels)}"
             )
         if reset:
-            classes = classes if classes is not None else np.unique(y)
+            classes = classes if classes is not None else np.unique(labels)
             if classes.shape[0] < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes, but the data contains only one "
@@ -149,10 +161,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             fitted["classes_"] = classes
         else:
             classes = self.classes_
-        unseen = ~np.isin(y, classes)
+        unseen = ~np.isin(labels, classes)
         if np.any(unseen):
-            raise ValueError(f"y holds labels that are not in classes_ = {classes!r}: {np.unique(y[unseen])!r}")
-        encoded = np.searchsorted(classes, y).astype(np.int64)
+            raise ValueError(f"y holds labels that are not in classes_ = {classes!r}: {np.unique(labels[unseen])!r}")
+        if dask_labels:
+            encoded = dask_input.encode_labels(y, classes)
+        else:
+            encoded = np.searchsorted(classes, y).astype(np.int64)
         n_classes = classes.shape[0]
         return X, encoded, (1 if n_classes == 2 else n_classes), on_host, fitted
 
@@ -170,7 +185,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         X, on_host = self._check_X_for_inference(X, method)
         network = self.network_
         probabilities = network.predict_proba(X)
-        if probabilities.shape[1] == 1:
+        if probabilities.shape[1] == 1 and is_dask_collection(probabilities):
+            probabilities = dask_input.two_columns(probabilities)
+        elif probabilities.shape[1] == 1:
             probabilities = network.context.xp.concat([1.0 - probabilities, probabilities], axis=1)
         return self._output_dtype_like(probabilities, X, on_host)
 
@@ -181,7 +198,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def predict_log_proba(self, X):
         """``log(predict_proba(X))``, shape ``(n_samples, n_classes)``."""
         probabilities = self._probabilities(X, "predict_log_proba")
-        if isinstance(probabilities, np.ndarray):
+        if isinstance(probabilities, np.ndarray) or is_dask_collection(probabilities):  # (Dask: lazily)
             return np.log(probabilities)
         return array_context(probabilities).xp.log(probabilities)
 
@@ -191,6 +208,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         X, on_host = self._check_X_for_inference(X, "predict")
         network = self.network_
         indices = network.predict(X)
+        if is_dask_collection(indices):  # lazily, block by block
+            return indices if self._is_multilabel() else dask_input.take_classes(indices, self.classes_)
         if self._is_multilabel():
             return to_numpy(indices) if on_host else indices
         if on_host or self.classes_.dtype.kind not in "biuf":

@@ -15,6 +15,7 @@ from sklearn.model_selection import train_test_split
 
 from xdnn import _validation
 from xdnn._namespace import ArrayContext, array_context, is_host_data, to_numpy
+from xdnn.dask import is_dask_collection
 
 try:
     from sklearn.utils.validation import validate_data
@@ -95,7 +96,13 @@ def validate_input(estimator: Any, X: Any, y: Any, *, reset: bool, **check_param
     a backend ``X`` gets :func:`check_backend_X` and ``y`` comes back as given, for
     the estimator to check.  ``fitted`` holds the attributes to assign once the whole
     call has succeeded (``n_features_in_``, ``feature_names_in_``; ``None`` removes it).
+    Dask ``X`` or ``y`` come back as Dask arrays with the same row chunks
+    (:func:`xdnn.estimators.dask_input.validate_dask_input`), ``on_host`` true.
     """
+    if is_dask_collection(X) or is_dask_collection(y):
+        from xdnn.estimators.dask_input import validate_dask_input
+
+        return validate_dask_input(estimator, X, y, reset=reset)
     if is_host_data(X):
         if y is not None and not is_host_data(y):
             y = to_numpy(y)
@@ -143,7 +150,11 @@ def check_same_namespace(X: Any, method: str, *, estimator_name: str, fitted_con
 
 def output_dtype_like(values: Array, X: Array, on_host: bool, xp: Any) -> Array:
     """``values`` (an array of namespace ``xp``) on the caller's side -- NumPy for host input -- in the
-    floating dtype of ``X``."""
+    floating dtype of ``X``; Dask ``values`` stay lazy."""
+    if is_dask_collection(values):
+        from xdnn.estimators.dask_input import output_dtype_like as dask_output_dtype_like
+
+        return dask_output_dtype_like(values, X)
     if on_host:
         return to_numpy(values).astype(X.dtype, copy=False)
     if xp.isdtype(X.dtype, "real floating") and values.dtype != X.dtype:
@@ -184,9 +195,10 @@ def check_sample_weight(sample_weight: Any, X: Array) -> Any:
     """``sample_weight`` checked -- real numbers, one per sample (a number weights every sample
     alike), finite, non-negative, not all zero -- before anything changes (the seed drawn from a
     ``RandomState`` included): a NumPy float64 ``(n_samples,)`` array for host data, or as given
-    for an array of ``X``'s backend; ``None`` stays ``None``."""
-    if sample_weight is None:
-        return None
+    for an array of ``X``'s backend; ``None`` stays ``None``.  Dask weights are returned as given: the
+    network's streamed fit checks them chunk by chunk before training (:mod:`xdnn.dask.streaming`)."""
+    if sample_weight is None or is_dask_collection(sample_weight):
+        return sample_weight
     # On a backend's X a weight array of that backend stays there; anything else (host data, or
     # under array_api_dispatch another library's array) comes home and follows X.
     keep = not is_host_data(sample_weight) and not is_host_data(X) and array_context(sample_weight) == array_context(X)

@@ -12,6 +12,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import r2_score
 
 from xdnn._namespace import array_context, is_host_data, to_numpy
+from xdnn.dask import is_dask_collection
 from xdnn.estimators.base import BaseMLP
 from xdnn.estimators.data import check_one_backend, validate_input
 from xdnn.estimators.docs import shared_docs
@@ -149,7 +150,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         network = self.network_
         values = network.predict(X)
         if self._y_is_2d and values.ndim == 1:
-            values = network.context.xp.reshape(values, (-1, 1))
+            values = values[:, None] if is_dask_collection(values) else network.context.xp.reshape(values, (-1, 1))
         return self._output_dtype_like(values, X, on_host)
 
     def score(self, X, y, sample_weight=None):
