@@ -245,6 +245,18 @@ def test_network_fit_with_a_client_trains_on_the_cluster_and_predicts_there(clus
     np.testing.assert_allclose(probabilities, reference.predict_proba(X), rtol=0, atol=TOLERANCE)
 
 
+def test_client_passed_to_fit_is_used_and_refused_for_in_memory_data(cluster):
+    """``fit(..., client=c)`` trains on that client's cluster; with in-memory data it is refused."""
+    X, y = _data("binary")
+    reference = _network("sigmoid")
+    reference.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    network = _network("sigmoid")
+    network.fit(_dask(X, UNEVEN), _dask(y, UNEVEN), epochs=1, batch_size=16, verbose=0, client=cluster)
+    _assert_same_fit(reference, network, "network.fit(client=...)")
+    with pytest.raises(ValueError, match="client= applies to Dask arrays"):
+        _network("sigmoid").fit(X, y, epochs=1, verbose=0, client=cluster)
+
+
 def test_divergence_rolls_back_as_in_process(cluster):
     """A learning rate that blows the cost up: the same epoch diverges, the same checkpoint is restored
     (Fit's rule: a non-finite cost read from the workers is never applied), the same warning."""

@@ -516,6 +516,7 @@ class Network:
         shuffle: bool = True,
         cuda_graph: bool = False,
         sample_weight: Any = None,
+        client: Any = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` in mini-batches of ``batch_size``.
 
@@ -547,8 +548,10 @@ class Network:
         chunks in a seeded order and each chunk's rows in a seeded permutation (both drawn from the
         network's seed), batches running across chunk ends; ``shuffle=False`` gives exactly the batches,
         and so the results, of the in-memory fit.  A dask ``validation_data`` (with any ``X``) is
-        computed into memory once.  With a client (``distributed.default_client()``) training is data
-        parallel on the cluster (:mod:`xdnn.dask`).
+        computed into memory once.  With a client (``client=``, or ``distributed.default_client()``)
+        training is data parallel on the cluster (:mod:`xdnn.dask.data_parallel`): the result equals the
+        in-process fit of the same data; a lost worker is recovered from, or ends the fit with
+        ``xdnn.dask.WorkerLostError`` at the last completed step.
 
         Returns the :class:`~xdnn.callbacks.History` (also ``self.history``).
         """
@@ -567,8 +570,10 @@ class Network:
             return _dask.fit_on_dask(
                 self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                 callbacks=callbacks, verbose=verbose, print_cost=print_cost, print_every=print_every,
-                shuffle=shuffle, cuda_graph=cuda_graph, sample_weight=sample_weight,
+                shuffle=shuffle, cuda_graph=cuda_graph, sample_weight=sample_weight, client=client,
             )  # fmt: skip
+        if client is not None:
+            raise ValueError("client= applies to Dask arrays (data-parallel training); X and y here are in memory")
         extra = tuple(validation_data) if validation_data is not None else ()
         context = self.resolve_context(X, y, *extra, sample_weight)
         X, Y = _inputs.prepare_data(self, X, y, context)

@@ -83,4 +83,20 @@ def evaluate_on_dask(network: Any, X: Any, y: Any) -> dict[str, float]:
     return evaluate(network, X, y)
 
 
-__all__ = ["default_client", "evaluate_on_dask", "fit_on_dask", "is_dask_collection", "predict_on_dask"]
+__all__ = [
+    "WorkerLostError",
+    "default_client",
+    "evaluate_on_dask",
+    "fit_on_dask",
+    "is_dask_collection",
+    "predict_on_dask",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """``WorkerLostError`` on first use: its module imports ``distributed``, which a streamed fit never needs."""
+    if name == "WorkerLostError":
+        from xdnn.dask.cluster import WorkerLostError
+
+        return WorkerLostError
+    raise AttributeError(f"module 'xdnn.dask' has no attribute {name!r}")
