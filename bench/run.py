@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -550,6 +551,18 @@ def competitors(spec, X, labels, dtype, xdnn_backends, include_gpu):
     return entries
 
 
+def run_dask_section(quick: bool) -> None:
+    """The two Dask benchmarks, each in a process of its own (needs ``pip install -e ".[dask]"``)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    parallel = [sys.executable, os.path.join(here, "dask_data_parallel.py")]
+    out_of_core = [sys.executable, os.path.join(here, "dask_out_of_core.py")]
+    if quick:
+        parallel += ["--samples", "8192", "--epochs", "1", "--repeats", "1"]
+        out_of_core += ["--gigabytes", "0.05", "--limit-gb", "1"]
+    for command in (parallel, out_of_core):
+        subprocess.run(command, check=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="xdnn benchmarks")
     parser.add_argument(
@@ -562,7 +575,16 @@ def main(argv=None):
     parser.add_argument("--dtype", action="append", choices=("float32", "float64"))
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--out", help="markdown output (default bench/results/<device>.md; '-' for none)")
+    parser.add_argument(
+        "--dask",
+        action="store_true",
+        help="the Dask section instead: bench/dask_data_parallel.py (wide, in process vs a 2-worker LocalCluster) and "
+        "bench/dask_out_of_core.py (4 GB on disk, 1 GB RSS limit); results in bench/results/dask.md",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.dask:
+        run_dask_section(arguments.quick)
+        return
 
     gpu = gpu_name()
     workloads = arguments.workload or list(WORKLOADS)
