@@ -177,10 +177,10 @@ def test_backend_name_must_be_a_string():
 @pytest.mark.parametrize(
     "name, module, extra",
     [
-        ("torch", "torch", "xdnn[test]"),
-        ("array_api_strict", "array_api_strict", "xdnn[test]"),
+        ("torch", "torch", "xdnn-array[test]"),
+        ("array_api_strict", "array_api_strict", "xdnn-array[test]"),
         ("jax", "jax", "jax[cpu]"),
-        ("cupy", "cupy", "xdnn[cuda12]"),
+        ("cupy", "cupy", "xdnn-array[cuda12]"),
     ],
 )
 def test_missing_library_names_the_pip_extra(monkeypatch, empty_cache, clean_choice, name, module, extra):

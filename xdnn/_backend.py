@@ -28,15 +28,19 @@ from typing import Any, Callable, Iterator
 BACKEND_NAMES = ("auto", "numpy", "cupy", "torch", "jax", "array_api_strict")
 ENVIRONMENT_VARIABLE = "XDNN_BACKEND"
 
+# The distribution's name on the package index (`xdnn` there is an unrelated project); the import
+# name and the command stay `xdnn`.
+DIST_NAME = "xdnn-array"
+
 INSTALL_HINTS = {
     "numpy": "pip install numpy",
     "cupy": (
-        'pip install "xdnn[cuda12]" (CUDA 12) or pip install "xdnn[cuda13]" (CUDA 13); '
+        'pip install "xdnn-array[cuda12]" (CUDA 12) or pip install "xdnn-array[cuda13]" (CUDA 13); '
         'from a source checkout, pip install ".[cuda12]" or ".[cuda13]"'
     ),
-    "torch": 'pip install "torch==2.13.0" (or pip install "xdnn[test]")',
-    "jax": 'pip install "jax[cpu]" (or pip install "xdnn[test]"; "jax[cuda12]" for its NVIDIA GPU)',
-    "array_api_strict": 'pip install array-api-strict (or pip install "xdnn[test]")',
+    "torch": 'pip install "torch==2.13.0" (or pip install "xdnn-array[test]")',
+    "jax": 'pip install "jax[cpu]" (or pip install "xdnn-array[test]"; "jax[cuda12]" for its NVIDIA GPU)',
+    "array_api_strict": 'pip install array-api-strict (or pip install "xdnn-array[test]")',
 }
 
 

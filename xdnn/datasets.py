@@ -11,7 +11,7 @@ Layout is the high-level one: ``X (n_samples, n_features)`` float64, ``y (n_samp
 * :func:`moons`, :func:`circles` -- two interleaving half circles / two concentric
   circles with Gaussian noise, from a seeded generator (no scikit-learn needed).
 * :func:`digits`, :func:`breast_cancer` -- scikit-learn's bundled copies (8x8 digit
-  images, 10 classes; Wisconsin breast cancer, 2 classes); need ``xdnn[examples]``.
+  images, 10 classes; Wisconsin breast cancer, 2 classes); need ``xdnn-array[examples]``.
 * :func:`load_csv` -- a CSV file with a header row and a named target column
   (:func:`read_csv_header` reads only the column names).
 """
@@ -110,7 +110,8 @@ def _sklearn_datasets():
         import sklearn.datasets
     except ImportError:
         raise ImportError(
-            'this data set is read from scikit-learn\'s bundled files; install it with: pip install "xdnn[examples]"'
+            "this data set is read from scikit-learn's bundled files; "
+            'install it with: pip install "xdnn-array[examples]"'
         ) from None
     return sklearn.datasets
 
@@ -138,6 +139,10 @@ def breast_cancer() -> tuple[Any, Any]:
 
 
 def _is_number(text: str) -> bool:
+    """Whether ``text`` is a number as a CSV file writes one: ``float()``'s forms, less its ``1_000``
+    and its non-ASCII digits (``'٣'``, ``'１'``)."""
+    if not text.isascii() or "_" in text:
+        return False
     try:
         float(text)
     except ValueError:
@@ -209,12 +214,17 @@ def _row_values(row: list[str], number: int, header: list[str], path: str) -> li
     if len(row) != len(header):
         raise ValueError(f"{path}: row {number} has {len(row)} values but the header has {len(header)} columns")
     try:
-        return list(map(float, row))
+        values = list(map(float, row))
     except ValueError:
-        for cell, name in zip(row, header, strict=True):
-            if not _is_number(cell):
-                raise ValueError(f"{path}: row {number}, column {name!r}: {cell!r} is not a number") from None
-        raise
+        values = None
+    if values is not None:
+        text = "".join(row)  # one check per row: float() also takes 1_000 and non-ASCII digits
+        if text.isascii() and "_" not in text:
+            return values
+    for cell, name in zip(row, header, strict=True):
+        if not _is_number(cell):
+            raise ValueError(f"{path}: row {number}, column {name!r}: {cell!r} is not a number")
+    raise ValueError(f"{path}: row {number} holds a value that is not a number")
 
 
 def _target_column(header: list[str], target: str | None, require_target: bool, path: str) -> int | None:

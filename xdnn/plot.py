@@ -1,4 +1,4 @@
-"""Figures for training runs (needs matplotlib: ``pip install "xdnn[examples]"``).
+"""Figures for training runs (needs matplotlib: ``pip install "xdnn-array[examples]"``).
 
 Each function takes arrays from any backend (they are brought home with
 :func:`xdnn.to_numpy`), returns a ``matplotlib.figure.Figure`` built without
@@ -23,7 +23,7 @@ def _figure(size: tuple[float, float]) -> Any:
     try:
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError('plots need matplotlib; install it with: pip install "xdnn[examples]"') from None
+        raise ImportError('plots need matplotlib; install it with: pip install "xdnn-array[examples]"') from None
     return Figure(figsize=size)
 
 

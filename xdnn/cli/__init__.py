@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run ``xdnn`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
     arguments, unknown = parser.parse_known_args(argv)
+    if arguments.command is None:  # a bare `xdnn`: what it can do, not only "a command is required"
+        parser.print_help(sys.stderr)
+        return 2
     command = f"xdnn {arguments.command}"
     if unknown:  # reported by the sub-command, so that the line says which command's --help to read
         usage_error(command, f"unrecognized arguments: {' '.join(unknown)}")

@@ -99,8 +99,12 @@ def _read_npz(spec: str) -> tuple[np.ndarray, np.ndarray | None]:
         with np.load(spec, allow_pickle=False) as archive:
             if "X" not in archive.files:
                 raise InputError(f"{spec} must hold an array named 'X' (and 'y' for training)")
-            X = np.asarray(archive["X"], dtype=np.float64)
+            X = archive["X"]
             y = archive["y"] if "y" in archive.files else None
+            for name, array in (("X", X), ("y", y)):
+                if array is not None and array.dtype.kind == "c":
+                    raise InputError(f"{spec}: array {name!r} holds complex numbers; xdnn needs real numbers")
+            X = np.asarray(X, dtype=np.float64)
     except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise InputError(f"cannot read {spec}: {error}") from None
     return X, y

@@ -27,8 +27,7 @@ def model_inputs(network: Any, arguments: argparse.Namespace, *, require_target:
         X, y, names = load_data(data, arguments.target, require_target=require_target, verb=verb)
         expected = metadata.get("feature_names")
         if X.shape[1] != network.n_features:
-            shown = f" ({', '.join(expected)})" if expected else ""
-            raise InputError(f"the model expects {network.n_features} features{shown} but {data} has {X.shape[1]}")
+            raise InputError(f"the model expects {network.n_features} features but {data} has {X.shape[1]}")
         names = expected or names
     X = _scaled_for_model(network, X, names)
     if require_target and y is not None and "classes" in metadata:  # predictions need no labels
@@ -64,9 +63,9 @@ def _csv_model_inputs(
     if trained_on_named_columns:
         missing = [name for name in expected if name not in header]
         if missing:
+            found = [name for name in header if name != target]
             raise InputError(
-                f"{path} lacks the feature column(s) {', '.join(missing)} the model was trained on "
-                f"(it expects {', '.join(expected)}; the file has {', '.join(header)})"
+                f"{path} lacks the feature column(s) the model was trained on ({_difference(expected, found)})"
             )
         columns = [header.index(name) for name in expected]
         others = [name for name in header if name not in expected]
@@ -76,9 +75,10 @@ def _csv_model_inputs(
         columns = [position for position, name in enumerate(header) if name != target]
         if len(columns) != n_features:
             hint = "; name the target column with --target" if len(columns) == n_features + 1 else ""
+            found = [header[c] for c in columns]
+            differs = f" ({_difference(expected, found)})" if expected else ""
             raise InputError(
-                f"the model expects {n_features} features ({', '.join(expected)}) but {path} has "
-                f"{len(columns)} feature columns ({', '.join(header[c] for c in columns)}){hint}"
+                f"the model expects {n_features} features but {path} has {len(columns)} feature columns{differs}{hint}"
             )
     if require_target and target is None:
         known = metadata.get("target")
@@ -93,6 +93,23 @@ def _csv_model_inputs(
     if y is not None and datasets.holds_integers(y):
         y = y.astype(np.int64)
     return X, y, [header[column] for column in columns]
+
+
+def _names(names: list[str], limit: int = 10) -> str:
+    """At most ``limit`` of ``names``, then how many more there are."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _difference(expected: list[str], found: list[str]) -> str:
+    """How the file's feature names differ from the model's, briefly: ``missing: ...; unexpected: ...``."""
+    present = set(found)
+    missing = [name for name in expected if name not in present]
+    known = set(expected)
+    unexpected = [name for name in found if name not in known]
+    parts = [f"missing: {_names(missing)}"] if missing else []
+    parts += [f"unexpected: {_names(unexpected)}"] if unexpected else []
+    return "; ".join(parts) or f"the same names, but {len(found)} of them instead of {len(expected)}"
 
 
 def _columns(values: np.ndarray, columns: list[int]) -> np.ndarray:

@@ -5,20 +5,49 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from xdnn._backend import BACKEND_NAMES
+from xdnn._backend import BACKEND_NAMES, DIST_NAME
 from xdnn.cli.data import BUILTIN_DATA
 from xdnn.cli.info import command_demo, command_info
 from xdnn.cli.predict import command_evaluate, command_predict
 from xdnn.cli.train import command_train
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds ``(default: ...)`` to an option's help, except where there is none to show: a required option,
+    a default of None (the help says what happens) or a flag's True/False."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.required or action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose usage errors are one line on stderr (exit code 2); ``--help`` is unchanged."""
+    """An ``ArgumentParser`` whose usage errors are one line on stderr (exit code 2) and whose ``--help``
+    shows each option's default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         usage_error(self.prog, message)
+
+
+def distribution_version() -> str:
+    """``"<distribution name> <version>"``: the installed distribution's version, else ``xdnn.__version__``
+    (a source checkout that was not installed)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version(DIST_NAME)
+    except metadata.PackageNotFoundError:
+        import xdnn
+
+        version = xdnn.__version__
+    return f"{DIST_NAME} {version}"
 
 
 def usage_error(prog: str, message: str) -> NoReturn:
@@ -90,30 +119,31 @@ def _fraction(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``xdnn train | predict | evaluate | info | demo``; each sub-command sets ``handler``."""
     parser = _Parser(prog="xdnn", description="Deep neural networks from first principles.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=distribution_version())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a network and save it")
     train.add_argument("--data", required=True, help=f"{', '.join(BUILTIN_DATA)}, PATH.csv or PATH.npz")
     train.add_argument("--target", help="target column of a CSV (default: the last column)")
-    train.add_argument("--task", default="auto", choices=("auto", "classification", "regression"))
-    train.add_argument(
-        "--layers", type=_layer_sizes, default="20,7,5", help="hidden layer sizes, comma-separated (default 20,7,5)"
-    )
+    train.add_argument("--task", default="auto", choices=("auto", "classification", "regression"), help="what to learn")
+    train.add_argument("--layers", type=_layer_sizes, default="20,7,5", help="hidden layer sizes, comma-separated")
     train.add_argument(
         "--hidden", default="relu", help="hidden activation (relu, tanh, sigmoid, leaky_relu, elu, gelu)"
     )
-    train.add_argument("--optimizer", default="adam", choices=("sgd", "momentum", "rmsprop", "adam"))
-    train.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate (default 0.01)")
-    train.add_argument("--l2", type=float, default=0.0, help="L2 penalty (default 0)")
+    train.add_argument(
+        "--optimizer", default="adam", choices=("sgd", "momentum", "rmsprop", "adam"), help="update rule"
+    )
+    train.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate")
+    train.add_argument("--l2", type=float, default=0.0, help="L2 penalty")
     train.add_argument("--dropout", type=_fraction, default=0.0, help="dropout rate after hidden layers")
-    train.add_argument("--epochs", type=_positive_int, default=200)
-    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--epochs", type=_positive_int, default=200, help="passes over the training data")
+    train.add_argument("--batch-size", type=_positive_int, default=64, help="samples per gradient step")
     train.add_argument("--backend", default=None, choices=BACKEND_NAMES, help="backend (default: XDNN_BACKEND or auto)")
-    train.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
-    train.add_argument("--val-split", type=_fraction, default=0.2, help="validation fraction (default 0.2)")
+    train.add_argument("--dtype", default="float32", choices=("float32", "float64"), help="floating-point precision")
+    train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed")
+    train.add_argument("--val-split", type=_fraction, default=0.2, help="validation fraction")
     train.add_argument("--no-standardize", dest="standardize", action="store_false", help="do not scale features")
-    train.add_argument("--out", default="model.npz", help="where to save the model (default: model.npz)")
+    train.add_argument("--out", default="model.npz", help="where to save the model")
     train.add_argument("--plots", help="folder for history / decision boundary / confusion matrix PNGs")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=command_train)

@@ -65,4 +65,6 @@ def check_matplotlib() -> None:
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
-        raise InputError('--plots needs matplotlib; install it with: pip install "xdnn[examples]" (or drop --plots)')
+        raise InputError(
+            '--plots needs matplotlib; install it with: pip install "xdnn-array[examples]" (or drop --plots)'
+        )
