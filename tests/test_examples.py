@@ -8,6 +8,12 @@ import sys
 
 import pytest
 
+# the examples run with --backend numpy whatever the session: once, in the numpy session (nox sets XDNN_BACKEND)
+pytestmark = pytest.mark.skipif(
+    os.environ.get("XDNN_BACKEND", "numpy") != "numpy",
+    reason="the examples run with --backend numpy: it runs once, in the numpy session",
+)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = sorted(name for name in os.listdir(os.path.join(ROOT, "examples")) if name.endswith(".py"))
 

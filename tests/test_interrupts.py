@@ -51,7 +51,7 @@ def _after_steps(steps: int):
 
 
 def test_ctrl_c_at_random_moments_leaves_whole_steps(backend):
-    """40 SIGINTs sent at random moments of a fit (12 on JAX, which compiles each replay's shapes): each
+    """40 SIGINTs sent at random moments of a fit (6 on JAX, which compiles each replay's shapes): each
     leaves the network exactly as an uninterrupted fit of as many steps as it counts, with a history of
     its completed epochs.  (Before steps were made atomic, 60 of 100 such interrupts tore a step on
     array-api-strict, whose updates are slow Python.)"""
@@ -60,7 +60,7 @@ def test_ctrl_c_at_random_moments_leaves_whole_steps(backend):
     _network().fit(X, y, epochs=2, batch_size=BATCH, shuffle=False, verbose=0)  # compile / warm up
     references: dict[int, dict] = {}
     interrupted = 0
-    trials = 12 if backend.name == "jax" else 40
+    trials = 6 if backend.name == "jax" else 40
     for trial in range(trials):
         network = _network()
         timer = threading.Timer(rng.uniform(0.0, 0.03), os.kill, (os.getpid(), signal.SIGINT))
