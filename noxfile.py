@@ -85,8 +85,8 @@ def tests(session: nox.Session, backend: str) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks: xdnn vs plain NumPy, PyTorch and scikit-learn (`nox -s bench -- --quick` for a smoke run)."""
-    session.install("-e", f".[test,{cupy_extra()}]" if cuda_gpu_present() else ".[test]")
+    """Benchmarks: xdnn vs plain NumPy, PyTorch and scikit-learn (`-- --quick`: a smoke run; `-- --dask`: Dask)."""
+    session.install("-e", f".[test,dask,{cupy_extra()}]" if cuda_gpu_present() else ".[test,dask]")
     session.run("python", "bench/run.py", *session.posargs)
 
 
