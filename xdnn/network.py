@@ -342,8 +342,8 @@ class Network:
             groups.append(("optimizer", self.optimizer.state))
         if same_optimizer or optimizer_state is None:
             iterations = weights.get("optimizer_iterations", iterations)
-            if getattr(iterations, "shape", None) == ():  # a 0-d array (as to_numpy of get_weights gives)
-                iterations = float(iterations) if not isinstance(iterations, numbers.Real) else iterations
+            if not isinstance(iterations, numbers.Real) and getattr(iterations, "shape", None) == ():
+                iterations = float(iterations)  # a 0-d array (as to_numpy of get_weights gives)
             iterations = _validation.check_count(iterations, "set_weights: optimizer_iterations", minimum=0)
         dtype = getattr(self.context.xp, self.dtype_name)
         replaced = []

@@ -65,6 +65,7 @@ class Fit:
         self.interrupts = interrupts if interrupts is not None else DeferredInterrupt()
         self.validation, self.callbacks = validation, callbacks
         self.source = source
+        self.remote = source is not None and hasattr(source, "gradients")  # gradients computed where the data live
         context = network.context
         self.xp = xp = context.xp
         self.m = X.shape[0] if source is None else source.m
@@ -88,7 +89,7 @@ class Fit:
             network.shuffle_generator, self.m, context, epochs_per_transfer=epochs if self.on_accelerator else 1
         )
         self.compiled = self.split = None  # a backend's compiled or split step: unweighted, not a graph
-        eager = not self.weighted and graph_step is None
+        eager = not self.weighted and graph_step is None and not self.remote  # (a remote source computes its own)
         if eager:
             self.compiled = executors.resolve(training_data.compiled_gradients, xp)(network, xp=xp)
         if eager and network.splits_exactly():
@@ -255,7 +256,7 @@ class Fit:
         update; ``checkpoint`` (the epoch's first step) captures the parameters once the cost reads finite.
         """
         network, xp = self.network, self.xp
-        remote = self.source is not None and hasattr(self.source, "gradients")
+        remote = self.remote
         if self.captured_step is not None:  # forward, backward and update in one graph launch
             cost, A = self.captured_step.run(learning_rate)
             grads = None

@@ -96,29 +96,26 @@ class UsageGuard:
                 self._condition.notify_all()
 
 
-def exclusive_use(call: str) -> Callable:
-    """Decorate a method of a network (an object with a ``usage_guard``) as an exclusive ``call``."""
+def _guarded_method(kind: str, call: str) -> Callable:
+    """Decorate a method of a network (an object with a ``usage_guard``) to run inside the guard's
+    ``kind`` (``"exclusive"`` or ``"reading"``) context for ``call``."""
 
     def decorate(method: Callable) -> Callable:
         @functools.wraps(method)
         def guarded(network: Any, *arguments: Any, **keywords: Any) -> Any:
-            with network.usage_guard.exclusive(call):
+            with getattr(network.usage_guard, kind)(call):
                 return method(network, *arguments, **keywords)
 
         return guarded
 
     return decorate
+
+
+def exclusive_use(call: str) -> Callable:
+    """Decorate a method of a network as an exclusive ``call`` (:meth:`UsageGuard.exclusive`)."""
+    return _guarded_method("exclusive", call)
 
 
 def shared_use(call: str) -> Callable:
-    """Decorate a method of a network (an object with a ``usage_guard``) as a read, ``call``."""
-
-    def decorate(method: Callable) -> Callable:
-        @functools.wraps(method)
-        def guarded(network: Any, *arguments: Any, **keywords: Any) -> Any:
-            with network.usage_guard.reading(call):
-                return method(network, *arguments, **keywords)
-
-        return guarded
-
-    return decorate
+    """Decorate a method of a network as a read, ``call`` (:meth:`UsageGuard.reading`)."""
+    return _guarded_method("reading", call)
