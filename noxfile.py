@@ -1,7 +1,7 @@
-"""nox sessions: the test suite once per backend, and lint.
+"""nox sessions: the test suite once per backend, lint, and the documentation site.
 
-``nox`` with no arguments runs what CI runs: ``lint`` and ``tests`` on every
-backend.  The ``cupy`` session needs a CUDA GPU and skips, saying so, elsewhere.
+``nox`` with no arguments runs what CI runs: ``lint``, ``docs`` (the site, built
+strictly) and ``tests`` on every backend.  The ``cupy`` session needs a CUDA GPU and skips, saying so, elsewhere.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import subprocess
 
 import nox
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "docs", "tests", "tests(backend='cupy')"]
 nox.options.reuse_existing_virtualenvs = True
 
-BACKENDS = ["numpy", "array_api_strict", "torch", "jax", "cupy"]
+BACKENDS = ["numpy", "array_api_strict", "torch", "jax"]  # CPU backends; cupy has a session of its own below
 
 # Sessions run on two pytest workers, each a process of its own (no test sees another's state): the
 # single-threaded ones.  NumPy's and PyTorch's own threads already use both cores (two workers made
@@ -58,14 +58,29 @@ def cupy_extra() -> str:
 @nox.session
 @nox.parametrize("backend", BACKENDS)
 def tests(session: nox.Session, backend: str) -> None:
-    """Run the whole pytest suite on one backend (cupy only where a CUDA GPU is present)."""
-    if backend == "cupy":
-        if not cuda_gpu_present():
-            session.skip("no CUDA GPU on this machine (nvidia-smi lists none): the cupy tests run only on a GPU host")
-        requirements, extras = [], f"test-core,{cupy_extra()}"
-    else:  # (the Dask tests run in the numpy session only: dask's chunks are NumPy arrays)
-        requirements, extras = BACKEND_REQUIREMENTS[backend], "test-core,dask" if backend == "numpy" else "test-core"
-    session.install(*requirements, "-e", f".[{extras}]")
+    """Run the whole pytest suite on one CPU backend."""
+    # (the Dask and ONNX-export tests run in the numpy session only: dask's chunks are NumPy arrays)
+    extras = "test-core,dask,onnx" if backend == "numpy" else "test-core"
+    session.install(*BACKEND_REQUIREMENTS[backend], "-e", f".[{extras}]")
+    run_suite(session, backend)
+
+
+# Asked once, when nox reads this file: without a GPU the cupy session skips before any virtualenv is
+# built ("none" backend), instead of building one to install CuPy for nothing.
+GPU_PRESENT = cuda_gpu_present()
+
+
+@nox.session(name="tests(backend='cupy')", venv_backend=None if GPU_PRESENT else "none")
+def tests_cupy(session: nox.Session) -> None:
+    """Run the whole pytest suite on CuPy: only where a CUDA GPU is present (it skips, building nothing, elsewhere)."""
+    if not GPU_PRESENT:
+        session.skip("no CUDA GPU on this machine (nvidia-smi lists none): the cupy tests run only on a GPU host")
+    session.install("-e", f".[test-core,{cupy_extra()}]")
+    run_suite(session, "cupy")
+
+
+def run_suite(session: nox.Session, backend: str) -> None:
+    """pytest on ``backend`` (two workers for the single-threaded backends), then the doctests once (numpy)."""
     env = {"XDNN_BACKEND": backend}
     arguments = ["--backend", backend]
     if backend in PARALLEL_BACKENDS:
@@ -86,7 +101,7 @@ def tests(session: nox.Session, backend: str) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: xdnn vs plain NumPy, PyTorch and scikit-learn (`-- --quick`: a smoke run; `-- --dask`: Dask)."""
-    session.install("-e", f".[test,dask,{cupy_extra()}]" if cuda_gpu_present() else ".[test,dask]")
+    session.install("-e", f".[test,dask,{cupy_extra()}]" if GPU_PRESENT else ".[test,dask]")
     session.run("python", "bench/run.py", *session.posargs)
 
 
@@ -97,6 +112,15 @@ def lint(session: nox.Session) -> None:
     folders = [folder for folder in ("xdnn", "tests", "bench", "examples") if os.path.isdir(folder)]
     session.run("ruff", "check", *folders, "noxfile.py")
     session.run("ruff", "format", "--check", *folders, "noxfile.py")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs.yml: the user guide and the API reference from the docstrings)
+    with `mkdocs build --strict`: a broken link or a docstring mkdocstrings cannot read fails it."""
+    session.install("-e", ".[docs]")
+    site = os.path.join(session.create_tmp(), "site")
+    session.run("mkdocs", "build", "--strict", "--site-dir", site, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session

@@ -65,7 +65,8 @@ def test_load_csv(tmp_path, backend):
     "content, target, message",
     [
         ("a,b\n1,2\n", "c", "no column named 'c'"),
-        ("a,b\n1,x\n", "b", "'x' is not a number"),
+        ("a,b\nx,1\n", "b", "column 'a': 'x' is not a number"),
+        ("a,b\n1,x\n2,\n", "b", "row 3, column 'b' is empty"),
         ("a,b\n1,2,3\n", "b", "row 2 has 3 values"),
         ("a,b\n", "b", "no data rows"),
         ("", None, "is empty"),
@@ -119,3 +120,16 @@ def test_submodules_are_attributes_of_the_package():
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         xdnn.nonexistent  # noqa: B018
+
+
+def test_load_csv_reads_a_text_target_as_class_labels(tmp_path):
+    # a target column with one cell that is not a number holds class labels: every cell is kept as text,
+    # including those read as numbers before it (written back as the CSV wrote them)
+    path = tmp_path / "labels.csv"
+    path.write_text("a,b,kind\n1,2,3\n4,5.5,cat\n6,7,dog\n8,9,cat\n")
+    X, y, names = datasets.load_csv_host(path, "kind")
+    np.testing.assert_array_equal(X, [[1, 2], [4, 5.5], [6, 7], [8, 9]])
+    assert y.dtype.kind == "U" and y.tolist() == ["3", "cat", "dog", "cat"]
+    assert names == ["a", "b"]
+    with pytest.raises(ValueError, match="column 'kind': 'cat' is not a number"):
+        datasets.load_csv_host(path, "a")  # features stay numbers: only the target may hold labels

@@ -654,7 +654,11 @@ BINARY_FIT_CASES = {
     "no features": (lambda d: {"X": d["X"][:, :0]}, ValueError, "X is empty"),
     "strings in X": (lambda d: {"X": d["X"].astype(str), "host": True}, TypeError, "X: expected numeric"),
     "objects in X": (lambda d: {"X": np.array([[1.0, None, 2.0]] * 30), "host": True}, TypeError, "X: .*object"),
-    "strings in y": (lambda d: {"y": np.array(["yes", "no"] * 15), "host": True}, TypeError, "y: expected numeric"),
+    "text labels for a network trained on numbers": (
+        lambda d: {"y": np.array(["yes", "no"] * 15), "host": True},
+        ValueError,
+        r"y holds class labels \(\['no', 'yes'\]\), but this network was trained on numbers",
+    ),
     "epochs negative": (lambda d: {"epochs": -1}, ValueError, "epochs must be an integer >= 0"),
     "epochs fractional": (lambda d: {"epochs": 2.5}, ValueError, "epochs must be an integer"),
     "epochs None": (lambda d: {"epochs": None}, ValueError, "epochs must be an integer"),

@@ -285,8 +285,8 @@ def bad_y(draw, architecture: Architecture, name: str = "y") -> tuple[str, Any]:
     if kind == "columns":
         columns = draw(st.sampled_from((2, 4) if architecture.output == "softmax" else (2, 3)))
         return f"{name} with {columns} columns", np.zeros((N_SAMPLES, columns))
-    if kind == "strings":
-        return f"{name} of strings", y.astype(str)
+    if kind == "strings":  # one text class: no output takes it (two for a sigmoid unit, k for a softmax)
+        return f"{name} of one text label", np.full(y.shape, "label")
     if kind == "complex":
         return f"{name} complex", y + 1j
     if kind == "None":

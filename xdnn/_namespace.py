@@ -13,6 +13,7 @@ Rules (the same as scikit-learn's Array API support):
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,10 +43,33 @@ class ArrayContext:
         return to_backend(data, self, dtype=dtype)
 
 
+# The sparse libraries xdnn takes ``X`` from (:mod:`xdnn.sparse_input`), each looked up only once it is loaded.
+SPARSE_MODULES = ("scipy.sparse", "cupyx.scipy.sparse")
+
+
+def sparse_library(value: Any) -> str | None:
+    """``"scipy.sparse"`` or ``"cupyx.scipy.sparse"`` for a sparse matrix or array of that library, else
+    ``None`` (neither library is imported here: a value of one exists only once it is loaded)."""
+    for name in SPARSE_MODULES:
+        module = sys.modules.get(name)
+        if module is not None and module.issparse(value):
+            return name
+    return None
+
+
+def is_sparse(value: Any) -> bool:
+    """True for a ``scipy.sparse`` or ``cupyx.scipy.sparse`` matrix or array."""
+    return sparse_library(value) is not None
+
+
 def is_host_data(value: Any) -> bool:
-    """True for data that belongs to no accelerator library: scalars, sequences, NumPy arrays."""
+    """True for data that belongs to no accelerator library: scalars, sequences, NumPy arrays and
+    ``scipy.sparse`` matrices (a ``cupyx.scipy.sparse`` one belongs to CuPy)."""
     if isinstance(value, (np.ndarray, np.generic, list, tuple, int, float, bool)):
         return True
+    library = sparse_library(value)
+    if library is not None:
+        return library == "scipy.sparse"
     return not array_api_compat.is_array_api_obj(value)
 
 
@@ -56,7 +80,8 @@ def array_context(*values: Any) -> ArrayContext:
     backend decides.  Raises :class:`BackendMismatchError` for mixed backends or
     devices.
     """
-    backend_arrays = [v for v in values if v is not None and not is_host_data(v)]
+    # (a sparse matrix of an accelerator's library stands for its stored values: their namespace and device)
+    backend_arrays = [v.data if is_sparse(v) else v for v in values if v is not None and not is_host_data(v)]
     if not backend_arrays:
         backend = active_backend()
         return ArrayContext(backend.xp, backend.device)

@@ -253,7 +253,8 @@ def load_csv_host(
 
     ``target`` names the label column (default: the last column).  With
     ``require_target=False`` and no ``target`` every column is a feature and ``y``
-    is ``None`` (for prediction).  Integer-valued targets become int64 labels.  A
+    is ``None`` (for prediction).  Integer-valued targets become int64 labels; a target column
+    with any cell that is not a number is a column of class labels, returned as text.  A
     first row whose every field is a number is refused (``ValueError``): it is data,
     and taking it as the header would silently lose a sample.
 
@@ -270,22 +271,62 @@ def load_csv_host(
             raise ValueError(f"{path} is empty")
         header = _check_header(first, path)
         column = _target_column(header, target, require_target, path)
-        features, targets = array("d"), array("d")
+        feature_header = [name for position, name in enumerate(header) if position != column]
+        features, targets = array("d"), TargetColumn(header[column] if column is not None else "", path)
         for number, row in enumerate(rows, start=2):
-            values = _row_values(row, number, header, path)
-            if column is not None:
-                targets.append(values.pop(column))
+            if column is not None and len(row) == len(header):
+                targets.append(row[column], number)
+                row = row[:column] + row[column + 1 :]
+                values = _row_values(row, number, feature_header, path)
+            else:
+                values = _row_values(row, number, header, path)
             features.extend(values)
-    n_rows = len(features) // (len(header) - (column is not None))
+    n_rows = len(features) // len(feature_header)
     if n_rows == 0:
         raise ValueError(f"{path} has a header but no data rows")
     X = np.frombuffer(features, dtype=np.float64).reshape(n_rows, -1)
     if column is None:
         return X, None, header
-    y = np.frombuffer(targets, dtype=np.float64)
-    if holds_integers(y):
-        y = y.astype(np.int64)
-    return X, y, [name for position, name in enumerate(header) if position != column]
+    return X, targets.values(), feature_header
+
+
+class TargetColumn:
+    """A CSV's target cells, read row by row: numbers while every cell is one (a flat ``array('d')``),
+    and from the first cell that is not, class labels (each distinct label once, each row its code)."""
+
+    def __init__(self, name: str, path: str) -> None:
+        self.name, self.path = name, path
+        self.numbers: array | None = array("d")
+        self.codes = array("q")
+        self.labels: dict[str, int] = {}
+
+    def append(self, cell: str, number: int) -> None:
+        if self.numbers is not None:
+            if _is_number(cell):
+                self.numbers.append(float(cell))
+                return
+            # the first label: the cells read as numbers so far were labels too ("1", "2", "cat")
+            self.numbers, earlier = None, self.numbers
+            for value in earlier:
+                self._add_label(_label_text(value))
+        if not cell.strip():
+            raise ValueError(f"{self.path}: row {number}, column {self.name!r} is empty: every sample needs a label")
+        self._add_label(cell)
+
+    def _add_label(self, label: str) -> None:
+        self.codes.append(self.labels.setdefault(label, len(self.labels)))
+
+    def values(self) -> np.ndarray:
+        """``(n_rows,)``: int64 for whole numbers, float64 for other numbers, text for labels."""
+        if self.numbers is not None:
+            y = np.frombuffer(self.numbers, dtype=np.float64)
+            return y.astype(np.int64) if holds_integers(y) else y
+        return np.asarray(list(self.labels), dtype=str)[np.frombuffer(self.codes, dtype=np.int64)]
+
+
+def _label_text(value: float) -> str:
+    """A number read before the target column turned out to hold labels, as a label: ``"3"`` for 3.0."""
+    return str(int(value)) if value.is_integer() and abs(value) <= 2.0**53 else repr(value)
 
 
 def load_csv(path: str | os.PathLike, target: str | None = None) -> tuple[Any, Any]:

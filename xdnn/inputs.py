@@ -17,13 +17,17 @@ from __future__ import annotations
 from typing import Any
 
 from xdnn import _validation
+from xdnn import sparse_input as _sparse_input
 from xdnn._namespace import ArrayContext, BackendMismatchError
 
 Array = Any
 
 
 def prepare_X(network: Any, X: Any, context: ArrayContext, name: str = "X") -> Array:
-    """Checked ``X (n, f)`` on ``context`` in the network dtype; changes nothing."""
+    """Checked ``X (n, f)`` on ``context`` in the network dtype; changes nothing.  A sparse ``X`` stays
+    sparse, as CSR (:func:`xdnn.sparse_input.prepare_sparse_X`)."""
+    if _sparse_input.is_sparse(X):
+        return _sparse_input.prepare_sparse_X(network, X, context, name)
     X = as_named_array(X, context, name)
     _validation.check_rank(X, 2, name)
     _validation.check_not_empty(X, name)
@@ -115,7 +119,7 @@ def check_finite_output(network: Any, call: str, X: Array, A: Array) -> None:
     if bool(xp.all(xp.isfinite(A))):
         return
     bad_samples = int(xp.sum(xp.astype(xp.any(~xp.isfinite(A), axis=0), xp.int64)))
-    largest_input = float(xp.max(xp.abs(X)))
+    largest_input = _sparse_input.largest_magnitude(X, xp=xp)
     largest_parameter = max(float(xp.max(xp.abs(value))) for value in network.parameters.values())
     raise ValueError(
         f"{call}: the network's output is NaN or inf for {bad_samples} of {A.shape[1]} samples: its activations "

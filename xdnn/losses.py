@@ -203,3 +203,22 @@ def get_loss(name: str | Loss) -> Loss:
         return LOSSES[key]
     except KeyError:
         raise ValueError(f"unknown loss {name!r}; valid losses are: {', '.join(LOSSES)}") from None
+
+
+def predictions(A: Array, loss_name: str, units: int, *, xp: Any) -> Array:
+    """What ``predict`` answers for the output activations ``A (k, m)`` (``k = units``, given: a recording
+    namespace such as ndonnx may not know the shape) of a network trained with the loss ``loss_name``
+    -- the decision each loss's output stands for:
+
+    * ``categorical_crossentropy``: the class index ``argmax_i A[i, j]``, int64 ``(m,)``;
+    * ``binary_crossentropy``: ``1[A > 0.5]``, int64 ``(m,)`` for one unit, ``(k, m)`` for several
+      (multi-label);
+    * otherwise (regression): ``A`` itself, ``(m,)`` for one output, else ``(k, m)``.
+
+    The one definition behind :meth:`xdnn.Network.predict` and the ONNX export's ``label``."""
+    if loss_name == "categorical_crossentropy":
+        return xp.argmax(A, axis=0)
+    if loss_name == "binary_crossentropy":
+        labels = xp.astype(A > 0.5, xp.int64)
+        return labels[0, ...] if units == 1 else labels
+    return A[0, ...] if units == 1 else A

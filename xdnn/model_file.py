@@ -44,6 +44,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.lib import format as npy_format
 
+from xdnn.labels import labels_from_file, names_from_file
 from xdnn.layers import BatchNorm, build_layers, layer_from_config
 from xdnn.optimizers import Adam, RMSprop, get_optimizer, get_schedule
 
@@ -176,6 +177,8 @@ def _network_of(architecture: dict[str, Any]) -> tuple[Any, dict[str, dict[str, 
     network.metadata = architecture.get("metadata", {})
     if not isinstance(network.metadata, dict):
         raise ValueError("metadata must be a JSON object")
+    network.classes_ = labels_from_file(architecture.get("classes"), network)
+    network.feature_names_in_ = names_from_file(architecture.get("feature_names"), n_features)
     return network, shapes
 
 

@@ -28,9 +28,11 @@ from xdnn import backprop as _backprop
 from xdnn import dask as _dask
 from xdnn import executors as _executors
 from xdnn import inputs as _inputs
+from xdnn import labels as _labels
 from xdnn import losses as _losses
 from xdnn import optimizers as _optimizers
 from xdnn import regularization as _regularization
+from xdnn import sparse_input as _sparse_input
 from xdnn import training as _training
 from xdnn import training_data as _training_data
 from xdnn._backend import resolve_backend
@@ -113,6 +115,8 @@ class Network:
     metrics
         ``"auto"`` (accuracy for classifiers), or a list, e.g. ``[]`` or ``["accuracy"]``.
 
+    Notes
+    -----
     ``metadata`` is a free JSON-serialisable dict saved with the model (the command
     line keeps class names, feature names and scaling there).
 
@@ -199,6 +203,8 @@ class Network:
         self.dropout_masks = dropout_masks
         self.metrics = self._metrics(metrics)
         self.metadata: dict[str, Any] = {}
+        self.classes_: Any = None  # the class labels of text targets, sorted (xdnn.labels); None for numbers
+        self.feature_names_in_: Any = None  # a data frame's column names, from the first fit given one
         self.history = History()
         self.stop_training = False
         self.epochs_trained = 0
@@ -534,6 +540,11 @@ class Network:
         cost and gradient, as scikit-learn's ``sample_weight``: each batch's cost is the weighted mean
         of its samples' costs (the validation loss and metrics stay unweighted).
 
+        A sparse ``X`` (``scipy.sparse`` on NumPy or CuPy, ``cupyx.scipy.sparse`` on CuPy; CSR, other
+        formats converted once), here and in ``validation_data``, ``predict`` and ``evaluate``, is never
+        densified: the first layer's products read its stored values only, and the results are the dense
+        fit's (:mod:`xdnn.sparse_input`).  Other backends refuse it, saying what to do instead.
+
         ``cuda_graph=True`` (CuPy, full batch, networks of Dense and Activation layers) records the
         training step once as a CUDA graph and launches it each epoch -- one launch instead of a
         few dozen kernels, the same sums (its products added in another order, about one rounding
@@ -574,6 +585,12 @@ class Network:
             )  # fmt: skip
         if client is not None:
             raise ValueError("client= applies to Dask arrays (data-parallel training); X and y here are in memory")
+        names = self.checked_feature_names(X)
+        y, classes = _labels.encoded_targets(self, y)
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            self.checked_feature_names(X_val, "X_val")
+            validation_data = (X_val, _labels.encoded_targets(self, y_val, "y_val", classes)[0])
         extra = tuple(validation_data) if validation_data is not None else ()
         context = self.resolve_context(X, y, *extra, sample_weight)
         X, Y = _inputs.prepare_data(self, X, y, context)
@@ -584,6 +601,12 @@ class Network:
         callback_list = self.checked_callbacks(callbacks, validation is not None)
         m = X.shape[0]
         batch = m if batch_size is None else min(int(batch_size), m)
+        n_features, source = X.shape[1], None
+        if _sparse_input.is_sparse(X):  # batches gathered from the rows of a sparse X, never densified
+            source = _sparse_input.SparseBatches(
+                self, X, Y, weights, context, batch=batch, epochs=epochs, cuda_graph=cuda_graph
+            )
+            X, Y, weights = None, None, None
         graph_step = None  # the factory of a step recorded as a CUDA graph (cuda_graph=True)
         if cuda_graph:
             reason, graph_step = _executors.resolve(_training_data.graph_step_factory, context.xp)(
@@ -591,10 +614,13 @@ class Network:
             )
             if reason is not None:
                 raise ValueError(reason)
+        self.classes_ = classes
+        if names is not None:
+            self.feature_names_in_ = names
         return self.train(
-            context, X.shape[1], X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
+            context, n_features, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
             callbacks=callback_list, verbose=verbose, print_cost=print_cost, print_every=print_every,
-            graph_step=graph_step,
+            graph_step=graph_step, source=source,
         )  # fmt: skip
 
     def prepare_validation(self, validation_data: Any, context: ArrayContext, n_features: int) -> Any:
@@ -631,6 +657,13 @@ class Network:
             run = _training.start_fit(self, X, Y, weights, interrupts=interrupts, source=source, **options)
             return run.run()
 
+    def checked_feature_names(self, X: Any, name: str = "X") -> Any:
+        """The column names of a data frame ``X`` (``None`` for other data), refused (``ValueError``) when
+        they differ from the ``feature_names_in_`` the network was fitted with (:mod:`xdnn.labels`)."""
+        names = _labels.feature_names(X)
+        _labels.check_feature_names(self.feature_names_in_, names, name)
+        return names
+
     def parameters_finite(self) -> bool:
         """True when no parameter or running statistic holds NaN or inf (one device read)."""
         return all_finite([*self.parameters.values(), *self.state.values()], self.context.xp)
@@ -645,6 +678,7 @@ class Network:
         """``A_L`` in tutorial layout ``(k, n_samples)`` for raw input ``X``, checked finite (``call``
         names the method in the error)."""
         self._check_fitted()
+        self.checked_feature_names(X)
         context = self.resolve_context(X)
         X = _inputs.prepare_X(self, X, context)
         self._adopt(context)
@@ -674,13 +708,9 @@ class Network:
             self._check_fitted()
             return _dask.predict_on_dask(self, X, "predict")
         A = self._output(X, "predict")
-        xp = self.context.xp
-        if self.loss.name == "categorical_crossentropy":
-            return xp.argmax(A, axis=0)
-        if self.loss.name == "binary_crossentropy":
-            labels = xp.astype(A > 0.5, xp.int64)
-            return labels[0, ...] if A.shape[0] == 1 else labels.T
-        return A[0, ...] if A.shape[0] == 1 else A.T
+        answer = _losses.predictions(A, self.loss.name, self.output_units, xp=self.context.xp)  # (m,) or (k, m)
+        answer = answer if answer.ndim == 1 else answer.T
+        return answer if self.classes_ is None else _labels.decode(to_host(answer), self.classes_)
 
     def evaluate_prepared(
         self, X: Array, Y: Array, *, bound: Any = None, check: bool = False, l2: bool = True
@@ -714,6 +744,8 @@ class Network:
         self._check_fitted()
         if _dask.is_dask_collection(X) or _dask.is_dask_collection(y):
             return _dask.evaluate_on_dask(self, X, y)
+        self.checked_feature_names(X)
+        y, _ = _labels.encoded_targets(self, y)
         context = self.resolve_context(X, y)
         X, Y = _inputs.prepare_data(self, X, y, context)
         self._adopt(context)
@@ -737,6 +769,16 @@ class Network:
         from xdnn.serialization import save_network
 
         save_network(self, path)
+
+    @shared_use("to_onnx")
+    def to_onnx(self, path: Any = None) -> Any:
+        """The ONNX model (``onnx.ModelProto``) of :meth:`predict` and :meth:`predict_proba`, written to
+        ``path`` if given: input ``X (N, n_features)`` in the network's dtype; outputs ``label`` (``classes_``
+        when set) and ``probabilities`` (classifiers) or ``prediction`` (regression).  Recorded by running this
+        network's own forward on ndonnx (:mod:`xdnn.onnx_export`); needs ``pip install "xdnn-array[onnx]"``."""
+        from xdnn.onnx_export import export_network
+
+        return export_network(self, path, classes=getattr(self, "classes_", None))
 
     @exclusive_use("gradient_check")
     def gradient_check(self, X: Any, y: Any, *, epsilon: float = 1e-7) -> float:

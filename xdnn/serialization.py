@@ -30,6 +30,7 @@ from xdnn._backend import BACKEND_NAMES, BackendError, JaxKeys
 from xdnn._namespace import ArrayContext, to_numpy
 from xdnn._random import HostRandom
 from xdnn.atomic_file import write_atomically
+from xdnn.labels import labels_for_file
 from xdnn.model_file import (
     FORMAT,
     MAX_ARCHITECTURE_CHARACTERS,
@@ -144,6 +145,8 @@ def _architecture(network: Any) -> dict[str, Any]:
         "epochs_trained": network.epochs_trained,
         "trained_on": network.backend,
         "metadata": network.metadata,
+        "classes": labels_for_file(network.classes_),
+        "feature_names": None if network.feature_names_in_ is None else network.feature_names_in_.tolist(),
         "random_state": random_state_of(network),
     }
 

@@ -15,6 +15,7 @@ import functools
 from typing import Any, Iterator
 
 from xdnn import activations, linear, losses, optimizers
+from xdnn._namespace import is_sparse
 from xdnn.executors import register
 
 
@@ -200,16 +201,19 @@ elu_backward = _kernel_executor(activations.elu_backward)
 
 @register(linear.linear_forward, backend="cupy")
 def linear_forward(A_prev: Any, W: Any, b: Any, *, xp: Any = None) -> Any:
-    """:func:`xdnn.linear.linear_forward` with :func:`product` for ``@``."""
-    Z = product(W, A_prev)
+    """:func:`xdnn.linear.linear_forward` with :func:`product` for ``@``; for a ``cupyx.scipy.sparse``
+    ``A_prev (n[l-1], m)`` (a batch's CSR rows transposed, :mod:`xdnn.sparse_input`) cuSPARSE's product
+    with the sparse operand first, ``Z = (A_prev^T W^T)^T`` (``nnz(A_prev) n[l]`` multiply-adds)."""
+    Z = (A_prev.T @ W.T).T if is_sparse(A_prev) else product(W, A_prev)
     return Z if b is None else Z + b
 
 
 @register(linear.linear_backward, backend="cupy")
 def linear_backward(dZ: Any, A_prev: Any, W: Any, *, xp: Any = None, input_gradient: bool = True):
-    """:func:`xdnn.linear.linear_backward` with :func:`product` for ``@``."""
+    """:func:`xdnn.linear.linear_backward` with :func:`product` for ``@``; for a ``cupyx.scipy.sparse``
+    ``A_prev`` (see :func:`linear_forward`) ``dW = (1/m) (A_prev dZ^T)^T``, cuSPARSE's product."""
     m = A_prev.shape[1]
-    dW = product(dZ, A_prev.T) / m
+    dW = (A_prev @ dZ.T).T / m if is_sparse(A_prev) else product(dZ, A_prev.T) / m
     db = dZ.sum(axis=1, keepdims=True) / m
     return (product(W.T, dZ) if input_gradient else None), dW, db
 

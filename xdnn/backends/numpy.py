@@ -149,8 +149,10 @@ def affine(A_prev: Any, W: Any, b: Any, *, xp: Any = None) -> Any:
     ``Z`` keeps ``A_prev``'s memory layout: for a samples-major ``A_prev`` the product runs as
     ``(A_prev^T W^T)^T`` -- the same ``gemm`` on row-major operands (about 20% faster for the
     cat classifier's ``(20, 12288) x (12288, 209)``), and the elementwise work after it never
-    mixes two layouts.
+    mixes two layouts.  A ``scipy.sparse`` ``A_prev`` (a sparse X's batch) goes to :func:`sparse_affine`.
     """
+    if not isinstance(A_prev, numpy.ndarray):  # a scipy.sparse batch (xdnn.sparse_input): the first layer's input
+        return sparse_affine(A_prev, W, b)
     # samples_major's stride test and matrix_product's first choice written out: this runs for
     # every layer of every step, and a tutorial network's step is a few dozen such calls.
     strides = A_prev.strides
@@ -219,8 +221,11 @@ def affine_backward(
     row sum ``db`` is a product with a ones vector: BLAS's ``gemv`` reads ``dZ`` once with vector
     instructions, five times faster than ``np.add.reduce`` on a ``(64, 8192)`` array, and (for a
     samples-major ``dZ``, which NumPy would reduce one column after another) more accurately.
-    The averages divide the fresh products in place.
+    The averages divide the fresh products in place.  A ``scipy.sparse`` ``A_prev`` goes to
+    :func:`sparse_affine_backward`.
     """
+    if not isinstance(A_prev, numpy.ndarray):  # a scipy.sparse batch (xdnn.sparse_input)
+        return sparse_affine_backward(dZ, A_prev, W, input_gradient=input_gradient)
     n_prev, m = A_prev.shape
     # One output unit: dA_prev = W^T dZ is an outer product, faster as a broadcast multiply once large.
     outer = W.shape[0] == 1 and W.shape[1] * m >= OUTER_PRODUCT_MIN_ELEMENTS
@@ -250,6 +255,32 @@ def affine_backward(
     dW /= constant(m, dW.dtype)  # in place on the fresh product: no second (n[l], n[l-1]) array
     db /= constant(m, db.dtype)
     return dA_prev, dW, db
+
+
+def sparse_affine(A_prev: Any, W: Any, b: Any) -> Any:
+    """:func:`affine` of a ``scipy.sparse`` ``A_prev (n[l-1], m)`` -- a batch's CSR rows transposed (CSC):
+    ``Z = (A_prev^T W^T)^T + b``, scipy's CSR-times-dense product with the sparse operand first
+    (``nnz(A_prev) n[l]`` multiply-adds; the portable ``W @ A_prev`` reaches the same product through
+    scipy's reflected ``@``).  ``Z`` comes samples-major, as a dense mini-batch's does."""
+    Z = (A_prev.T @ W.T).T
+    if b is None:
+        return Z
+    if Z.dtype != b.dtype:
+        return Z + b
+    return _add_bias_samples_major(Z, b)
+
+
+def sparse_affine_backward(dZ: Any, A_prev: Any, W: Any, *, input_gradient: bool = True) -> tuple[Any, Any, Any]:
+    """:func:`affine_backward` of a ``scipy.sparse`` ``A_prev (n[l-1], m)`` (see :func:`sparse_affine`):
+    ``dW = (1/m) (A_prev dZ^T)^T`` -- scipy's CSC-times-dense product, ``nnz(A_prev) n[l]`` multiply-adds,
+    copied row-major as ``W`` is -- ``db = (1/m) dZ 1`` as the dense path sums it, and (only where asked:
+    a network's first layer never is) the dense ``dA_prev = W^T dZ``."""
+    m = A_prev.shape[1]
+    dW = numpy.ascontiguousarray((A_prev @ dZ.T).T)
+    db = numpy.dot(dZ, _ones(m, dZ.dtype))
+    dW /= constant(m, dW.dtype)
+    db /= constant(m, db.dtype)
+    return (numpy.dot(W.T, dZ) if input_gradient else None), dW, db
 
 
 @functools.lru_cache(maxsize=64)

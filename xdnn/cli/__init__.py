@@ -1,4 +1,4 @@
-"""Command line: ``xdnn train | predict | evaluate | info | demo`` (also ``python -m xdnn``).
+"""Command line: ``xdnn train | predict | evaluate | export | info | demo`` (also ``python -m xdnn``).
 
 Exit codes: 0 success; 2 usage or input error (one line on stderr, no traceback);
 1 unexpected failure.
@@ -6,9 +6,9 @@ Exit codes: 0 success; 2 usage or input error (one line on stderr, no traceback)
 The modules, one job each: :mod:`~xdnn.cli.parser` (the options), :mod:`~xdnn.cli.data` (reading
 ``--data`` and checking its values), :mod:`~xdnn.cli.model_files` (loading a model, checking its
 metadata), :mod:`~xdnn.cli.model_inputs` (data matched to a saved model), :mod:`~xdnn.cli.train`,
-:mod:`~xdnn.cli.predict` (predict, evaluate), :mod:`~xdnn.cli.info` (info, demo), :mod:`~xdnn.cli.plots`,
-:mod:`~xdnn.cli.output` (writing results and reporting failures to write), :mod:`~xdnn.cli.backends`
-and :mod:`~xdnn.cli.errors`.
+:mod:`~xdnn.cli.predict` (predict, evaluate), :mod:`~xdnn.cli.export` (ONNX), :mod:`~xdnn.cli.info` (info, demo),
+:mod:`~xdnn.cli.plots`, :mod:`~xdnn.cli.output` (writing results and reporting failures to write),
+:mod:`~xdnn.cli.backends` and :mod:`~xdnn.cli.errors`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 from xdnn._backend import BackendError
 from xdnn.cli.data import BUILTIN_DATA, LOADERS, load_data
 from xdnn.cli.errors import InputError
+from xdnn.cli.export import command_export
 from xdnn.cli.info import command_demo, command_info
 from xdnn.cli.output import discard_stdout, flush_stdout, os_error_message, report_error
 from xdnn.cli.parser import build_parser, usage_error
@@ -31,6 +32,7 @@ __all__ = [
     "build_parser",
     "command_demo",
     "command_evaluate",
+    "command_export",
     "command_info",
     "command_predict",
     "command_train",

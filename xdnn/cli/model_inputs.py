@@ -44,7 +44,7 @@ def _csv_model_inputs(
     from xdnn import datasets
 
     try:
-        values, _, header = datasets.load_csv_host(path, None, require_target=False)
+        header = datasets.read_csv_header(path)
     except (FileNotFoundError, ValueError) as error:
         raise InputError(str(error)) from None
     metadata = network.metadata
@@ -87,11 +87,12 @@ def _csv_model_inputs(
             f"{path} has no {missing} to evaluate against; its columns are: {', '.join(header)} "
             f"(the model takes {n_features} features); add the target column or name it with --target"
         )
-    X = _columns(values, columns)
-    y = None if target is None else values[:, header.index(target)]
+    try:  # the target column (if any) may hold text labels: read apart from the features
+        values, y, names = datasets.load_csv_host(path, target, require_target=False)
+    except (FileNotFoundError, ValueError) as error:
+        raise InputError(str(error)) from None
+    X = _columns(values, [names.index(header[column]) for column in columns])
     check_finite_data(X, y, path, "evaluating" if require_target else "predicting")
-    if y is not None and datasets.holds_integers(y):
-        y = y.astype(np.int64)
     return X, y, [header[column] for column in columns]
 
 

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 from xdnn._backend import BACKEND_NAMES, DIST_NAME
 from xdnn.cli.data import BUILTIN_DATA
+from xdnn.cli.export import command_export
 from xdnn.cli.info import command_demo, command_info
 from xdnn.cli.predict import command_evaluate, command_predict
 from xdnn.cli.train import command_train
@@ -117,7 +118,7 @@ def _fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``xdnn train | predict | evaluate | info | demo``; each sub-command sets ``handler``."""
+    """The parser of ``xdnn train | predict | evaluate | export | info | demo``; each sub-command sets ``handler``."""
     parser = _Parser(prog="xdnn", description="Deep neural networks from first principles.")
     parser.add_argument("--version", action="version", version=distribution_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -162,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "predict":
             sub.add_argument("--out", help="write predictions to this CSV (default: standard output)")
         sub.set_defaults(handler=handler)
+
+    export = commands.add_parser(
+        "export", help='a saved model as an ONNX model that predicts as `xdnn predict` (needs "xdnn-array[onnx]")'
+    )
+    export.add_argument("model", metavar="MODEL", help="model file written by `xdnn train --out`")
+    export.add_argument("out", metavar="ONNX_FILE", help="where to write the ONNX model, e.g. model.onnx")
+    export.set_defaults(handler=command_export)
 
     info = commands.add_parser("info", help="xdnn's version and which backends and devices are available")
     info.set_defaults(handler=command_info)

@@ -57,15 +57,25 @@ def fit_on_dask(network: Any, X: Any, y: Any, *, client: Any = None, **options: 
     through this process (:func:`xdnn.dask.streaming.stream_fit`).  :meth:`xdnn.Network.fit` calls this
     (holding the network's usage guard); call that rather than this.
     """
+    from xdnn.dask.labels import encoded_dask_targets
+
+    y, classes = encoded_dask_targets(network, y)
     if client is None:
         client = default_client()
-    if client is not None:
-        from xdnn.dask.data_parallel import fit_data_parallel
+    steps_before, classes_before = network.optimizer.iterations, network.classes_
+    network.classes_ = classes if classes is not None else network.classes_
+    try:
+        if client is not None:
+            from xdnn.dask.data_parallel import fit_data_parallel
 
-        return fit_data_parallel(network, X, y, client=client, **options)
-    from xdnn.dask.streaming import stream_fit
+            return fit_data_parallel(network, X, y, client=client, **options)
+        from xdnn.dask.streaming import stream_fit
 
-    return stream_fit(network, X, y, **options)
+        return stream_fit(network, X, y, **options)
+    except BaseException:
+        if network.optimizer.iterations == steps_before:  # refused, or stopped before its first step
+            network.classes_ = classes_before
+        raise
 
 
 def predict_on_dask(network: Any, X: Any, method: str) -> Any:
@@ -79,8 +89,9 @@ def predict_on_dask(network: Any, X: Any, method: str) -> Any:
 def evaluate_on_dask(network: Any, X: Any, y: Any) -> dict[str, float]:
     """``network.evaluate`` of Dask-held ``(X, y)``, chunk by chunk (:func:`xdnn.dask.inference.evaluate_on_dask`)."""
     from xdnn.dask.inference import evaluate_on_dask as evaluate
+    from xdnn.dask.labels import encoded_dask_targets
 
-    return evaluate(network, X, y)
+    return evaluate(network, X, encoded_dask_targets(network, y)[0])
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import accumulate
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from xdnn._namespace import to_numpy
+from xdnn._namespace import is_sparse, to_numpy
 
 Array = Any
 
@@ -49,9 +49,23 @@ def check_known_chunks(array: Any, name: str) -> None:
         )
 
 
+def refuse_sparse(X: Any, name: str = "X") -> None:
+    """Refuse sparse data with Dask (a Dask array of ``scipy.sparse`` blocks, or an in-memory sparse
+    ``X`` beside Dask targets): chunks are read, checked, batched and predicted as dense arrays."""
+    meta = getattr(X, "_meta", X)
+    if is_sparse(meta):
+        raise TypeError(
+            f"{name} is sparse ({type(meta).__name__}{' blocks of a dask array' if meta is not X else ''}), which "
+            "xdnn's Dask fits and predictions do not take (they move dense chunks): train on the in-memory sparse "
+            f"matrix ({name}.compute() of a dask array, and y in memory), or give dense chunks "
+            f"({name}.map_blocks(lambda block: block.toarray()))"
+        )
+
+
 def samples_chunked(X: Any, name: str = "X", *, known: bool = True) -> Any:
-    """``X`` checked 2-D, with a single chunk along the features (rechunked lazily if it has several),
-    and (``known``) known row chunk sizes."""
+    """``X`` checked 2-D and dense (:func:`refuse_sparse`), with a single chunk along the features
+    (rechunked lazily if it has several), and (``known``) known row chunk sizes."""
+    refuse_sparse(X, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got a dask array of shape {X.shape}")
     if known:
@@ -78,6 +92,7 @@ def aligned_arrays(X: Any, *others: Any, names: Sequence[str]) -> tuple[Any, ...
             for value, name in zip(others, names[1:], strict=True)
             if is_dask_collection(value)
         )
+        refuse_sparse(X, names[0])
         host = to_numpy(X)
         if host.ndim != 2:
             raise ValueError(f"{names[0]} must be 2-D (n_samples, n_features), got an array of shape {host.shape}")

@@ -27,6 +27,8 @@ def output_layout(network: Any, method: str) -> tuple[tuple[int, ...], np.dtype]
     loss = network.loss.name
     if method == "predict_proba":
         return (k,), np.dtype(network.dtype_name)
+    if network.classes_ is not None:  # (labels: one per sample)
+        return (), network.classes_.dtype
     if loss == "categorical_crossentropy":
         return (), np.dtype(np.int64)
     dtype = np.dtype(np.int64) if loss == "binary_crossentropy" else np.dtype(network.dtype_name)

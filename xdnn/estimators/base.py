@@ -12,10 +12,12 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
+from xdnn._backend import active_backend
 from xdnn._namespace import is_host_data, to_numpy
 from xdnn.dask import is_dask_collection
 from xdnn.estimators import dask_input
 from xdnn.estimators.data import (
+    ACCEPT_SPARSE,
     HOST_FLOAT_DTYPES,
     array_api_dispatch_enabled,
     check_backend_X,
@@ -45,6 +47,7 @@ from xdnn.estimators.model import (
 from xdnn.estimators.training import NoImprovementStopping, TrainingRun, stopping_attributes, train
 from xdnn.network import Network
 from xdnn.serialization import network_from_state, network_state
+from xdnn.sparse_input import backend_takes_sparse
 
 Array = Any
 
@@ -114,6 +117,8 @@ class BaseMLP(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.array_api_support = True
+        # scipy.sparse X (CSR; CSC converted) trains sparse where the network will live (xdnn.sparse_input)
+        tags.input_tags.sparse = backend_takes_sparse(active_backend().xp)
         tags.non_deterministic = False
         return tags
 
@@ -313,7 +318,7 @@ class BaseMLP(BaseEstimator):
             fitted_context = None if self._fitted_on_host else self.network_.context
             check_same_namespace(X, method, estimator_name=type(self).__name__, fitted_context=fitted_context)
         if is_host_data(X):
-            return validate_data(self, X, reset=False, dtype=HOST_FLOAT_DTYPES), True
+            return validate_data(self, X, reset=False, dtype=HOST_FLOAT_DTYPES, accept_sparse=ACCEPT_SPARSE), True
         return check_backend_X(self, X, reset=False), False
 
     def _output_dtype_like(self, values: Array, X: Array, on_host: bool) -> Array:
@@ -351,6 +356,21 @@ class BaseMLP(BaseEstimator):
         """Arrays of the network's backend, as NumPy arrays when ``fit`` was given host data (sharing
         the memory where the backend allows: NumPy, PyTorch on the CPU)."""
         return [to_numpy(array) for array in arrays] if self._fitted_on_host else arrays
+
+    def to_onnx(self, path: Any = None) -> Any:
+        """The ONNX model (``onnx.ModelProto``) of ``predict`` and ``predict_proba`` / ``predict``, written to
+        ``path`` if given (:mod:`xdnn.onnx_export`): input ``X (N, n_features_in_)`` in the network's dtype;
+        outputs ``label`` (``classes_``; a multilabel 0/1 matrix) and ``probabilities`` (two columns for
+        two classes), or ``prediction`` (``(N, 1)`` for a ``y`` of one column).  Needs
+        ``pip install "xdnn-array[onnx]"``."""
+        from xdnn.onnx_export import export_network
+
+        check_is_fitted(self)
+        classes = None if self._is_multilabel() else getattr(self, "classes_", None)
+        return export_network(
+            self.network_, path, classes=classes, both_class_probabilities=hasattr(self, "classes_"),
+            prediction_columns=bool(getattr(self, "_y_is_2d", False)),
+        )  # fmt: skip
 
     # --- pickling -------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from xdnn.dask import is_dask_collection
 from xdnn.dask.chunks import aligned_arrays, as_dask_array, samples_chunked
+from xdnn.labels import feature_names
 
 Array = Any
 
@@ -35,26 +36,6 @@ def refuse_early_stopping(estimator: Any) -> None:
         "memory, which dask input is not: fit with early_stopping=False (the stopping rule then watches the "
         "training loss), or compute X and y into memory first"
     )
-
-
-def feature_names(X: Any) -> np.ndarray | None:
-    """The column names of a data frame (any with ``columns``) as scikit-learn keeps them: an object
-    array when all are strings, ``None`` when none is; mixed names raise, as scikit-learn's do."""
-    columns = getattr(X, "columns", None)
-    if columns is None:
-        return None
-    names = np.asarray(list(columns), dtype=object)
-    strings = [isinstance(name, str) for name in names]
-    if all(strings) and names.shape[0] > 0:
-        return names
-    if any(strings):
-        kinds = sorted({type(name).__name__ for name in names})
-        raise TypeError(
-            "Feature names are only supported if all input features have string names, but your input has "
-            f"{kinds} as feature name / column name types. Convert the names to strings (X.columns = "
-            "X.columns.astype(str)) to use them."
-        )
-    return None
 
 
 def check_feature_names(estimator: Any, names: np.ndarray | None, *, stacklevel: int) -> None:

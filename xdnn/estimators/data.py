@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from xdnn import _validation
-from xdnn._namespace import ArrayContext, array_context, is_host_data, to_numpy
+from xdnn._namespace import ArrayContext, array_context, is_host_data, is_sparse, to_numpy
 from xdnn.dask import is_dask_collection
 
 try:
@@ -28,6 +28,9 @@ except ImportError:  # scikit-learn < 1.6: the same checks live on BaseEstimator
 Array = Any
 
 HOST_FLOAT_DTYPES = (np.float64, np.float32)
+# A sparse X is taken as CSR (another format, CSC included, is converted once), as scikit-learn's MLP
+# takes CSR or CSC: the network gathers a batch's rows of it (xdnn.sparse_input).
+ACCEPT_SPARSE = "csr"
 
 
 def array_api_dispatch_enabled() -> bool:
@@ -56,17 +59,21 @@ def shape_of(data: Any) -> tuple[int, ...]:
 
 
 def take_rows(array: Any, indices: np.ndarray, context: ArrayContext) -> Any:
-    """Rows ``indices`` (host integers) of a NumPy or backend array."""
-    if isinstance(array, np.ndarray):
+    """Rows ``indices`` (host integers) of a NumPy or backend array, or of a sparse matrix."""
+    if isinstance(array, np.ndarray) or is_sparse(array):
         return array[indices]
     return context.xp.take(array, context.asarray(indices), axis=0)
 
 
 def check_backend_X(estimator: Any, X: Array, *, reset: bool) -> Array:
     """scikit-learn's checks of ``X``, for an array of a backend (CuPy, PyTorch, ...); changes nothing.
-    Unless ``reset``, ``X`` must have the estimator's ``n_features_in_`` columns."""
+    Unless ``reset``, ``X`` must have the estimator's ``n_features_in_`` columns.  A
+    ``cupyx.scipy.sparse`` ``X`` comes back as CSR, its stored values checked."""
     name = type(estimator).__name__
     xp = array_context(X).xp
+    if is_sparse(X):
+        X = X if X.format == "csr" else X.tocsr()
+    values = X.data if is_sparse(X) else X
     if X.ndim != 2:
         raise ValueError(
             f"Expected 2D array X of shape (n_samples, n_features), got {X.ndim}D array of shape "
@@ -79,8 +86,8 @@ def check_backend_X(estimator: Any, X: Array, *, reset: bool) -> Array:
         raise ValueError(f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 is required.")
     if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
         raise ValueError(f"X must hold real numbers, got an array of dtype {X.dtype}")
-    if xp.isdtype(X.dtype, "real floating") and not bool(xp.all(xp.isfinite(X))):
-        bad = "NaN" if bool(xp.any(xp.isnan(X))) else "infinity"
+    if xp.isdtype(X.dtype, "real floating") and not bool(xp.all(xp.isfinite(values))):
+        bad = "NaN" if bool(xp.any(xp.isnan(values))) else "infinity"
         raise ValueError(f"Input X contains {bad}; {name} does not accept missing values: impute them first.")
     if not reset and X.shape[1] != estimator.n_features_in_:
         raise ValueError(
@@ -108,7 +115,9 @@ def validate_input(estimator: Any, X: Any, y: Any, *, reset: bool, **check_param
             y = to_numpy(y)
         # scikit-learn's validation records n_features_in_ on the estimator it is given: a clone when resetting.
         checker = clone(estimator) if reset else estimator
-        X, y = validate_data(checker, X, y, reset=reset, dtype=HOST_FLOAT_DTYPES, **check_params)
+        X, y = validate_data(
+            checker, X, y, reset=reset, dtype=HOST_FLOAT_DTYPES, accept_sparse=ACCEPT_SPARSE, **check_params
+        )
         names = getattr(checker, "feature_names_in_", None)
         on_host = True
     else:

@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from xdnn import activations, optimizers
-from xdnn._namespace import array_context, floating_dtype_name
+from xdnn._namespace import array_context, floating_dtype_name, is_sparse
 from xdnn.dask import is_dask_collection
 
 SOLVERS = ("sgd", "momentum", "rmsprop", "adam")
@@ -121,7 +121,8 @@ def training_dtype(dtype: Any, X: Any) -> str:
     """``dtype``, or for ``dtype=None`` scikit-learn's rule: float32 for float32 ``X``, else float64."""
     if dtype is not None:
         return floating_dtype_name(dtype)
-    host = isinstance(X, np.ndarray) or is_dask_collection(X)  # (a Dask array's dtype is NumPy's)
+    # (a Dask array's dtype is NumPy's, and so is a sparse matrix's, scipy's or cupyx's)
+    host = isinstance(X, np.ndarray) or is_dask_collection(X) or is_sparse(X)
     float32 = np.float32 if host else array_context(X).xp.float32
     return "float32" if X.dtype == float32 else "float64"
 
