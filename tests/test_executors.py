@@ -867,7 +867,7 @@ def test_other_namespaces_find_no_executor(backend):
 
 PORTABLE_MODULES = (
     "activations", "linear", "losses", "optimizers", "layers", "backprop", "network", "training",
-    "training_data", "inputs", "regularization", "checkpoint", "functional",
+    "training_data", "inputs", "inference", "weights", "regularization", "checkpoint", "functional",
 )  # fmt: skip
 BACKEND_NAMES = ("numpy", "cupy", "torch", "jax", "array_api_strict")
 # A backend's name as a word of an identifier (``is_numpy``, ``_cupy``, ``jax_key``); ``to_numpy``

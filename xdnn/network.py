@@ -27,6 +27,7 @@ from xdnn import activations as _activations
 from xdnn import backprop as _backprop
 from xdnn import dask as _dask
 from xdnn import executors as _executors
+from xdnn import inference as _inference
 from xdnn import inputs as _inputs
 from xdnn import labels as _labels
 from xdnn import losses as _losses
@@ -35,6 +36,7 @@ from xdnn import regularization as _regularization
 from xdnn import sparse_input as _sparse_input
 from xdnn import training as _training
 from xdnn import training_data as _training_data
+from xdnn import weights as _weights
 from xdnn._backend import resolve_backend
 from xdnn._namespace import (
     ArrayContext,
@@ -313,17 +315,7 @@ class Network:
     @shared_use("get_weights")
     def get_weights(self) -> dict[str, dict[str, Array]]:
         """Copies of parameters, state and optimizer state (restorable with :meth:`set_weights`)."""
-        xp = self.context.xp
-
-        def copy(arrays):
-            return {name: xp.asarray(value, copy=True) for name, value in arrays.items()}
-
-        return {
-            "parameters": copy(self.parameters),
-            "state": copy(self.state),
-            "optimizer": copy(self.optimizer.state),
-            "optimizer_iterations": self.optimizer.iterations,
-        }
+        return _weights.copied_weights(self)
 
     @exclusive_use("set_weights")
     def set_weights(self, weights: Mapping[str, Any]) -> None:
@@ -335,50 +327,14 @@ class Network:
         shapes), and left out when it is another optimizer's (one replaced since ``get_weights``).
         (Non-finite values are taken: a bias of -inf silences a unit; :meth:`save` refuses them.)
         """
-        self._check_fitted()
-        if not isinstance(weights, Mapping):
-            kind = type(weights).__name__
-            raise TypeError(f"set_weights: weights must be a mapping, as get_weights returns, not {kind}")
-        groups = [("parameters", self.parameters), ("state", self.state)]
-        optimizer_state = weights.get("optimizer")
-        # Another optimizer's state (the optimizer was replaced since get_weights) is left out.
-        same_optimizer = isinstance(optimizer_state, Mapping) and set(optimizer_state) == set(self.optimizer.state)
-        iterations = self.optimizer.iterations
-        if same_optimizer:
-            groups.append(("optimizer", self.optimizer.state))
-        if same_optimizer or optimizer_state is None:
-            iterations = weights.get("optimizer_iterations", iterations)
-            if not isinstance(iterations, numbers.Real) and getattr(iterations, "shape", None) == ():
-                iterations = float(iterations)  # a 0-d array (as to_numpy of get_weights gives)
-            iterations = _validation.check_count(iterations, "set_weights: optimizer_iterations", minimum=0)
-        dtype = getattr(self.context.xp, self.dtype_name)
-        replaced = []
-        for key, target in groups:
-            given = weights.get(key)
-            if not isinstance(given, Mapping) or set(given) != set(target):
-                names = sorted(given) if isinstance(given, Mapping) else given
-                raise ValueError(f"set_weights: weights[{key!r}] must name {sorted(target)}, got {names!r}")
-            for name, value in given.items():
-                foreign = not is_host_data(value) and array_context(value).xp is not self.context.xp
-                try:
-                    array = self.context.asarray(to_host(value) if foreign else value, dtype=dtype)
-                except (TypeError, ValueError) as error:
-                    raise type(error)(f"set_weights: {key}/{name}: {error}") from None
-                if tuple(array.shape) != tuple(target[name].shape):
-                    raise ValueError(
-                        f"set_weights: {key}/{name} has shape {tuple(array.shape)}, this network's has "
-                        f"{tuple(target[name].shape)}"
-                    )
-                replaced.append((target, name, array))
-        for target, name, array in replaced:  # everything checked: now replace
-            target[name] = self.context.xp.asarray(array, copy=True)
-        self.optimizer.iterations = iterations
+        _inference.check_fitted(self)
+        _weights.restore_weights(self, weights)
 
     # --- input handling -------------------------------------------------------------------------
 
     def resolve_context(self, *values: Any) -> ArrayContext:
         """The call's namespace, changing nothing: the data's backend when the network is unbuilt,
-        or untrained and given backend arrays (then :meth:`_adopt` moves it once the data is
+        or untrained and given backend arrays (then :meth:`adopt` moves it once the data is
         checked); otherwise the network's own.  Raises :class:`BackendMismatchError` for a
         trained network given arrays of another backend."""
         if self.built and all(v is None or is_host_data(v) for v in values):
@@ -392,7 +348,7 @@ class Network:
             raise _inputs.mismatch_error(self, context)
         return context
 
-    def _adopt(self, context: ArrayContext) -> None:
+    def adopt(self, context: ArrayContext) -> None:
         """Move a built, untrained network to ``context`` (from :meth:`resolve_context`)."""
         if self.built and context is not self.context:
             self.place(context, self.parameters, self.state, None)
@@ -404,7 +360,7 @@ class Network:
     def context_for(self, *values: Any) -> ArrayContext:
         """:meth:`resolve_context`, adopting its backend at once (for callers that check nothing)."""
         context = self.resolve_context(*values)
-        self._adopt(context)
+        self.adopt(context)
         return context
 
     # --- forward / backward (the step's internal interface, used by xdnn.training and gradient checks) ---
@@ -431,7 +387,7 @@ class Network:
         the update alone, built-in layers keep none of them, and the optimizer's update takes the keyword."""
         return self._layers_built_in() and _optimizers.overwrites_grads(self.optimizer)
 
-    def _forward(self, Xt: Array, *, training: bool, random: Any, update_state: bool = True, bound=None):
+    def forward(self, Xt: Array, *, training: bool, random: Any, update_state: bool = True, bound=None):
         """Tutorial-layout forward: ``(Z_L, A_L, backwards)`` (``bound`` from :meth:`bind_layers`)."""
         bound = bound if bound is not None else self.bind_layers()
         return _backprop.forward_pass(
@@ -651,7 +607,7 @@ class Network:
         with DeferredInterrupt() as interrupts:  # from here on, Ctrl-C stops training between two steps
             if not self.built:
                 self.build(n_features, context)
-            self._adopt(context)
+            self.adopt(context)
             if not self.optimizer.has_state_for(self.parameters):  # one set since the last fit (Keras' compile)
                 self.optimizer.initialize(self.parameters, xp=self.context.xp)
             run = _training.start_fit(self, X, Y, weights, interrupts=interrupts, source=source, **options)
@@ -668,23 +624,7 @@ class Network:
         """True when no parameter or running statistic holds NaN or inf (one device read)."""
         return all_finite([*self.parameters.values(), *self.state.values()], self.context.xp)
 
-    # --- inference ------------------------------------------------------------------------------
-
-    def _check_fitted(self) -> None:
-        if not self.built:
-            raise ValueError("this network has not been fitted yet: call fit(X, y) first")
-
-    def _output(self, X: Any, call: str) -> Array:
-        """``A_L`` in tutorial layout ``(k, n_samples)`` for raw input ``X``, checked finite (``call``
-        names the method in the error)."""
-        self._check_fitted()
-        self.checked_feature_names(X)
-        context = self.resolve_context(X)
-        X = _inputs.prepare_X(self, X, context)
-        self._adopt(context)
-        _, A, _ = self._forward(X.T, training=False, random=None)
-        _inputs.check_finite_output(self, call, X, A)
-        return A
+    # --- inference (xdnn.inference) -------------------------------------------------------------
 
     @shared_use("predict_proba")
     def predict_proba(self, X: Any) -> Array:
@@ -693,63 +633,38 @@ class Network:
         Raises ``ValueError`` when an output is NaN or inf (activations that overflow the dtype), naming
         the largest input and parameter magnitudes, rather than returning it.  A dask ``X`` gives a lazy
         dask array (:func:`xdnn.dask.inference.predict_on_dask`)."""
+        _inference.check_fitted(self)
         if _dask.is_dask_collection(X):
-            self._check_fitted()
             return _dask.predict_on_dask(self, X, "predict_proba")
-        return self._output(X, "predict_proba").T
+        return _inference.predict_proba(self, X)
 
     @shared_use("predict")
     def predict(self, X: Any) -> Array:
-        """Class labels ``(n_samples,)`` (0/1 or 0..k-1; multi-label: ``(n_samples, k)`` of 0/1),
-        or regression values ``(n_samples,)`` / ``(n_samples, k)``; on the network's backend.  A dask ``X``
-        gives a lazy dask array of NumPy blocks, one per row chunk, computed in this process's threads
-        with the parameters the network has then (:func:`xdnn.dask.inference.predict_on_dask`)."""
+        """Class labels ``(n_samples,)`` (0/1 or 0..k-1; multi-label: ``(n_samples, k)`` of 0/1; the original
+        labels, a NumPy array, when fitted on class labels: ``classes_[index]``), or regression values
+        ``(n_samples,)`` / ``(n_samples, k)``; on the network's backend.  A dask ``X`` gives a lazy dask array
+        of NumPy blocks, one per row chunk, computed in this process's threads with the parameters the
+        network has then (:func:`xdnn.dask.inference.predict_on_dask`)."""
+        _inference.check_fitted(self)
         if _dask.is_dask_collection(X):
-            self._check_fitted()
             return _dask.predict_on_dask(self, X, "predict")
-        A = self._output(X, "predict")
-        answer = _losses.predictions(A, self.loss.name, self.output_units, xp=self.context.xp)  # (m,) or (k, m)
-        answer = answer if answer.ndim == 1 else answer.T
-        return answer if self.classes_ is None else _labels.decode(to_host(answer), self.classes_)
+        return _inference.predict(self, X)
 
     def evaluate_prepared(
         self, X: Array, Y: Array, *, bound: Any = None, check: bool = False, l2: bool = True
     ) -> dict[str, float]:
-        """:meth:`evaluate` of checked data on the network's namespace (``bound`` from :meth:`bind_layers`);
-        ``check`` refuses a non-finite output or loss (a fit's validation records it instead).  Without
-        ``l2`` the loss leaves out the L2 term (a part of a larger set, whose term is over all its samples)."""
-        xp = self.context.xp
-        Z, A, _ = self._forward(X.T, training=False, random=None, bound=bound)
-        if check:
-            _inputs.check_finite_output(self, "evaluate", X, A)
-        Yt = Y.T
-        cost = self.loss.cost(Z, A, Yt, xp=xp)
-        if self.l2 and l2:
-            cost = self.with_l2(cost, {}, X.shape[0])
-        results = {"loss": float(cost)}
-        if check and not math.isfinite(results["loss"]):
-            raise ValueError(
-                f"evaluate: the loss is {results['loss']} although every output is finite: the errors are too large "
-                f"for {self.dtype_name} (targets far from the outputs); scale the targets, or use float64"
-            )
-        if "accuracy" in self.metrics:
-            results["accuracy"] = float(self.correct_count(A, Yt)) / X.shape[0]
-        return results
+        """:meth:`evaluate` of checked data (:func:`xdnn.inference.evaluate_prepared`)."""
+        return _inference.evaluate_prepared(self, X, Y, bound=bound, check=check, l2=l2)
 
     @shared_use("evaluate")
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
         """Inference-mode ``{"loss": ..., "accuracy": ...}`` on ``(X, y)`` (loss includes the L2 term);
         ``ValueError`` rather than a NaN or inf result (outputs or loss that overflow the dtype).  Dask
         ``X`` and ``y`` are evaluated chunk by chunk (:func:`xdnn.dask.inference.evaluate_on_dask`)."""
-        self._check_fitted()
+        _inference.check_fitted(self)
         if _dask.is_dask_collection(X) or _dask.is_dask_collection(y):
             return _dask.evaluate_on_dask(self, X, y)
-        self.checked_feature_names(X)
-        y, _ = _labels.encoded_targets(self, y)
-        context = self.resolve_context(X, y)
-        X, Y = _inputs.prepare_data(self, X, y, context)
-        self._adopt(context)
-        return self.evaluate_prepared(X, Y, check=True)
+        return _inference.evaluate(self, X, y)
 
     # --- persistence and checks -----------------------------------------------------------------
 
