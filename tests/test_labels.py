@@ -132,7 +132,7 @@ def test_model_files_with_forged_classes_are_refused(tmp_path):
     with pytest.raises(ValueError, match="one kind"):
         labels.labels_from_file(["a", 1, "c"], network)
     network.classes_ = np.array([object(), object(), object()], dtype=object)
-    with pytest.raises(TypeError, match="cannot be stored"):
+    with pytest.raises(ValueError, match="cannot be stored"):
         network.save(tmp_path / "objects.npz")
     assert not os.path.exists(tmp_path / "objects.npz")
 
@@ -153,6 +153,14 @@ def test_dask_labels_stream_as_in_memory_ones():
     np.testing.assert_array_equal(streamed.predict(da.from_array(X, chunks=50)).compute(), in_memory.predict(X))
     with pytest.raises(ValueError, match="not trained on"):
         streamed.evaluate(da.from_array(X[:4], chunks=2), da.from_array(np.array(["x"] * 4), chunks=2))
+    pandas = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    frame = dd.from_pandas(pandas.DataFrame(X, columns=["sl", "sw", "pl", "pw"]), npartitions=3)
+    named = xdnn.Network([4, 6, 3], seed=2)
+    named.fit(frame, dd.from_pandas(pandas.Series(y), npartitions=3), epochs=1, verbose=0)
+    assert named.feature_names_in_.tolist() == ["sl", "sw", "pl", "pw"] and named.classes_.tolist() == SPECIES.tolist()
+    with pytest.raises(ValueError, match="the same names in another order"):
+        named.predict(frame[["sw", "sl", "pl", "pw"]])
 
 
 def test_cli_trains_and_predicts_iris_with_text_labels(tmp_path):
@@ -176,3 +184,70 @@ def test_cli_trains_and_predicts_iris_with_text_labels(tmp_path):
     assert np.mean(np.array(predicted[1:]) == SPECIES[targets]) > 0.8
     accuracy = float(run("evaluate", "--model", "iris.npz", "--data", "iris.csv").split("accuracy:")[1])
     assert accuracy == pytest.approx(np.mean(np.array(predicted[1:]) == SPECIES[targets]), abs=5e-5)  # 4 places
+
+
+def test_lists_object_numbers_and_pandas_missing_values(backend):
+    X, targets = iris()
+    network = xdnn.Network([4, 5, 3], seed=0)
+    network.fit(X, SPECIES[targets].tolist(), epochs=1, verbose=0)  # a plain list of strings
+    assert network.classes_.tolist() == SPECIES.tolist()
+    by_objects = xdnn.Network([4, 5, 3], seed=0, dtype="float64")
+    by_objects.fit(X, targets.astype(object), epochs=1, verbose=0)  # an object array of numbers: numbers
+    by_numbers = xdnn.Network([4, 5, 3], seed=0, dtype="float64")
+    by_numbers.fit(X, targets, epochs=1, verbose=0)
+    assert by_objects.classes_ is None
+    assert_same_parameters(by_objects, by_numbers, backend)
+    pandas = pytest.importorskip("pandas")
+    with pytest.raises(ValueError, match=r"missing label \(<NA>\) at row 1"):
+        xdnn.Network([4, 5, 3]).fit(X[:3], pandas.Series(["a", None, "b"], dtype="string"), epochs=1, verbose=0)
+
+
+def test_a_fit_that_trains_nothing_keeps_the_names_it_had(backend):
+    pandas = pytest.importorskip("pandas")
+    X, targets = iris()
+    frame = pandas.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
+
+    class Refuses(xdnn.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            raise RuntimeError("not now")
+
+    network = xdnn.Network([4, 5, 3], seed=0)
+    with pytest.raises(RuntimeError, match="not now"):
+        network.fit(frame, SPECIES[targets], epochs=1, verbose=0, callbacks=[Refuses()])
+    assert network.classes_ is None and network.feature_names_in_ is None
+    network.fit(X, targets, epochs=1, verbose=0)  # numbers are still taken: no classes were kept
+    with pytest.raises(ValueError, match="X_val's columns differ"):  # checked against X's, at the first fit
+        xdnn.Network([4, 5, 3]).fit(frame, targets, epochs=1, verbose=0,
+                                    validation_data=(frame.rename(columns={"sl": "x"}), targets))  # fmt: skip
+
+
+def test_labels_need_a_network_fitted_on_labels_to_evaluate_and_check_gradients(backend):
+    X, targets = iris()
+    untrained = xdnn.Network([4, 5, 3], seed=0)
+    with pytest.raises(ValueError, match="has no classes_"):
+        untrained.evaluate(X, SPECIES[targets])
+    network = xdnn.Network([4, 5, 3], seed=0, dtype="float64")
+    network.fit(X, SPECIES[targets], epochs=1, verbose=0)
+    by_labels = network.gradient_check(X[:20], SPECIES[targets[:20]])
+    assert by_labels < 1e-6
+
+
+def test_a_csv_target_of_labels_keeps_each_cell_as_written(tmp_path):
+    # cells read as numbers before the first text are read again as their own text: "1.0" stays "1.0"
+    path = tmp_path / "grades.csv"
+    path.write_text("x1,x2,grade\n0.1,0.2,1.0\n0.3,0.1,2.0\n0.5,0.9,unknown\n0.2,0.4,1.0\n0.8,0.1,2.0\n")
+    _, y, _ = xdnn.datasets.load_csv_host(path)
+    assert y.tolist() == ["1.0", "2.0", "unknown", "1.0", "2.0"]
+    path.write_text("x1,grade\n0.1,1\n0.3,NA\n0.5,2\n")
+    with pytest.raises(ValueError, match="row 3, column 'grade' is 'NA', a missing-value marker"):
+        xdnn.datasets.load_csv_host(path)
+
+
+def test_the_cli_matches_labels_as_a_csv_writes_them():
+    from xdnn.cli.errors import InputError
+    from xdnn.cli.model_inputs import _class_indices
+
+    assert _class_indices(np.array([0, 1, 2, 1]), ["0", "1", "2", "x"]).tolist() == [0, 1, 2, 1]
+    assert _class_indices(np.array(["1", "x", "2.0"]), [1.0, 2.0, "x"][:2] + ["x"]).tolist() == [0, 2, 1]
+    with pytest.raises(InputError, match=r"labels 'x', 'y' were not seen in training \(classes: \[0, 1, 2\]\)"):
+        _class_indices(np.array(["1", "x", "y", "x"]), [0, 1, 2])

@@ -265,19 +265,21 @@ def test_xdnn_export_predicts_as_xdnn_predict(tmp_path, monkeypatch):
     """End to end: `xdnn train` on text labels, `xdnn export` (a subprocess), onnxruntime against `xdnn predict`."""
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(13)
-    X = rng.normal(loc=5.0, scale=3.0, size=(150, 3))  # standardised by `xdnn train`: the graph must do so too
-    y = np.array(["cat", "dog", "emu"])[np.argmax(X - 5.0, axis=1)]
+    # standardised by `xdnn train`, so the graph must do so too, in float64: float32 would round these
+    # raw values (1e7 + a few units) to steps of 1 before they are centred
+    X = rng.normal(loc=1e7, scale=3.0, size=(150, 3))
+    y = np.array(["cat", "dog", "emu"])[np.argmax(X - 1e7, axis=1)]
     np.savez(tmp_path / "animals.npz", X=X, y=y)
     assert cli.main(["train", "--data", "animals.npz", "--layers", "8", "--epochs", "5", "--quiet"]) == 0
     result = run_cli("export", "model.npz", "model.onnx", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "wrote model.onnx: X (N, 3) float32 -> label (N,) string, probabilities (N, 3) float32" in result.stdout
+    assert "wrote model.onnx: X (N, 3) float64 -> label (N,) string, probabilities (N, 3) float32" in result.stdout
     assert cli.main(["predict", "--model", "model.npz", "--data", "animals.npz", "--out", "predicted.csv"]) == 0
     with open(tmp_path / "predicted.csv", newline="") as stream:
         predicted = [row[-1] for row in csv.reader(stream)][1:]
     import onnx
 
-    outputs = run_onnx(onnx.load(str(tmp_path / "model.onnx")), X.astype(np.float32))
+    outputs = run_onnx(onnx.load(str(tmp_path / "model.onnx")), X)
     assert outputs["label"].tolist() == predicted
     network = xdnn.load(tmp_path / "model.npz")
     scaled = (X - network.metadata["feature_mean"]) / network.metadata["feature_std"]

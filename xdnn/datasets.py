@@ -19,6 +19,7 @@ Layout is the high-level one: ``X (n_samples, n_features)`` float64, ``y (n_samp
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 from array import array
@@ -247,14 +248,22 @@ def holds_integers(values: np.ndarray) -> bool:
 
 
 def load_csv_host(
-    path: str | os.PathLike, target: str | None = None, *, require_target: bool = True
+    path: str | os.PathLike,
+    target: str | None = None,
+    *,
+    require_target: bool = True,
+    target_as_text: bool = False,
+    read_target: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """Read a CSV with a header row: ``(X, y, feature_names)`` as NumPy.
 
     ``target`` names the label column (default: the last column).  With
     ``require_target=False`` and no ``target`` every column is a feature and ``y``
     is ``None`` (for prediction).  Integer-valued targets become int64 labels; a target column
-    with any cell that is not a number is a column of class labels, returned as text.  A
+    with any cell that is not a number is a column of class labels, returned as text, each cell
+    as written (empty cells and markers such as ``NA`` are refused).  ``target_as_text`` reads the
+    target as labels whatever it holds; ``read_target=False`` leaves the target column out unread
+    (``y`` is ``None``).  A
     first row whose every field is a number is refused (``ValueError``): it is data,
     and taking it as the header would silently lose a sample.
 
@@ -272,10 +281,12 @@ def load_csv_host(
         header = _check_header(first, path)
         column = _target_column(header, target, require_target, path)
         feature_header = [name for position, name in enumerate(header) if position != column]
-        features, targets = array("d"), TargetColumn(header[column] if column is not None else "", path)
+        name = header[column] if column is not None else ""
+        features, targets = array("d"), TargetColumn(name, path, column or 0, as_text=target_as_text)
         for number, row in enumerate(rows, start=2):
             if column is not None and len(row) == len(header):
-                targets.append(row[column], number)
+                if read_target:
+                    targets.append(row[column], number)
                 row = row[:column] + row[column + 1 :]
                 values = _row_values(row, number, feature_header, path)
             else:
@@ -287,16 +298,22 @@ def load_csv_host(
     X = np.frombuffer(features, dtype=np.float64).reshape(n_rows, -1)
     if column is None:
         return X, None, header
-    return X, targets.values(), feature_header
+    return X, targets.values() if read_target else None, feature_header
+
+
+# Cells that mean "no value" in CSV files written by spreadsheets, R and pandas: never a class label.
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 
 
 class TargetColumn:
     """A CSV's target cells, read row by row: numbers while every cell is one (a flat ``array('d')``),
-    and from the first cell that is not, class labels (each distinct label once, each row its code)."""
+    and from the first cell that is not, class labels -- each distinct text once, each row its code.
+    The cells read as numbers before that are read again from the file, as their own text (``"1.0"``
+    stays ``"1.0"``).  ``as_text`` reads every cell as a label from the start."""
 
-    def __init__(self, name: str, path: str) -> None:
-        self.name, self.path = name, path
-        self.numbers: array | None = array("d")
+    def __init__(self, name: str, path: str, column: int, *, as_text: bool = False) -> None:
+        self.name, self.path, self.column = name, path, column
+        self.numbers: array | None = None if as_text else array("d")
         self.codes = array("q")
         self.labels: dict[str, int] = {}
 
@@ -305,15 +322,27 @@ class TargetColumn:
             if _is_number(cell):
                 self.numbers.append(float(cell))
                 return
-            # the first label: the cells read as numbers so far were labels too ("1", "2", "cat")
-            self.numbers, earlier = None, self.numbers
-            for value in earlier:
-                self._add_label(_label_text(value))
-        if not cell.strip():
-            raise ValueError(f"{self.path}: row {number}, column {self.name!r} is empty: every sample needs a label")
-        self._add_label(cell)
+            # the first label: the cells read as numbers so far were labels too ("1.0", "2", "cat")
+            for row_number, earlier in self._earlier_cells(len(self.numbers)):
+                self._add_label(earlier, row_number)
+            self.numbers = None
+        self._add_label(cell, number)
 
-    def _add_label(self, label: str) -> None:
+    def _earlier_cells(self, count: int) -> Iterator[tuple[int, str]]:
+        """The first ``count`` target cells of the file (with their row numbers), read again."""
+        with open(self.path, newline="", encoding="utf-8-sig") as stream:
+            rows = _csv_rows(stream, self.path)
+            next(rows)  # the header
+            for number, row in enumerate(itertools.islice(rows, count), start=2):
+                yield number, row[self.column]
+
+    def _add_label(self, label: str, number: int) -> None:
+        if label.strip().lower() in MISSING_MARKERS:
+            shown = "empty" if not label.strip() else f"{label!r}, a missing-value marker"
+            raise ValueError(
+                f"{self.path}: row {number}, column {self.name!r} is {shown}: every sample needs a label; "
+                "remove or fill those rows"
+            )
         self.codes.append(self.labels.setdefault(label, len(self.labels)))
 
     def values(self) -> np.ndarray:
@@ -322,11 +351,6 @@ class TargetColumn:
             y = np.frombuffer(self.numbers, dtype=np.float64)
             return y.astype(np.int64) if holds_integers(y) else y
         return np.asarray(list(self.labels), dtype=str)[np.frombuffer(self.codes, dtype=np.int64)]
-
-
-def _label_text(value: float) -> str:
-    """A number read before the target column turned out to hold labels, as a label: ``"3"`` for 3.0."""
-    return str(int(value)) if value.is_integer() and abs(value) <= 2.0**53 else repr(value)
 
 
 def load_csv(path: str | os.PathLike, target: str | None = None) -> tuple[Any, Any]:

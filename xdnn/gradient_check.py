@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from xdnn import _validation
+from xdnn import _validation, labels
 from xdnn._namespace import to_numpy
 
 
@@ -92,6 +92,7 @@ def network_gradient_check(network: Any, X: Any, y: Any, *, epsilon: float = 1e-
     epsilon = _validation.check_positive(epsilon, "epsilon")
     if network.dtype_name != "float64":
         raise ValueError("gradient checks need float64: build the network with dtype='float64'")
+    y = labels.encoded_targets(network, y, new=False)[0]  # class labels of a network fitted on them: indices
     context = network.context_for(X, y)
     X, Y = network.prepare_data(X, y, context)
     if not network.built:

@@ -63,7 +63,7 @@ def evaluate(network: Any, X: Any, y: Any) -> dict[str, float]:
     a NaN or inf output or loss is refused rather than returned."""
     check_fitted(network)
     network.checked_feature_names(X)
-    y, _ = _labels.encoded_targets(network, y)
+    y, _ = _labels.encoded_targets(network, y, new=False)
     context = network.resolve_context(X, y)
     X, Y = _inputs.prepare_data(network, X, y, context)
     network.adopt(context)

@@ -25,8 +25,9 @@ Nothing here changes a network: each function returns what the caller then sets.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -62,13 +63,17 @@ def text_labels(y: Any, name: str = "y") -> np.ndarray | None:
     return values
 
 
-def encoded_targets(network: Any, y: Any, name: str = "y", classes: np.ndarray | None = None) -> tuple[Any, Any]:
+def encoded_targets(
+    network: Any, y: Any, name: str = "y", classes: np.ndarray | None = None, *, new: bool = True
+) -> tuple[Any, Any]:
     """``(y, classes)`` for a call of ``network`` on targets ``y``: with class labels -- text, or any
     ``y`` once the network has ``classes_`` -- ``y`` becomes their int64 indices ``(n_samples,)`` and
     ``classes`` the network's ``classes_`` (or, at its first fit, :func:`new_classes`); numeric
     targets of a network without classes pass unchanged, with ``classes`` ``None``.  ``classes``
-    given (a validation set's) are used instead of the network's.  Only an untrained network takes
-    new classes: a network trained on numbers refuses labels (and evaluating one needs training first)."""
+    given (a validation set's) are used instead of the network's.  Only an untrained network's fit
+    (``new``) takes new classes: a network trained on numbers refuses labels, and so does a call that
+    does not train (``new=False``: evaluate, gradient checks) on a network without ``classes_``.  An
+    object array of numbers becomes float64 numbers."""
     classes = network.classes_ if classes is None else classes
     labels = text_labels(y, name)
     if labels is None and classes is not None and y is not None:
@@ -77,7 +82,12 @@ def encoded_targets(network: Any, y: Any, name: str = "y", classes: np.ndarray |
         if labels.ndim != 1:
             raise ValueError(f"{name} must be one class label per sample, shape (n_samples,), got {labels.shape}")
     if labels is None:
-        return y, None
+        return _numbers_of(y), None
+    if classes is None and not new:
+        raise ValueError(
+            f"{name} holds class labels ({_preview(_sorted_distinct(labels, name, check=False))}), but this network "
+            "has no classes_: it was not fitted on class labels"
+        )
     if classes is None and (network.optimizer.iterations > 0 or network.epochs_trained > 0):
         raise ValueError(
             f"{name} holds class labels ({_preview(_sorted_distinct(labels, name, check=False))}), but this network "
@@ -86,6 +96,24 @@ def encoded_targets(network: Any, y: Any, name: str = "y", classes: np.ndarray |
     if classes is None:
         classes = new_classes(labels, network, name)
     return encode(labels, classes, name), classes
+
+
+@contextlib.contextmanager
+def names_adopted(network: Any, classes: np.ndarray | None, names: np.ndarray | None) -> Iterator[None]:
+    """The block of a fit that trains: ``network.classes_`` become ``classes`` (its targets' labels, when
+    there are any) and ``feature_names_in_`` become ``names`` (a data frame's columns, when given); an
+    error that ends the block before a first training step puts both back as they were."""
+    before = network.classes_, network.feature_names_in_, network.optimizer.iterations
+    if classes is not None:
+        network.classes_ = classes
+    if names is not None:
+        network.feature_names_in_ = names
+    try:
+        yield
+    except BaseException:
+        if network.optimizer.iterations == before[2]:  # refused, or stopped before its first step
+            network.classes_, network.feature_names_in_ = before[:2]
+        raise
 
 
 def new_classes(labels: np.ndarray, network: Any, name: str = "y") -> np.ndarray:
@@ -229,10 +257,19 @@ def names_from_file(values: Any, n_features: int) -> np.ndarray | None:
 
 
 def _is_numeric_dtype(dtype: Any) -> bool:
+    if dtype is None:
+        return False  # a list or tuple: look at the values
     try:
         return np.dtype(dtype).kind in "biuf"
     except TypeError:
         return False  # not a NumPy dtype (None, a pandas extension dtype): look at the values
+
+
+def _numbers_of(y: Any) -> Any:
+    """An object array of numbers as float64 (the checks of :mod:`xdnn.inputs` take numeric dtypes only)."""
+    if isinstance(y, np.ndarray) and y.dtype.kind == "O" and y.size and _all_numbers(y):
+        return y.astype(np.float64)
+    return y
 
 
 def _all_numbers(values: np.ndarray) -> bool:
@@ -246,7 +283,8 @@ def _check_present(values: np.ndarray, name: str) -> None:
     if values.dtype.kind != "O":
         return
     for row, value in enumerate(values.tolist()):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        missing = type(value).__name__ in ("NAType", "NaTType")  # pandas' markers, without importing pandas
+        if value is None or missing or (isinstance(value, float) and math.isnan(value)):
             raise ValueError(f"{name} has a missing label ({value!r}) at row {row}: every sample needs a class label")
 
 

@@ -533,19 +533,20 @@ class Network:
             validation_data = tuple(
                 value.compute() if _dask.is_dask_collection(value) else value for value in validation_data
             )
+        names = self.checked_feature_names(X)
+        if validation_data is not None:  # (against X's names when the network has none yet)
+            self.checked_feature_names(validation_data[0], "X_val", names)
         if any(_dask.is_dask_collection(value) for value in (X, y, sample_weight)):
             return _dask.fit_on_dask(
-                self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                self, X, y, names=names, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                 callbacks=callbacks, verbose=verbose, print_cost=print_cost, print_every=print_every,
                 shuffle=shuffle, cuda_graph=cuda_graph, sample_weight=sample_weight, client=client,
             )  # fmt: skip
         if client is not None:
             raise ValueError("client= applies to Dask arrays (data-parallel training); X and y here are in memory")
-        names = self.checked_feature_names(X)
         y, classes = _labels.encoded_targets(self, y)
         if validation_data is not None:
             X_val, y_val = validation_data
-            self.checked_feature_names(X_val, "X_val")
             validation_data = (X_val, _labels.encoded_targets(self, y_val, "y_val", classes)[0])
         extra = tuple(validation_data) if validation_data is not None else ()
         context = self.resolve_context(X, y, *extra, sample_weight)
@@ -570,14 +571,12 @@ class Network:
             )
             if reason is not None:
                 raise ValueError(reason)
-        self.classes_ = classes
-        if names is not None:
-            self.feature_names_in_ = names
-        return self.train(
-            context, n_features, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
-            callbacks=callback_list, verbose=verbose, print_cost=print_cost, print_every=print_every,
-            graph_step=graph_step, source=source,
-        )  # fmt: skip
+        with _labels.names_adopted(self, classes, names):
+            return self.train(
+                context, n_features, X, Y, weights, epochs=epochs, batch=batch, shuffle=shuffle, validation=validation,
+                callbacks=callback_list, verbose=verbose, print_cost=print_cost, print_every=print_every,
+                graph_step=graph_step, source=source,
+            )  # fmt: skip
 
     def prepare_validation(self, validation_data: Any, context: ArrayContext, n_features: int) -> Any:
         """``validation_data`` (a pair, or ``None``) checked and on ``context`` as ``(X_val, Y_val)``, with
@@ -613,11 +612,13 @@ class Network:
             run = _training.start_fit(self, X, Y, weights, interrupts=interrupts, source=source, **options)
             return run.run()
 
-    def checked_feature_names(self, X: Any, name: str = "X") -> Any:
+    def checked_feature_names(self, X: Any, name: str = "X", expected: Any = None) -> Any:
         """The column names of a data frame ``X`` (``None`` for other data), refused (``ValueError``) when
-        they differ from the ``feature_names_in_`` the network was fitted with (:mod:`xdnn.labels`)."""
+        they differ from the ``feature_names_in_`` the network was fitted with, or from ``expected`` when the
+        network has none (the names of a fit's ``X``, for its ``X_val``) (:mod:`xdnn.labels`)."""
         names = _labels.feature_names(X)
-        _labels.check_feature_names(self.feature_names_in_, names, name)
+        fitted = self.feature_names_in_ if self.feature_names_in_ is not None else expected
+        _labels.check_feature_names(fitted, names, name)
         return names
 
     def parameters_finite(self) -> bool:
@@ -635,6 +636,7 @@ class Network:
         dask array (:func:`xdnn.dask.inference.predict_on_dask`)."""
         _inference.check_fitted(self)
         if _dask.is_dask_collection(X):
+            self.checked_feature_names(X)
             return _dask.predict_on_dask(self, X, "predict_proba")
         return _inference.predict_proba(self, X)
 
@@ -647,6 +649,7 @@ class Network:
         network has then (:func:`xdnn.dask.inference.predict_on_dask`)."""
         _inference.check_fitted(self)
         if _dask.is_dask_collection(X):
+            self.checked_feature_names(X)
             return _dask.predict_on_dask(self, X, "predict")
         return _inference.predict(self, X)
 
@@ -663,6 +666,7 @@ class Network:
         ``X`` and ``y`` are evaluated chunk by chunk (:func:`xdnn.dask.inference.evaluate_on_dask`)."""
         _inference.check_fitted(self)
         if _dask.is_dask_collection(X) or _dask.is_dask_collection(y):
+            self.checked_feature_names(X)
             return _dask.evaluate_on_dask(self, X, y)
         return _inference.evaluate(self, X, y)
 

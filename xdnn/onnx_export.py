@@ -77,9 +77,10 @@ def export_network(
     ``classes[index]``: one label per softmax unit, two for one sigmoid unit; a multi-label network
     keeps its 0/1 matrix and records them only in the metadata.  ``feature_scaling = (mean, std)``
     (each ``(n_features,)``) standardises the input first, ``(X - mean) / std`` computed in float64,
-    as ``xdnn predict`` does.  ``both_class_probabilities`` gives one sigmoid unit's ``probabilities``
-    as ``[1 - p, p]`` (scikit-learn's ``predict_proba``), and ``prediction_columns`` a one-output
-    regression's ``prediction`` as ``(N, 1)``.  The file is written atomically; its folder must exist.
+    as ``xdnn predict`` does: ``X`` is then float64.  ``both_class_probabilities`` gives one sigmoid
+    unit's ``probabilities`` as ``[1 - p, p]`` (scikit-learn's ``predict_proba``), and
+    ``prediction_columns`` a one-output regression's ``prediction`` as ``(N, 1)``.  The file is written
+    atomically; its folder must exist.
 
     Raises ``ValueError`` for a network without parameters, ``ImportError`` without ndonnx or onnx.
     """
@@ -89,7 +90,9 @@ def export_network(
     label_classes = _checked_classes(network, classes)
     ndx, onnx = require_ndonnx()
     dtype = getattr(ndx, network.dtype_name)
-    X = ndx.argument(shape=("N", network.n_features), dtype=dtype)
+    # with a standardisation the raw features come in float64, as `xdnn predict` scales them (a float32
+    # input would round large raw values, 1.7e9 +- 2000 say, before they are centred)
+    X = ndx.argument(shape=("N", network.n_features), dtype=dtype if feature_scaling is None else ndx.float64)
     inputs = X if feature_scaling is None else _standardised(X, feature_scaling, dtype, xp=ndx)
     try:
         A = inference_output(network, inputs, xp=ndx)

@@ -166,6 +166,7 @@ def _model_destination(path: str) -> str:
 
 def _arrays_to_save(network: Any) -> dict[str, np.ndarray]:
     """The entries of ``network``'s model file, architecture first, each checked by :func:`value_refusal`."""
+    labels_for_file(network.classes_)  # labels JSON cannot keep are refused by name (before the JSON below)
     try:
         architecture = json.dumps(_architecture(network), allow_nan=False)
     except (TypeError, ValueError) as error:

@@ -5,6 +5,7 @@ its dtype, and the labels turned into the class indices it predicts."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import Any
@@ -30,9 +31,19 @@ def model_inputs(network: Any, arguments: argparse.Namespace, *, require_target:
             raise InputError(f"the model expects {network.n_features} features but {data} has {X.shape[1]}")
         names = expected or names
     X = _scaled_for_model(network, X, names)
-    if require_target and y is not None and "classes" in metadata:  # predictions need no labels
-        y = _class_indices(y, metadata["classes"])
+    classes = _model_classes(network)
+    if require_target and y is not None and classes is not None:  # predictions need no labels
+        indices = _class_indices(y, classes)
+        # a network that keeps its classes (xdnn.labels) takes the labels themselves, one of its own each
+        y = indices if network.classes_ is None else network.classes_[indices]
     return X, y
+
+
+def _model_classes(network: Any) -> list[Any] | None:
+    """The class labels of a saved classifier: its ``classes_``, or (older files) its metadata's."""
+    if network.classes_ is not None:
+        return network.classes_.tolist()
+    return network.metadata.get("classes")
 
 
 def _csv_model_inputs(
@@ -88,7 +99,11 @@ def _csv_model_inputs(
             f"(the model takes {n_features} features); add the target column or name it with --target"
         )
     try:  # the target column (if any) may hold text labels: read apart from the features
-        values, y, names = datasets.load_csv_host(path, target, require_target=False)
+        classes = _model_classes(network) or []
+        values, y, names = datasets.load_csv_host(
+            path, target, require_target=False, read_target=require_target,
+            target_as_text=any(isinstance(label, str) for label in classes),
+        )  # fmt: skip
     except (FileNotFoundError, ValueError) as error:
         raise InputError(str(error)) from None
     X = _columns(values, [names.index(header[column]) for column in columns])
@@ -139,11 +154,45 @@ def _scaled_for_model(network: Any, X: np.ndarray, names: list[str]) -> np.ndarr
 
 
 def _class_indices(y: Any, classes: list[Any]) -> np.ndarray:
-    """The index in ``classes`` of each label of ``y``; a label never seen in training is one line."""
-    lookup = {value: index for index, value in enumerate(classes)}
-    try:
-        return np.asarray([lookup[value] for value in np.asarray(y).tolist()])
-    except KeyError as error:
-        raise InputError(f"label {error.args[0]!r} was not seen in training (classes: {classes})") from None
-    except TypeError:  # rows of several values (unhashable lists)
-        raise InputError(f"a classifier's target is one label per sample, got shape {np.shape(y)}") from None
+    """The index in ``classes`` of each label of ``y``, labels compared as a CSV writes them: first as
+    their exact text, then as numbers (``1``, ``1.0`` and ``"1"`` are one label).  Labels never seen in
+    training are one line that names them."""
+    values = np.asarray(y)
+    if values.ndim != 1:
+        raise InputError(f"a classifier's target is one label per sample, got shape {values.shape}")
+    exact = {str(label): index for index, label in enumerate(classes)}
+    as_numbers: dict[str, int] = {}
+    for index, label in enumerate(classes):
+        key = _number_key(label)
+        if key is not None:
+            as_numbers.setdefault(key, index)
+    indices, unknown = np.empty(values.shape[0], dtype=np.int64), {}
+    for row, value in enumerate(values.tolist()):
+        found = exact.get(str(value), as_numbers.get(_number_key(value)))
+        if found is None:
+            unknown.setdefault(str(value), value)
+        else:
+            indices[row] = found
+    if unknown:
+        shown = ", ".join(repr(label) for label in list(unknown.values())[:5]) + (", ..." if len(unknown) > 5 else "")
+        verb = "label {} was" if len(unknown) == 1 else "labels {} were"
+        raise InputError(f"{verb.format(shown)} not seen in training (classes: {classes})")
+    return indices
+
+
+def _number_key(label: Any) -> str | None:
+    """A label's value as a number, written one way (``"1"`` for 1, 1.0 and ``"1.0"``), or None for text."""
+    if isinstance(label, str):
+        if not label.isascii() or "_" in label:  # (as the CSV reader: no 1_000, no non-ASCII digits)
+            return None
+        try:
+            value = float(label)
+        except ValueError:
+            return None
+    elif isinstance(label, (int, float)) and not isinstance(label, bool):
+        value = float(label)
+    else:
+        return None
+    if not math.isfinite(value):
+        return None
+    return str(int(value)) if value.is_integer() else repr(value)

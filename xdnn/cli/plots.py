@@ -21,7 +21,11 @@ class OnRawFeatures:
         self.std = np.asarray(metadata.get("feature_std", 1.0))
 
     def predict(self, X: Any) -> Any:
-        return self.network.predict((np.asarray(X, dtype=np.float64) - self.mean) / self.std)
+        """Class indices (a network that keeps its ``classes_`` answers with the labels: their positions
+        in the sorted ``classes_``), or regression values."""
+        answer = self.network.predict((np.asarray(X, dtype=np.float64) - self.mean) / self.std)
+        classes = self.network.classes_
+        return answer if classes is None else np.searchsorted(classes, answer)
 
 
 def write_plots(

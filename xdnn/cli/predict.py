@@ -27,7 +27,7 @@ def command_predict(arguments: argparse.Namespace) -> int:
     X, _ = model_inputs(network, arguments, require_target=False)
     predictions = _predict_in_chunks(network, X)
     classes = network.metadata.get("classes")
-    if classes is not None:  # (checked: one label per class the output tells apart)
+    if classes is not None and network.classes_ is None:  # an older file: the labels from its metadata
         predictions = np.asarray(classes, dtype=object)[predictions.astype(np.int64)]
     write_predictions(predictions.reshape(len(predictions), -1), arguments.out, chunk_rows=PREDICTION_ROWS)
     return 0

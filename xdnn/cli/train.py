@@ -75,6 +75,8 @@ def command_train(arguments: argparse.Namespace) -> int:
         for name, values in history.items():
             if values:
                 print_line(f"final {name}: {values[-1]:.4f}")
+        if "classes" in metadata:  # kept by the network itself: predict answers with them, in Python too
+            network.classes_ = np.asarray(metadata["classes"])
         _save_model(network, arguments.out)
         print_line(f"model saved to {arguments.out}")
         if network.diverged_epoch is not None:
@@ -128,6 +130,11 @@ def _encode_target(y: Any, task: str, metadata: dict[str, Any]) -> tuple[np.ndar
     """``(y, output units, output activation)`` for ``task``: a classifier's labels become indices
     ``0..k-1`` of ``metadata["classes"]`` (one sigmoid unit for two classes, else softmax)."""
     if task == "regression":
+        if np.asarray(y).dtype.kind in "USO":
+            raise InputError(
+                f"the target {metadata.get('target', 'y')!r} holds text labels, which --task regression cannot "
+                "fit: use --task classification (or auto)"
+            )
         y = np.asarray(y, dtype=np.float64)
         return y, 1 if y.ndim == 1 else y.shape[1], "identity"
     classes, y = np.unique(y, return_inverse=True)

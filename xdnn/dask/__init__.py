@@ -47,7 +47,7 @@ def default_client() -> Any:
         return None
 
 
-def fit_on_dask(network: Any, X: Any, y: Any, *, client: Any = None, **options: Any) -> Any:
+def fit_on_dask(network: Any, X: Any, y: Any, *, client: Any = None, names: Any = None, **options: Any) -> Any:
     """Train ``network`` on Dask-held ``X`` and ``y`` with :meth:`xdnn.Network.fit`'s ``options``
     (``epochs``, ``batch_size``, ``validation_data``, ``callbacks``, ``verbose``, ``print_cost``,
     ``print_every``, ``shuffle``, ``cuda_graph``, ``sample_weight``); returns the history.
@@ -55,16 +55,16 @@ def fit_on_dask(network: Any, X: Any, y: Any, *, client: Any = None, **options: 
     With a ``distributed`` client (``client``, or :func:`default_client`) the fit is data parallel on
     the cluster (:func:`xdnn.dask.data_parallel.fit_data_parallel`); otherwise it streams the chunks
     through this process (:func:`xdnn.dask.streaming.stream_fit`).  :meth:`xdnn.Network.fit` calls this
-    (holding the network's usage guard); call that rather than this.
+    (holding the network's usage guard); call that rather than this.  ``names`` (a dask data frame's
+    columns) become the network's ``feature_names_in_``, and text labels its ``classes_``.
     """
     from xdnn.dask.labels import encoded_dask_targets
+    from xdnn.labels import names_adopted
 
     y, classes = encoded_dask_targets(network, y)
     if client is None:
         client = default_client()
-    steps_before, classes_before = network.optimizer.iterations, network.classes_
-    network.classes_ = classes if classes is not None else network.classes_
-    try:
+    with names_adopted(network, classes, names):
         if client is not None:
             from xdnn.dask.data_parallel import fit_data_parallel
 
@@ -72,10 +72,6 @@ def fit_on_dask(network: Any, X: Any, y: Any, *, client: Any = None, **options: 
         from xdnn.dask.streaming import stream_fit
 
         return stream_fit(network, X, y, **options)
-    except BaseException:
-        if network.optimizer.iterations == steps_before:  # refused, or stopped before its first step
-            network.classes_ = classes_before
-        raise
 
 
 def predict_on_dask(network: Any, X: Any, method: str) -> Any:
@@ -91,7 +87,7 @@ def evaluate_on_dask(network: Any, X: Any, y: Any) -> dict[str, float]:
     from xdnn.dask.inference import evaluate_on_dask as evaluate
     from xdnn.dask.labels import encoded_dask_targets
 
-    return evaluate(network, X, encoded_dask_targets(network, y)[0])
+    return evaluate(network, X, encoded_dask_targets(network, y, new=False)[0])
 
 
 __all__ = [

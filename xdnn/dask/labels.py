@@ -24,11 +24,12 @@ def holds_labels(network: Any, y: Any) -> bool:
         return True
 
 
-def encoded_dask_targets(network: Any, y: Any, name: str = "y") -> tuple[Any, Any]:
+def encoded_dask_targets(network: Any, y: Any, name: str = "y", *, new: bool = True) -> tuple[Any, Any]:
     """``(y, classes)``: Dask labels ``y (n_samples,)`` as a lazy int64 array of class indices, with the
     network's ``classes_`` or, at its first fit, the sorted distinct labels (one pass over ``y``);
     other targets unchanged with ``None``.  An unknown or missing label raises when its chunk is
-    computed, naming it, as :func:`xdnn.labels.encoded_targets` does."""
+    computed, naming it, as :func:`xdnn.labels.encoded_targets` does (``new``: whether a network without
+    ``classes_`` may take them, as a fit's, not an evaluation's)."""
     if not holds_labels(network, y):
         return y, None
     import dask.array as da
@@ -40,8 +41,14 @@ def encoded_dask_targets(network: Any, y: Any, name: str = "y") -> tuple[Any, An
         raise ValueError(f"{name} holds class labels in an array of shape {y.shape}: one label per sample, please")
     classes = network.classes_
     if classes is None:
-        found = da.unique(y).compute()
-        classes = labels.new_classes(labels.text_labels(found, name), network, name)
+        try:
+            found = da.unique(y).compute()
+        except TypeError:  # values that do not sort together: None or NaN among text, or mixed types
+            raise ValueError(
+                f"{name} holds labels that cannot be sorted together: missing labels (None, NaN) or labels of "
+                "several types; every sample needs a label, all of one kind"
+            ) from None
+        classes = labels.encoded_targets(network, found, name, new=new)[1]
 
     def encode_block(block: np.ndarray) -> np.ndarray:
         if block.shape[0] == 0:
