@@ -1,4 +1,7 @@
-"""The command line, run as a user would: `python -m xdnn ...` in a subprocess."""
+"""The command line, run as a user would: `python -m xdnn ...` in a subprocess.
+
+Its reading, checking and writing are host-side, the same whatever the backend: these tests run once, in
+the numpy session; tests/test_cli_backend.py trains, predicts and evaluates on every session's backend."""
 
 from __future__ import annotations
 
@@ -16,6 +19,10 @@ from xdnn import cli
 from xdnn.datasets import moons_host
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.skipif(
+    os.environ.get("XDNN_BACKEND", "numpy") != "numpy",
+    reason="the command line's input and output handling is host-side: tested once, in the numpy session",
+)
 
 
 def run_cli(*arguments, cwd=None):
