@@ -133,3 +133,12 @@ def test_load_csv_reads_a_text_target_as_class_labels(tmp_path):
     assert names == ["a", "b"]
     with pytest.raises(ValueError, match="column 'kind': 'cat' is not a number"):
         datasets.load_csv_host(path, "a")  # features stay numbers: only the target may hold labels
+
+
+def test_load_csv_keeps_text_labels_on_the_host(tmp_path, backend):
+    path = tmp_path / "labels.csv"
+    path.write_text("a,kind\n1,cat\n2,dog\n3,cat\n")
+    with xdnn.use_backend(backend.name):
+        X, y = datasets.load_csv(path)
+    assert isinstance(y, np.ndarray) and y.tolist() == ["cat", "dog", "cat"]
+    np.testing.assert_array_equal(xdnn.to_numpy(X), [[1.0], [2.0], [3.0]])

@@ -354,6 +354,9 @@ class TargetColumn:
 
 
 def load_csv(path: str | os.PathLike, target: str | None = None) -> tuple[Any, Any]:
-    """:func:`load_csv_host` on the active backend: ``(X, y)``."""
+    """:func:`load_csv_host` on the active backend: ``(X, y)``; a target of text labels stays a NumPy array
+    (labels live on the host: :class:`xdnn.Network` encodes them, see :mod:`xdnn.labels`)."""
     X, y, _ = load_csv_host(path, target)
+    if y.dtype.kind == "U":
+        return array_context().asarray(X), y
     return _on_backend(X, y)
